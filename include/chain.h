@@ -1,0 +1,119 @@
+/*
+ * chain.h: assemble the certificate chain a server must send.
+ *
+ * The search is ours; the checks are OpenSSL's.  Starting at the leaf, every
+ * candidate issuer (the other certificates of the cert file, the
+ * intermediates directory, the roots) that really signed the child
+ * (X509_check_issued: name, AKI/SKI, key usage; X509_verify: signature) and
+ * is a CA is tried, depth first, without repeating a certificate, until a
+ * root in `roots` or a self-signed certificate ends the path.  Complete paths
+ * are ranked: ends at a trusted root, then every certificate valid now, then
+ * shortest, then latest expiry.  The winner is confirmed with
+ * X509_verify_cert() given exactly that path.  OpenSSL's own path builder is
+ * not used for the search: handed a pool holding a cross-sign, OpenSSL 3.0
+ * takes the first plausible issuer and does not backtrack (DESIGN.md).
+ */
+#ifndef CHAINFIX_CHAIN_H
+#define CHAINFIX_CHAIN_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "certload.h"
+
+/* Where a chain's pieces come from (a [site] section, or bundle's flags). */
+struct chain_spec {
+	const char	*label;		/* site name or file, for messages */
+	const char	*cert;		/* required */
+	const char	*key;		/* NULL: the key is in cert, or absent */
+	const char	*password_file;	/* NULL: no password */
+	const char	*intermediates;	/* NULL: no directory */
+	const char	*roots;		/* NULL = "system" */
+	int		 send_root;
+	int		 need_key;	/* fail if no private key is found */
+};
+
+/* What the chain knows about each of its certificates. */
+struct chain_cert {
+	X509		*x509;		/* borrowed from the chain */
+	char		 subject[256];	/* one line, RFC 2253, escaped */
+	char		 issuer[256];
+	time_t		 not_before;
+	time_t		 not_after;
+	unsigned char	 sha256[32];	/* of the DER */
+	size_t		 der_len;
+	const char	*source;	/* file it came from */
+	int		 served;	/* 0: the root, left out unless send_root */
+};
+
+struct chain;
+
+/*
+ * chain_build(spec):
+ * Load the cert file (and key, password, intermediates, roots) named by spec,
+ * find the leaf (the certificate matching the key; without a key, the one
+ * that issued none of the others) and assemble its chain.  Errors are logged
+ * naming the file or, for an incomplete chain, the missing issuer and the
+ * AIA caIssuers URL.  Returns a new chain (free with chain_free()) or NULL.
+ */
+struct chain *chain_build(const struct chain_spec *spec);
+
+/*
+ * chain_assemble(leaf, leaf_source, key, pool, roots, send_root, err, errlen):
+ * The engine under chain_build(), for callers that already hold the pieces
+ * (chainfix check).  Takes its own references to leaf, key (may be NULL) and
+ * every certificate it keeps.  On failure writes a one-line reason to err
+ * and returns NULL; nothing is logged.
+ */
+struct chain *chain_assemble(X509 *leaf, const char *leaf_source,
+    EVP_PKEY *key, const struct certload_set *pool,
+    const struct certload_set *roots, int send_root,
+    char *err, size_t errlen);
+
+/*
+ * chain_issued(issuer, child):
+ * 1 if issuer is a CA whose name, key identifier and key match child's
+ * issuer and whose key verifies child's signature; 0 otherwise.
+ */
+int chain_issued(X509 *issuer, X509 *child);
+
+/* chain_length(c): certificates on the path, leaf first, root included. */
+size_t chain_length(const struct chain *c);
+
+/* chain_served(c): how many of them are sent (the root only with send_root). */
+size_t chain_served(const struct chain *c);
+
+/* chain_get(c, i): certificate i (0 = leaf); borrowed from the chain. */
+const struct chain_cert *chain_get(const struct chain *c, size_t i);
+
+/* chain_key(c): the private key, borrowed; NULL if the spec had none. */
+EVP_PKEY *chain_key(const struct chain *c);
+
+/* chain_trusted(c): 1 if the path ends at a root from `roots`. */
+int chain_trusted(const struct chain *c);
+
+/* chain_served_size(c): bytes of DER sent in the Certificate message. */
+size_t chain_served_size(const struct chain *c);
+
+/* chain_write_pem(c, out): the served certificates, leaf first.  0 or -1. */
+int chain_write_pem(const struct chain *c, BIO *out);
+
+/*
+ * chain_diagnose(c, label, warn_days):
+ * Log a warning for each thing worth fixing that does not stop the chain
+ * from being served: a certificate expiring within warn_days, an
+ * intermediate that expires before the leaf, a SHA-1 signature, a chain over
+ * one TCP initial window (~14 KB), a key weaker than RSA-2048 / P-256.
+ * Returns the number of warnings.
+ */
+int chain_diagnose(const struct chain *c, const char *label,
+    unsigned warn_days);
+
+/* chain_free(c): NULL is a no-op. */
+void chain_free(struct chain *c);
+
+#endif /* CHAINFIX_CHAIN_H */

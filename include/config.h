@@ -1,0 +1,128 @@
+/*
+ * config.h: the INI configuration (DESIGN.md "Interface contract"), parsed
+ * with libinih into typed structures with defaults and validated in full.
+ *
+ * The structures are public: the proxy, the admin endpoint and the tools all
+ * read them.  They are never modified after config_load() returns; a reload
+ * builds a whole new struct config.
+ */
+#ifndef CHAINFIX_CONFIG_H
+#define CHAINFIX_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "log.h"
+
+/* A "host:port" pair: "0.0.0.0:443", "[::1]:8443", "exch1.corp:443". */
+struct config_hostport {
+	char		*host;		/* without brackets; "" = any address */
+	uint16_t	 port;
+	char		*text;		/* as written, for logs */
+};
+
+/* backend_verify values.  X-macro: enum and names cannot drift. */
+#define CONFIG_VERIFY_MODES(X)						\
+	X(CONFIG_VERIFY_YES, "yes")	/* CA + hostname check */	\
+	X(CONFIG_VERIFY_NO,  "no")	/* no check at all (warned) */	\
+	X(CONFIG_VERIFY_PIN, "sha256")	/* SHA-256 of the leaf's DER */
+
+enum config_verify {
+#define CONFIG_VERIFY_ENUM(sym, name) sym,
+	CONFIG_VERIFY_MODES(CONFIG_VERIFY_ENUM)
+#undef CONFIG_VERIFY_ENUM
+};
+
+/* One [site] section. */
+struct config_site {
+	char		*name;		/* the section name */
+	int		 line;		/* where the section starts */
+
+	struct config_hostport listen;
+	char		*cert;		/* PEM / DER / PKCS#12 */
+	char		*key;		/* NULL: in cert (PKCS#12, combined PEM) */
+	char		*password_file;	/* NULL: no password */
+	char		*intermediates;	/* directory; NULL: none */
+	char		*roots;		/* "system" (default), "none", FILE, DIR */
+	int		 send_root;	/* default 0 */
+
+	struct config_hostport *backends;	/* failover in order */
+	size_t		 nbackends;
+	int		 backend_tls;	/* default 1 */
+	enum config_verify backend_verify;	/* default CONFIG_VERIFY_YES */
+	unsigned char	 backend_pin[32];	/* with CONFIG_VERIFY_PIN */
+	char		*backend_ca;	/* NULL: system store */
+	char		*backend_sni;	/* NULL: the client's SNI */
+
+	unsigned	 idle_timeout;		/* seconds, default 3660 */
+	unsigned	 handshake_timeout;	/* seconds, default 10 */
+	unsigned	 connect_timeout;	/* seconds, default 10 */
+
+	int		 min_protocol;	/* TLS1_2_VERSION by default */
+	char		*ciphers;	/* TLS <= 1.2 cipher list; NULL: default */
+	char		*ciphersuites;	/* TLS 1.3 suites; NULL: default */
+};
+
+struct config {
+	char		*path;		/* the file it was read from */
+
+	unsigned	 workers;	/* 0 = auto (number of cores) */
+	char		*user;		/* NULL: do not drop privileges */
+	int		 allow_root;	/* serve as root when user is unset */
+	enum log_level	 log_level;	/* default LOG_LEVEL_INFO */
+	struct config_hostport admin_listen;	/* host NULL: no admin endpoint */
+	unsigned	 expiry_warning_days;	/* default 30 */
+	unsigned	 shutdown_timeout;	/* seconds, default 30 */
+
+	struct config_site **sites;	/* in file order; sites[0] is the
+					   default of its listen address */
+	size_t		 nsites;
+};
+
+/*
+ * config_load(path):
+ * Read and validate the whole file.  Every problem is logged as
+ * "FILE:LINE: [section] key: what is wrong" and parsing goes on, so one run
+ * reports all of them.  Files named by cert, key, password_file,
+ * intermediates, roots and backend_ca must be readable.  Returns a new
+ * struct config owned by the caller (free with config_free()), or NULL if
+ * there was any error.
+ */
+struct config *config_load(const char *path);
+
+/* config_free(cfg): free everything; NULL is a no-op. */
+void config_free(struct config *cfg);
+
+/*
+ * config_parse_hostport(s, hp, need_host):
+ * Parse "host:port", "[v6]:port", "*:port" or ":port" into *hp (strings
+ * allocated; release with config_hostport_clear()).  need_host rejects an
+ * empty host.  Returns 0, or -1 with *hp untouched.
+ */
+int config_parse_hostport(const char *s, struct config_hostport *hp,
+    int need_host);
+
+/* config_hostport_clear(hp): free the strings of *hp and zero it. */
+void config_hostport_clear(struct config_hostport *hp);
+
+/*
+ * config_parse_duration(s, secs):
+ * "90", "90s", "15m", "1h", "2d" into seconds.  Returns 0 or -1.
+ */
+int config_parse_duration(const char *s, unsigned *secs);
+
+/* config_parse_bool(s, v): yes/no/true/false/on/off/1/0.  Returns 0 or -1. */
+int config_parse_bool(const char *s, int *v);
+
+/*
+ * config_parse_pin(s, pin):
+ * "sha256:" followed by 64 hex digits, optionally with ':' between bytes,
+ * or the base64 of the 32 bytes.  Returns 0 or -1.
+ */
+int config_parse_pin(const char *s, unsigned char pin[32]);
+
+/* config_verify_name(v): "yes", "no", "sha256". */
+const char *config_verify_name(enum config_verify v);
+
+#endif /* CHAINFIX_CONFIG_H */

@@ -1,0 +1,89 @@
+/*
+ * log.h: the one logging API of chainfix.
+ *
+ * Lines go to stderr, one write(2) each, so lines from several worker threads
+ * never interleave.  Under systemd (JOURNAL_STREAM set, or log_init() told so)
+ * every line starts with the "<N>" priority prefix journald understands;
+ * otherwise it starts with the level word ("warning: ...").
+ */
+#ifndef CHAINFIX_LOG_H
+#define CHAINFIX_LOG_H
+
+#include <stddef.h>
+
+/* Levels, most severe first.  X-macro: the name strings cannot drift. */
+#define LOG_LEVELS(X)                                   \
+	X(LOG_LEVEL_ERR,   "error",   3)                    \
+	X(LOG_LEVEL_WARN,  "warning", 4)                    \
+	X(LOG_LEVEL_INFO,  "info",    6)                    \
+	X(LOG_LEVEL_DEBUG, "debug",   7)
+
+enum log_level {
+#define LOG_ENUM(sym, name, prio) sym,
+	LOG_LEVELS(LOG_ENUM)
+#undef LOG_ENUM
+};
+
+/*
+ * log_init(progname, level, journald):
+ * Set the program name and the most verbose level written.  journald < 0
+ * means "detect from JOURNAL_STREAM", 0 plain lines, 1 "<N>" prefixes.
+ */
+void log_init(const char *progname, enum log_level level, int journald);
+
+/* log_setlevel(level): change the most verbose level written. */
+void log_setlevel(enum log_level level);
+
+/* log_getlevel(): the current most verbose level written. */
+enum log_level log_getlevel(void);
+
+/*
+ * log_level_parse(s, level):
+ * Parse a level name ("error", "warning"/"warn", "info", "debug") into
+ * *level.  Returns 0, or -1 if the name is unknown.
+ */
+int log_level_parse(const char *s, enum log_level *level);
+
+/* log_level_name(level): the level's name ("warning"); static storage. */
+const char *log_level_name(enum log_level level);
+
+#define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* log_err*: an error that is not fatal (a config error, a failed reload). */
+void log_err(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_errx(const char *fmt, ...) LOG_PRINTF(1, 2);
+/* log_warn appends ": strerror(errno)"; log_warnx does not. */
+void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
+/* fatal appends ": strerror(errno)"; both log at error level and exit(1). */
+void fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+
+/*
+ * log_ssl(level, fmt, ...):
+ * Log the message followed by every entry of this thread's OpenSSL error
+ * queue (reason, library, file:line, data), draining the queue.  With an
+ * empty queue only the message is written.
+ */
+void log_ssl(enum log_level level, const char *fmt, ...) LOG_PRINTF(2, 3);
+
+/*
+ * log_ssl_reason(buf, len):
+ * Drain this thread's OpenSSL error queue into buf as one short string
+ * ("reason; reason"), for one-line summaries such as a session's close
+ * reason.  Returns buf; "" when the queue was empty.
+ */
+char *log_ssl_reason(char *buf, size_t len);
+
+/*
+ * log_escape(s, buf, len):
+ * Copy s into buf with every byte outside printable ASCII (and '\\', '"')
+ * escaped as \xNN, truncated to fit.  Use it for every string a peer controls
+ * (SNI, certificate subjects, HTTP headers) before logging it.  Returns buf;
+ * s == NULL gives "-".
+ */
+char *log_escape(const char *s, char *buf, size_t len);
+
+#endif /* CHAINFIX_LOG_H */

@@ -1,0 +1,82 @@
+/*
+ * metrics.h: process-wide counters for the admin endpoint (/metrics).
+ *
+ * Counters are updated from every worker thread with relaxed atomic
+ * operations: no locks on the connection path.  Names and help strings come
+ * from one X-macro table, so /metrics and the code cannot drift.
+ */
+#ifndef CHAINFIX_METRICS_H
+#define CHAINFIX_METRICS_H
+
+#include <stdint.h>
+
+struct evbuffer;
+
+/* X(symbol, prometheus name, type, help) */
+#define METRICS_COUNTERS(X)						\
+	X(M_ACCEPTED, "chainfix_connections_accepted_total", "counter",	\
+	    "Client connections accepted")				\
+	X(M_ACTIVE, "chainfix_connections_active", "gauge",		\
+	    "Client connections open now")				\
+	X(M_HANDSHAKES, "chainfix_handshakes_total", "counter",		\
+	    "Client TLS handshakes completed")				\
+	X(M_RESUMED, "chainfix_handshakes_resumed_total", "counter",	\
+	    "Client TLS handshakes that resumed a session")		\
+	X(M_BACKEND_CONNECT_FAIL,					\
+	    "chainfix_backend_connect_failures_total", "counter",	\
+	    "Backend connection attempts that failed or timed out")	\
+	X(M_BACKEND_VERIFY_FAIL,					\
+	    "chainfix_backend_verify_failures_total", "counter",	\
+	    "Backend certificates that failed verification")		\
+	X(M_BACKEND_RESUMED, "chainfix_backend_resumed_total", "counter", \
+	    "Backend TLS handshakes that resumed a session")		\
+	X(M_BYTES_IN, "chainfix_client_bytes_received_total", "counter", \
+	    "Bytes received from clients (decrypted)")			\
+	X(M_BYTES_OUT, "chainfix_client_bytes_sent_total", "counter",	\
+	    "Bytes sent to clients (before encryption)")		\
+	X(M_RELOADS, "chainfix_reloads_total", "counter",		\
+	    "Configuration reloads that succeeded")			\
+	X(M_RELOAD_FAIL, "chainfix_reload_failures_total", "counter",	\
+	    "Configuration reloads that failed (old one kept)")
+
+enum metrics_counter {
+#define METRICS_ENUM(sym, name, type, help) sym,
+	METRICS_COUNTERS(METRICS_ENUM)
+#undef METRICS_ENUM
+	M__COUNT
+};
+
+/* Why a client handshake failed: the label of chainfix_handshake_failures_total. */
+#define METRICS_HS_FAILURES(X)						\
+	X(HSF_TIMEOUT,  "timeout")	/* handshake_timeout passed */	\
+	X(HSF_PROTOCOL, "protocol")	/* not TLS, no shared version/cipher */ \
+	X(HSF_EOF,      "eof")		/* client went away mid-handshake */ \
+	X(HSF_OTHER,    "other")
+
+enum metrics_hs_failure {
+#define METRICS_HSF_ENUM(sym, label) sym,
+	METRICS_HS_FAILURES(METRICS_HSF_ENUM)
+#undef METRICS_HSF_ENUM
+	HSF__COUNT
+};
+
+/* metrics_add(c, n): add n (may be negative for gauges) to counter c. */
+void metrics_add(enum metrics_counter c, int64_t n);
+
+/* metrics_inc(c): metrics_add(c, 1). */
+void metrics_inc(enum metrics_counter c);
+
+/* metrics_hs_failure(why): count one failed client handshake. */
+void metrics_hs_failure(enum metrics_hs_failure why);
+
+/* metrics_get(c): the current value of counter c. */
+int64_t metrics_get(enum metrics_counter c);
+
+/*
+ * metrics_render(out):
+ * Append every counter to out in the Prometheus text format (the caller
+ * adds per-certificate series from the live configuration).  Returns 0 or -1.
+ */
+int metrics_render(struct evbuffer *out);
+
+#endif /* CHAINFIX_METRICS_H */

@@ -1,0 +1,244 @@
+/*
+ * log.c: formatted, leveled, thread-safe lines on stderr.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "log.h"
+
+static const char *log_progname = "chainfix";
+static enum log_level log_maxlevel = LOG_LEVEL_INFO;
+static int log_journald;
+
+static const struct {
+	const char *name;
+	int prio;
+} log_levels[] = {
+#define LOG_ROW(sym, name, prio) [sym] = { name, prio },
+	LOG_LEVELS(LOG_ROW)
+#undef LOG_ROW
+};
+
+void
+log_init(const char *progname, enum log_level level, int journald)
+{
+	if (progname != NULL)
+		log_progname = progname;
+	log_maxlevel = level;
+	if (journald < 0)
+		journald = getenv("JOURNAL_STREAM") != NULL;
+	log_journald = journald;
+}
+
+void
+log_setlevel(enum log_level level)
+{
+	log_maxlevel = level;
+}
+
+enum log_level
+log_getlevel(void)
+{
+	return log_maxlevel;
+}
+
+int
+log_level_parse(const char *s, enum log_level *level)
+{
+	size_t i;
+
+	if (strcasecmp(s, "warn") == 0) {
+		*level = LOG_LEVEL_WARN;
+		return 0;
+	}
+	for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
+		if (strcasecmp(s, log_levels[i].name) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+log_level_name(enum log_level level)
+{
+	return log_levels[level].name;
+}
+
+/*
+ * Format one line into a stack buffer and write it with a single write(2):
+ * stdio's stderr is unbuffered and would split a line into several writes.
+ */
+static void
+log_vwrite(enum log_level level, int errnum, const char *fmt, va_list ap)
+{
+	char line[2048];
+	size_t n;
+	int r;
+
+	if (level > log_maxlevel)
+		return;
+	if (log_journald)
+		r = snprintf(line, sizeof(line), "<%d>", log_levels[level].prio);
+	else
+		r = snprintf(line, sizeof(line), "%s: %s: ", log_progname,
+		    log_levels[level].name);
+	n = r < 0 ? 0 : (size_t)r;
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (r > 0)
+		n += (size_t)r;
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	if (errnum != 0) {
+		r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
+		if (r > 0)
+			n += (size_t)r;
+		if (n >= sizeof(line) - 1)
+			n = sizeof(line) - 2;
+	}
+	line[n++] = '\n';
+	/* Nothing useful can be done if stderr is gone. */
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
+}
+
+#define LOG_DEFINE(fn, level, witherr)					\
+void									\
+fn(const char *fmt, ...)						\
+{									\
+	va_list ap;							\
+	int saved = errno;						\
+									\
+	va_start(ap, fmt);						\
+	log_vwrite(level, (witherr) ? saved : 0, fmt, ap);		\
+	va_end(ap);							\
+	errno = saved;							\
+}
+
+LOG_DEFINE(log_err, LOG_LEVEL_ERR, 1)
+LOG_DEFINE(log_errx, LOG_LEVEL_ERR, 0)
+LOG_DEFINE(log_warn, LOG_LEVEL_WARN, 1)
+LOG_DEFINE(log_warnx, LOG_LEVEL_WARN, 0)
+LOG_DEFINE(log_info, LOG_LEVEL_INFO, 0)
+LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_ERR, saved, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_ERR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+static void log_write(enum log_level, const char *, ...) LOG_PRINTF(2, 3);
+
+static void
+log_write(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(level, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_ssl(enum log_level level, const char *fmt, ...)
+{
+	char msg[1024], errbuf[256];
+	const char *data;
+	unsigned long e;
+	int flags;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	if (ERR_peek_error() == 0) {
+		log_write(level, "%s", msg);
+		return;
+	}
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		ERR_error_string_n(e, errbuf, sizeof(errbuf));
+		if ((flags & ERR_TXT_STRING) && data != NULL && *data != '\0')
+			log_write(level, "%s: %s (%s)", msg, errbuf, data);
+		else
+			log_write(level, "%s: %s", msg, errbuf);
+	}
+}
+
+char *
+log_ssl_reason(char *buf, size_t len)
+{
+	unsigned long e;
+	const char *reason;
+	size_t n = 0;
+	int r;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	while ((e = ERR_get_error()) != 0) {
+		if (n + 1 >= len)
+			continue;	/* keep draining */
+		reason = ERR_reason_error_string(e);
+		r = snprintf(buf + n, len - n, "%s%s", n ? "; " : "",
+		    reason != NULL ? reason : "unknown error");
+		if (r > 0)
+			n += (size_t)r < len - n ? (size_t)r : len - n - 1;
+	}
+	return buf;
+}
+
+char *
+log_escape(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t n = 0;
+
+	if (len == 0)
+		return buf;
+	if (s == NULL)
+		s = "-";
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\' && *p != '"') {
+			if (n + 1 >= len)
+				break;
+			buf[n++] = (char)*p;
+		} else {
+			if (n + 4 >= len)
+				break;
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[*p >> 4];
+			buf[n++] = hex[*p & 0xf];
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
