@@ -1,0 +1,49 @@
+/*
+ * admin.h: the admin HTTP endpoint on `admin_listen` (libevent evhttp):
+ *   /healthz  200 "ok" while serving, 503 "draining" while draining
+ *   /metrics  Prometheus text: metrics.h counters plus
+ *             chainfix_certificate_not_after_seconds{site,depth,subject}
+ *   /chains   JSON: every site's chain as served
+ * It runs on the daemon's main event_base, the thread that also reloads, so
+ * the site list it reads cannot change under a request.
+ */
+#ifndef CHAINFIX_ADMIN_H
+#define CHAINFIX_ADMIN_H
+
+#include <stddef.h>
+
+#include "chain.h"
+#include "config.h"
+
+struct event_base;
+
+/* One served site as the admin endpoint shows it. */
+struct admin_site {
+	const char		*name;
+	const struct chain	*chain;
+};
+
+/* What the admin endpoint asks the daemon; called on the main thread. */
+struct admin_ops {
+	/* 1 while draining (healthz answers 503). */
+	int	(*draining)(void *arg);
+	/* The live sites; *sites stays valid until the callback returns
+	   to the event loop.  Returns how many. */
+	size_t	(*sites)(void *arg, const struct admin_site **sites);
+};
+
+struct admin;
+
+/*
+ * admin_start(base, listen, ops, arg):
+ * Bind listen and serve on base.  Returns the endpoint (free with
+ * admin_free()), or NULL (logged) if it cannot bind.
+ */
+struct admin *admin_start(struct event_base *base,
+    const struct config_hostport *listen, const struct admin_ops *ops,
+    void *arg);
+
+/* admin_free(a): stop serving and free; NULL is a no-op. */
+void admin_free(struct admin *a);
+
+#endif /* CHAINFIX_ADMIN_H */

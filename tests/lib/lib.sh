@@ -1,0 +1,152 @@
+# tests/lib/lib.sh: the integration tests' helper library.
+#
+# Source it first thing in a tests/integration/t_*.sh scenario:
+#   . "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
+# It gives each test a temporary directory ($T), a cleanup trap that stops
+# every process started with `bg` (by PID), and keeps $T with its logs when
+# the test fails.  CHAINFIX and MKPKI name the binaries (ctest sets both).
+
+set -eu
+
+: "${CHAINFIX_TEST_ROOT:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${CHAINFIX:?CHAINFIX must name the chainfix binary}"
+: "${MKPKI:=$(dirname "$CHAINFIX")/tests/chainfix-mkpki}"
+TEST_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "${TMPDIR:-/tmp}/chainfix-$TEST_NAME.XXXXXX")
+LIB_PIDS=""
+LIB_FAILED=1
+
+lib_cleanup() {
+	local pid
+	for pid in $LIB_PIDS; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in $LIB_PIDS; do
+		# Give each a moment, then insist.
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ "$LIB_FAILED" = 1 ]; then
+		echo "--- $TEST_NAME failed; logs kept in $T"
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			echo "--- $f (last 40 lines)"
+			tail -n 40 "$f"
+		done
+	else
+		rm -rf "$T"
+	fi
+}
+trap lib_cleanup EXIT
+trap 'exit 1' INT TERM
+
+# fail MESSAGE: end the test as failed.
+fail() {
+	echo "FAIL: $TEST_NAME: $*" >&2
+	exit 1
+}
+
+# skip MESSAGE: end the test as skipped (ctest SKIP_RETURN_CODE 77).
+skip() {
+	echo "SKIP: $TEST_NAME: $*"
+	LIB_FAILED=0
+	exit 77
+}
+
+# pass: end the test as passed (call last).
+pass() {
+	echo "PASS: $TEST_NAME"
+	LIB_FAILED=0
+	exit 0
+}
+
+# ok MESSAGE: note a passed check.
+ok() {
+	echo "ok - $*"
+}
+
+# need CMD...: skip unless every command exists.
+need() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "$c is not installed"
+	done
+}
+
+# bg NAME CMD...: start CMD in the background, output in $T/NAME.log;
+# sets $BG_PID and registers it for cleanup.
+bg() {
+	local name=$1
+	shift
+	"$@" >"$T/$name.log" 2>&1 &
+	BG_PID=$!
+	LIB_PIDS="$LIB_PIDS $BG_PID"
+}
+
+# stop PID [SIGNAL]: signal PID (default TERM) and wait for it; prints
+# nothing, returns its exit status.
+stop() {
+	local pid=$1 sig=${2:-TERM} rc=0
+	kill "-$sig" "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || rc=$?
+	return "$rc"
+}
+
+# free_port: print a TCP port that was free on 127.0.0.1 a moment ago.
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# wait_port PORT [SECONDS]: wait until something accepts on 127.0.0.1:PORT.
+wait_port() {
+	local port=$1 secs=${2:-10} i=0
+	while [ "$i" -lt $((secs * 20)) ]; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+		i=$((i + 1))
+	done
+	fail "nothing listens on 127.0.0.1:$port after ${secs}s"
+}
+
+# wait_log FILE PATTERN [SECONDS]: wait until FILE has a line matching the
+# extended regex PATTERN.
+wait_log() {
+	local file=$1 pat=$2 secs=${3:-10} i=0
+	while [ "$i" -lt $((secs * 20)) ]; do
+		if grep -Eq -- "$pat" "$file" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+		i=$((i + 1))
+	done
+	fail "no line matching '$pat' in $file after ${secs}s"
+}
+
+# mkpki DIR: generate the test PKI (see tests/unit/testpki.h) into DIR.
+mkpki() {
+	"$MKPKI" "$1" >"$T/mkpki.log" 2>&1 || fail "could not generate the test PKI"
+}
+
+# backend_s_server NAME PORT CERT KEY [CHAIN]: an `openssl s_server` that
+# answers HTTP requests (-www) on 127.0.0.1:PORT; sets $BG_PID.
+backend_s_server() {
+	local name=$1 port=$2 cert=$3 key=$4 chain=${5:-}
+	if [ -n "$chain" ]; then
+		bg "$name" openssl s_server -quiet -www -accept "127.0.0.1:$port" \
+		    -cert "$cert" -key "$key" -cert_chain "$chain" -naccept 100000
+	else
+		bg "$name" openssl s_server -quiet -www -accept "127.0.0.1:$port" \
+		    -cert "$cert" -key "$key" -naccept 100000
+	fi
+	wait_port "$port"
+}
