@@ -1,0 +1,321 @@
+/*
+ * tools.c: `chainfix bundle` and `chainfix configtest`, the two commands
+ * that run the chain engine without serving anything.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+
+#include "chain.h"
+#include "config.h"
+#include "log.h"
+#include "tools.h"
+
+static const char tools_bundle_usage[] =
+"usage: chainfix bundle --cert FILE [--key FILE] [--password-file FILE]\n"
+"                       [--intermediates DIR] [--roots FILE|DIR|system|none]\n"
+"                       [--send-root] [--out FILE] [--warn-days N]\n"
+"\n"
+"Assemble the complete chain for a certificate and print it as PEM, leaf\n"
+"first (or write it atomically to --out, mode 0644).  The leaf is the\n"
+"certificate matching the key (--key, or a key inside --cert); --cert may be\n"
+"PEM (any order, extra certificates are dropped), DER or PKCS#12.\n"
+"Issuers come from --cert and --intermediates (PEM, DER, PKCS#7); the chain\n"
+"ends at a root in --roots (default: system), which is left out unless\n"
+"--send-root.  Diagnostics go to stderr.  Exit 0 ok, 1 the chain cannot be\n"
+"completed or an input is bad, 2 usage.\n";
+
+static const char tools_configtest_usage[] =
+"usage: chainfix configtest -c FILE\n"
+"\n"
+"Load the configuration and every certificate, build every site's chain and\n"
+"print it.  Ends with \"configuration OK\" (exit 0) or the errors (exit 1).\n";
+
+/* tools_time(t, buf, len): t as "2026-11-25 12:00:00Z". */
+static const char *
+tools_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* Print the chain to f, one line per certificate, root marked if not sent. */
+static void
+tools_print_chain(FILE *f, const struct chain *c, const char *indent)
+{
+	const struct chain_cert *cc;
+	char when[32];
+	size_t i;
+
+	for (i = 0; i < chain_length(c); i++) {
+		cc = chain_get(c, i);
+		fprintf(f, "%s%zu %s  notAfter %s  %s%s\n", indent, i,
+		    cc->subject, tools_time(cc->not_after, when, sizeof(when)),
+		    cc->source != NULL ? cc->source : "-",
+		    cc->served ? "" : "  (root, not sent)");
+	}
+}
+
+/*
+ * Write the served chain to path atomically: a temporary file in the same
+ * directory, flushed and renamed over path, so a reader (or a server
+ * reloading) never sees half a bundle.
+ */
+static int
+tools_write_atomic(const struct chain *c, const char *path)
+{
+	char *tmp = NULL;
+	BIO *bio = NULL;
+	FILE *f = NULL;
+	int fd = -1;
+
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+		tmp = NULL;
+		log_errx("%s: out of memory", path);
+		goto err;
+	}
+	if ((fd = mkstemp(tmp)) == -1) {
+		log_err("%s: cannot create temporary file", tmp);
+		goto err;
+	}
+	if (fchmod(fd, 0644) == -1) {
+		log_err("%s: chmod", tmp);
+		goto err;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		log_err("%s", tmp);
+		goto err;
+	}
+	fd = -1;		/* now owned by f */
+	if ((bio = BIO_new_fp(f, BIO_NOCLOSE)) == NULL ||
+	    chain_write_pem(c, bio) == -1 || BIO_flush(bio) != 1) {
+		log_ssl(LOG_LEVEL_ERR, "%s: cannot write the bundle", tmp);
+		goto err;
+	}
+	BIO_free(bio);
+	bio = NULL;
+	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
+		log_err("%s: write", tmp);
+		goto err;
+	}
+	if (fclose(f) == EOF) {
+		f = NULL;
+		log_err("%s: write", tmp);
+		goto err;
+	}
+	f = NULL;
+	if (rename(tmp, path) == -1) {
+		log_err("rename %s to %s", tmp, path);
+		goto err;
+	}
+	free(tmp);
+	return 0;
+
+err:
+	BIO_free(bio);
+	if (f != NULL)
+		fclose(f);
+	if (fd != -1)
+		close(fd);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	return -1;
+}
+
+static int
+tools_write_stdout(const struct chain *c)
+{
+	BIO *bio;
+	int rc = 0;
+
+	if ((bio = BIO_new_fp(stdout, BIO_NOCLOSE)) == NULL ||
+	    chain_write_pem(c, bio) == -1 || BIO_flush(bio) != 1) {
+		log_ssl(LOG_LEVEL_ERR, "cannot write the bundle to stdout");
+		rc = -1;
+	}
+	BIO_free(bio);
+	if (fflush(stdout) == EOF) {
+		log_err("stdout");
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Parse a day count for --warn-days. */
+static int
+tools_parse_days(const char *s, unsigned *days)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' ||
+	    v > 36500)
+		return -1;
+	*days = (unsigned)v;
+	return 0;
+}
+
+int
+tools_bundle(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "cert",		required_argument, NULL, 'c' },
+		{ "key",		required_argument, NULL, 'k' },
+		{ "password-file",	required_argument, NULL, 'p' },
+		{ "intermediates",	required_argument, NULL, 'i' },
+		{ "roots",		required_argument, NULL, 'r' },
+		{ "send-root",		no_argument,	   NULL, 's' },
+		{ "out",		required_argument, NULL, 'o' },
+		{ "warn-days",		required_argument, NULL, 'w' },
+		{ "help",		no_argument,	   NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct chain_spec spec;
+	struct chain *c;
+	const char *out = NULL;
+	unsigned warn_days = 30;
+	int ch, rc;
+
+	memset(&spec, 0, sizeof(spec));
+	optind = 0;		/* GNU getopt: reinitialise */
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': spec.cert = optarg; break;
+		case 'k': spec.key = optarg; break;
+		case 'p': spec.password_file = optarg; break;
+		case 'i': spec.intermediates = optarg; break;
+		case 'r': spec.roots = optarg; break;
+		case 's': spec.send_root = 1; break;
+		case 'o': out = optarg; break;
+		case 'w':
+			if (tools_parse_days(optarg, &warn_days) == -1) {
+				log_errx("--warn-days: '%s' is not a number "
+				    "of days", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			fputs(tools_bundle_usage, stdout);
+			return 0;
+		default:
+			fputs(tools_bundle_usage, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || spec.cert == NULL) {
+		if (spec.cert == NULL)
+			log_errx("bundle: --cert is required");
+		else
+			log_errx("bundle: unexpected argument '%s'",
+			    argv[optind]);
+		fputs(tools_bundle_usage, stderr);
+		return 2;
+	}
+	spec.label = spec.cert;
+
+	if ((c = chain_build(&spec)) == NULL)
+		return 1;
+	tools_print_chain(stderr, c, "chain: ");
+	chain_diagnose(c, spec.label, warn_days);
+	if (out != NULL)
+		rc = tools_write_atomic(c, out);
+	else
+		rc = tools_write_stdout(c);
+	chain_free(c);
+	return rc == 0 ? 0 : 1;
+}
+
+/* The chain_spec for one configured site. */
+static void
+tools_site_spec(const struct config_site *site, struct chain_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->label = site->name;
+	spec->cert = site->cert;
+	spec->key = site->key;
+	spec->password_file = site->password_file;
+	spec->intermediates = site->intermediates;
+	spec->roots = site->roots;
+	spec->send_root = site->send_root;
+	spec->need_key = 1;
+}
+
+int
+tools_configtest(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config",	required_argument, NULL, 'c' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct config_site *site;
+	struct chain_spec spec;
+	struct config *cfg;
+	struct chain *c;
+	const char *path = NULL;
+	size_t i, b;
+	int ch, errors = 0;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'h':
+			fputs(tools_configtest_usage, stdout);
+			return 0;
+		default:
+			fputs(tools_configtest_usage, stderr);
+			return 2;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		fputs(tools_configtest_usage, stderr);
+		return 2;
+	}
+
+	if ((cfg = config_load(path)) == NULL) {
+		fprintf(stderr, "%s: configuration has errors\n", path);
+		return 1;
+	}
+	log_setlevel(cfg->log_level);
+	for (i = 0; i < cfg->nsites; i++) {
+		site = cfg->sites[i];
+		tools_site_spec(site, &spec);
+		printf("site %s: listen %s, backend", site->name,
+		    site->listen.text);
+		for (b = 0; b < site->nbackends; b++)
+			printf("%s%s", b ? ", " : " ", site->backends[b].text);
+		printf("\n");
+		if ((c = chain_build(&spec)) == NULL) {
+			printf("  chain: cannot be built (see errors)\n");
+			errors++;
+			continue;
+		}
+		tools_print_chain(stdout, c, "  ");
+		fflush(stdout);
+		chain_diagnose(c, site->name, cfg->expiry_warning_days);
+		chain_free(c);
+	}
+	config_free(cfg);
+	if (errors > 0) {
+		fprintf(stderr, "%s: configuration has errors\n", path);
+		return 1;
+	}
+	printf("configuration OK\n");
+	return 0;
+}
