@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# scripts/deps.sh: install what chainfix needs to build, test and run its
+# demo, from Debian 12's packages.  Idempotent: apt runs only when something
+# is missing.
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	build-essential cmake pkg-config
+	libssl-dev libevent-dev libinih-dev libsystemd-dev
+	# tests: unit framework, peers and strict clients
+	libcmocka-dev openssl ca-certificates curl gnutls-bin python3
+	systemd procps iproute2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+	    missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+fi
+echo "deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the whole test suite, from a fresh Debian 12 machine.
+# Installs the dependencies, then builds and runs every unit and integration
+# test twice: a normal (-Werror) build, and one under AddressSanitizer +
+# UndefinedBehaviorSanitizer (leaks fail the run too).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "=== build (release, -Werror)"
+cmake -S . -B build -DCHAINFIX_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+echo "=== tests (release)"
+ctest --test-dir build --output-on-failure --timeout 600
+
+echo "=== build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHAINFIX_SANITIZE=ON \
+    -DCHAINFIX_WERROR=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+echo "=== tests (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure --timeout 900
