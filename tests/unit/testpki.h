@@ -1,0 +1,126 @@
+/*
+ * testpki.h: a throw-away PKI for the tests, generated at test time with the
+ * OpenSSL 3 API, so no test depends on fixtures that expire.
+ *
+ * testpki_new() builds the PKI of /work/notes/pki.md in memory (root,
+ * root-old, int1 and its cross-sign, expired twin and decoy, int2, leaf,
+ * leaf2, self); testpki_write() writes it as the files that document lists
+ * (chainfix-mkpki is a thin wrapper).  The lower-level calls let a test make
+ * any other certificate and write it in any format.
+ *
+ * Every function aborts the test program (a message on stderr, then abort())
+ * on an OpenSSL or I/O failure: a test PKI that cannot be made is a broken
+ * test, not a case to handle.
+ */
+#ifndef CHAINFIX_TESTPKI_H
+#define CHAINFIX_TESTPKI_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* testpki_key_rsa(bits) / testpki_key_ec(): a new key; EVP_PKEY_free() it. */
+EVP_PKEY *testpki_key_rsa(unsigned bits);
+EVP_PKEY *testpki_key_ec(void);
+
+/* What testpki_cert() makes. */
+struct testpki_certspec {
+	const char	*cn;		/* subject CN (the only RDN) */
+	const char	*subject;	/* or a full "/O=x/CN=y" name; wins over cn */
+	EVP_PKEY	*key;		/* subject's key (required) */
+	X509		*issuer;	/* NULL: self-signed */
+	EVP_PKEY	*issuer_key;	/* required when issuer is set */
+	long		 not_before;	/* seconds from now (e.g. -86400) */
+	long		 not_after;	/* seconds from now (e.g. 365 * 86400) */
+	int		 ca;		/* basicConstraints CA:TRUE + keyCertSign */
+	int		 server;	/* extendedKeyUsage serverAuth */
+	const char	*san;		/* "DNS:a,IP:127.0.0.1" or NULL */
+	const char	*aia;		/* caIssuers URI or NULL */
+	const EVP_MD	*md;		/* NULL: SHA-256 */
+	int		 no_keyid;	/* leave out SKI/AKI */
+};
+
+#define TESTPKI_DAY	86400L
+
+/* testpki_cert(spec): a new signed certificate; X509_free() it. */
+X509 *testpki_cert(const struct testpki_certspec *spec);
+
+/*
+ * Writers.  Each creates (or truncates) path.  A NULL-terminated list of
+ * certificates is written in the given order.
+ */
+/* PEM certificates, then the key if key is not NULL (PKCS#8, encrypted
+ * with AES-256 if pass is not NULL). */
+void testpki_write_pem(const char *path, X509 *const *certs, EVP_PKEY *key,
+    const char *pass);
+/* The key alone: PEM PKCS#8 (encrypted if pass), or DER PKCS#8 if der. */
+void testpki_write_key(const char *path, EVP_PKEY *key, const char *pass,
+    int der);
+/* The key alone as "traditional" PEM (PKCS#1 for RSA, SEC1 for EC). */
+void testpki_write_key_legacy(const char *path, EVP_PKEY *key);
+/* One certificate as DER. */
+void testpki_write_der(const char *path, X509 *x);
+/* PKCS#7 signed-data holding only certificates, DER or PEM. */
+void testpki_write_p7(const char *path, X509 *const *certs, int pem);
+/*
+ * PKCS#12: certs in the given order; the one matching key (if any) gets the
+ * key's localKeyID.  AES-256-CBC/PBKDF2 encryption and an HMAC-SHA256 MAC,
+ * so the default provider reads it.
+ */
+void testpki_write_p12(const char *path, X509 *const *certs, EVP_PKEY *key,
+    const char *pass);
+/* Arbitrary bytes. */
+void testpki_write_file(const char *path, const void *data, size_t len);
+
+/* The PKI of pki.md. */
+struct testpki {
+	EVP_PKEY	*root_key, *root_old_key, *int1_key, *decoy_key;
+	EVP_PKEY	*int2_key, *leaf_key, *leaf2_key, *self_key;
+	X509		*root, *root_old, *int1, *int1_cross, *int1_expired;
+	X509		*int1_decoy, *int2, *leaf, *leaf2, *self;
+};
+
+/* testpki_new(): generate it; testpki_free() frees it (NULL is a no-op). */
+struct testpki *testpki_new(void);
+void testpki_free(struct testpki *pki);
+
+/* testpki_write(pki, dir): create dir if needed and write pki.md's files. */
+void testpki_write(const struct testpki *pki, const char *dir);
+
+/*
+ * Test helpers.
+ */
+/* testpki_tmpdir(): a new directory under $TMPDIR (or /tmp); free() it. */
+char *testpki_tmpdir(void);
+/* testpki_rmtree(dir): remove dir and everything under it. */
+void testpki_rmtree(const char *dir);
+/* testpki_path(dir, name): "dir/name" in a new string; free() it. */
+char *testpki_path(const char *dir, const char *name);
+/* testpki_mkdir(dir, name): create dir/name; returns the path; free() it. */
+char *testpki_mkdir(const char *dir, const char *name);
+
+/*
+ * testpki_capture_start() / testpki_capture_end(): redirect stderr (fd 2)
+ * to a temporary file and back; _end returns what was written (free() it).
+ * Not nestable.
+ */
+void testpki_capture_start(void);
+char *testpki_capture_end(void);
+
+/*
+ * testpki_openssl_verify(root, untrusted, leaf): run
+ * `openssl verify -CAfile root -untrusted untrusted leaf` (untrusted may be
+ * NULL); returns its exit status (0 = verified), or -1 if it could not run.
+ */
+int testpki_openssl_verify(const char *root, const char *untrusted,
+    const char *leaf);
+
+/*
+ * testpki_x509_verify(root, untrusted, leaf): the same with
+ * X509_verify_cert(): only root trusted, only untrusted (NULL-terminated,
+ * may be NULL) as the pool.  Returns 1 verified, 0 not.
+ */
+int testpki_x509_verify(X509 *root, X509 *const *untrusted, X509 *leaf);
+
+#endif /* CHAINFIX_TESTPKI_H */
