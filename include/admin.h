@@ -11,6 +11,7 @@
 #define CHAINFIX_ADMIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "chain.h"
 #include "config.h"
@@ -36,14 +37,27 @@ struct admin;
 
 /*
  * admin_start(base, listen, ops, arg):
- * Bind listen and serve on base.  Returns the endpoint (free with
- * admin_free()), or NULL (logged) if it cannot bind.
+ * Bind listen (listen->host "" = any address; an IPv6 literal binds
+ * IPv6) and serve on base.  ops and arg are kept, not copied: they must
+ * outlive the endpoint.  Call only when admin_listen is set (host != NULL).
+ * Returns the endpoint (free with admin_free()), or NULL (logged) if it
+ * cannot bind.
  */
 struct admin *admin_start(struct event_base *base,
     const struct config_hostport *listen, const struct admin_ops *ops,
     void *arg);
 
-/* admin_free(a): stop serving and free; NULL is a no-op. */
+/*
+ * admin_port(a): the TCP port actually bound (the kernel's choice when
+ * listen asked for port 0); 0 if unknown or a is NULL.
+ */
+uint16_t admin_port(const struct admin *a);
+
+/*
+ * admin_free(a): stop serving (closes the listener and any open admin
+ * connection) and free; call it on the thread that runs base, before
+ * base is freed.  NULL is a no-op.
+ */
 void admin_free(struct admin *a);
 
 #endif /* CHAINFIX_ADMIN_H */

@@ -1,0 +1,442 @@
+/*
+ * admin.c: the admin HTTP endpoint (/healthz, /metrics, /chains) on
+ * libevent's evhttp.
+ *
+ * Every request is answered on the main event_base, the thread that also
+ * swaps configurations on reload, so the site list from ops->sites() cannot
+ * change while a response is being built.  Responses are small and built in
+ * full before they are sent; nothing here keeps per-request state.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "admin.h"
+#include "log.h"
+#include "metrics.h"
+
+/* An admin client gets this long to send its request and read the answer. */
+#define ADMIN_TIMEOUT_SECS	10
+/* Requests are a GET line and a few headers; nothing bigger is legitimate. */
+#define ADMIN_MAX_HEADERS	8192
+
+struct admin {
+	struct evhttp			*http;
+	struct evhttp_bound_socket	*sock;	/* owned by http */
+	const struct admin_ops		*ops;
+	void				*arg;
+	uint16_t			 port;
+};
+
+static int
+admin_draining(const struct admin *a)
+{
+	if (a->ops == NULL || a->ops->draining == NULL)
+		return 0;
+	return a->ops->draining(a->arg) != 0;
+}
+
+static size_t
+admin_sites(const struct admin *a, const struct admin_site **sites)
+{
+	*sites = NULL;
+	if (a->ops == NULL || a->ops->sites == NULL)
+		return 0;
+	return a->ops->sites(a->arg, sites);
+}
+
+/*
+ * A Prometheus label value: backslash, double quote and newline escaped
+ * (the exposition format's only three escapes).
+ */
+static int
+admin_prom_label(struct evbuffer *out, const char *s)
+{
+	const char *p;
+	int r = 0;
+
+	if (s == NULL)
+		s = "";
+	for (p = s; *p != '\0' && r == 0; p++) {
+		switch (*p) {
+		case '\\':
+			r = evbuffer_add(out, "\\\\", 2);
+			break;
+		case '"':
+			r = evbuffer_add(out, "\\\"", 2);
+			break;
+		case '\n':
+			r = evbuffer_add(out, "\\n", 2);
+			break;
+		default:
+			r = evbuffer_add(out, p, 1);
+			break;
+		}
+	}
+	return r;
+}
+
+/*
+ * How many bytes of a valid UTF-8 sequence start at s (at most n), or 0 if
+ * none does: overlongs, surrogates and values past U+10FFFF are invalid.
+ */
+static size_t
+admin_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * A JSON string, quotes included.  Site names come from the configuration
+ * and certificate names from whoever issued them: control characters are
+ * escaped and a byte that is not valid UTF-8 becomes U+FFFD, so the
+ * document always parses.
+ */
+static int
+admin_json_str(struct evbuffer *out, const char *s)
+{
+	const unsigned char *p;
+	size_t n, len;
+	int r;
+
+	if (s == NULL)
+		return evbuffer_add(out, "null", 4);
+	if (evbuffer_add(out, "\"", 1) == -1)
+		return -1;
+	p = (const unsigned char *)s;
+	n = strlen(s);
+	while (n > 0) {
+		if (*p == '"' || *p == '\\') {
+			r = evbuffer_add_printf(out, "\\%c", *p) < 0 ? -1 : 0;
+			len = 1;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			r = evbuffer_add_printf(out, "\\u%04x", *p) < 0 ?
+			    -1 : 0;
+			len = 1;
+		} else if ((len = admin_utf8_len(p, n)) == 0) {
+			r = evbuffer_add(out, "\\ufffd", 6);
+			len = 1;
+		} else
+			r = evbuffer_add(out, p, len);
+		if (r == -1)
+			return -1;
+		p += len;
+		n -= len;
+	}
+	return evbuffer_add(out, "\"", 1);
+}
+
+/* ISO 8601 in UTC, "2026-11-25T12:00:00Z". */
+static void
+admin_iso8601(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)snprintf(buf, len, "%lld", (long long)t);
+}
+
+static int
+admin_render_metrics(struct admin *a, struct evbuffer *out)
+{
+	const struct admin_site *sites;
+	const struct chain_cert *cc;
+	size_t n, i, d;
+
+	if (metrics_render(out) == -1)
+		return -1;
+	if (evbuffer_add_printf(out,
+	    "# HELP chainfix_certificate_not_after_seconds "
+	    "Expiry (notAfter, Unix time) of each certificate served\n"
+	    "# TYPE chainfix_certificate_not_after_seconds gauge\n") < 0)
+		return -1;
+	n = admin_sites(a, &sites);
+	for (i = 0; i < n; i++) {
+		if (sites[i].chain == NULL)
+			continue;
+		for (d = 0; d < chain_length(sites[i].chain); d++) {
+			if ((cc = chain_get(sites[i].chain, d)) == NULL ||
+			    !cc->served)
+				continue;
+			if (evbuffer_add_printf(out,
+			    "chainfix_certificate_not_after_seconds{site=\"") < 0 ||
+			    admin_prom_label(out, sites[i].name) == -1 ||
+			    evbuffer_add_printf(out, "\",depth=\"%zu\","
+			    "subject=\"", d) < 0 ||
+			    admin_prom_label(out, cc->subject) == -1 ||
+			    evbuffer_add_printf(out, "\"} %lld\n",
+			    (long long)cc->not_after) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+admin_render_cert(struct evbuffer *out, const struct chain_cert *cc,
+    size_t depth)
+{
+	char nb[32], na[32], hex[65];
+	size_t i;
+
+	admin_iso8601(cc->not_before, nb, sizeof(nb));
+	admin_iso8601(cc->not_after, na, sizeof(na));
+	for (i = 0; i < sizeof(cc->sha256); i++)
+		(void)snprintf(hex + 2 * i, 3, "%02x", cc->sha256[i]);
+	if (evbuffer_add_printf(out, "{\"depth\":%zu,\"subject\":", depth) < 0 ||
+	    admin_json_str(out, cc->subject) == -1 ||
+	    evbuffer_add_printf(out, ",\"issuer\":") < 0 ||
+	    admin_json_str(out, cc->issuer) == -1 ||
+	    evbuffer_add_printf(out, ",\"not_before\":\"%s\","
+	    "\"not_after\":\"%s\",\"sha256\":\"%s\",\"der_len\":%zu,"
+	    "\"source\":", nb, na, hex, cc->der_len) < 0 ||
+	    admin_json_str(out, cc->source) == -1 ||
+	    evbuffer_add_printf(out, ",\"served\":%s}",
+	    cc->served ? "true" : "false") < 0)
+		return -1;
+	return 0;
+}
+
+static int
+admin_render_chains(struct admin *a, struct evbuffer *out)
+{
+	const struct admin_site *sites;
+	const struct chain_cert *cc;
+	const struct chain *c;
+	size_t n, i, d;
+
+	if (evbuffer_add_printf(out, "{\"sites\":[") < 0)
+		return -1;
+	n = admin_sites(a, &sites);
+	for (i = 0; i < n; i++) {
+		c = sites[i].chain;
+		if (evbuffer_add_printf(out, "%s{\"name\":",
+		    i > 0 ? "," : "") < 0 ||
+		    admin_json_str(out, sites[i].name) == -1)
+			return -1;
+		if (c == NULL) {
+			if (evbuffer_add_printf(out, ",\"chain\":[]}") < 0)
+				return -1;
+			continue;
+		}
+		if (evbuffer_add_printf(out, ",\"trusted\":%s,"
+		    "\"served_bytes\":%zu,\"chain\":[",
+		    chain_trusted(c) ? "true" : "false",
+		    chain_served_size(c)) < 0)
+			return -1;
+		for (d = 0; d < chain_length(c); d++) {
+			if ((cc = chain_get(c, d)) == NULL)
+				continue;
+			if ((d > 0 && evbuffer_add(out, ",", 1) == -1) ||
+			    admin_render_cert(out, cc, d) == -1)
+				return -1;
+		}
+		if (evbuffer_add_printf(out, "]}") < 0)
+			return -1;
+	}
+	if (evbuffer_add_printf(out, "]}\n") < 0)
+		return -1;
+	return 0;
+}
+
+static void
+admin_reply(struct evhttp_request *req, int code, const char *reason,
+    const char *ctype, struct evbuffer *body)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_send_reply(req, code, reason, body);
+}
+
+static void
+admin_request(struct evhttp_request *req, void *arg)
+{
+	struct admin *a = arg;
+	const struct evhttp_uri *uri;
+	const char *path = NULL;
+	struct evbuffer *body;
+	enum evhttp_cmd_type cmd;
+	int r;
+
+	if ((body = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	cmd = evhttp_request_get_command(req);
+	if ((uri = evhttp_request_get_evhttp_uri(req)) != NULL)
+		path = evhttp_uri_get_path(uri);
+	if (path == NULL || *path == '\0')
+		path = "/";
+
+	if (strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0 &&
+	    strcmp(path, "/chains") != 0) {
+		evbuffer_add_printf(body, "not found\n");
+		admin_reply(req, HTTP_NOTFOUND, "Not Found",
+		    "text/plain; charset=utf-8", body);
+		goto done;
+	}
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "GET, HEAD");
+		evbuffer_add_printf(body, "method not allowed\n");
+		admin_reply(req, HTTP_BADMETHOD, "Method Not Allowed",
+		    "text/plain; charset=utf-8", body);
+		goto done;
+	}
+
+	if (strcmp(path, "/healthz") == 0) {
+		if (admin_draining(a)) {
+			evbuffer_add_printf(body, "draining\n");
+			admin_reply(req, HTTP_SERVUNAVAIL,
+			    "Service Unavailable", "text/plain; charset=utf-8",
+			    body);
+		} else {
+			evbuffer_add_printf(body, "ok\n");
+			admin_reply(req, HTTP_OK, "OK",
+			    "text/plain; charset=utf-8", body);
+		}
+		goto done;
+	}
+
+	if (strcmp(path, "/metrics") == 0)
+		r = admin_render_metrics(a, body);
+	else
+		r = admin_render_chains(a, body);
+	if (r == -1) {
+		log_warnx("admin: cannot build the %s response (out of memory)",
+		    path);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		goto done;
+	}
+	admin_reply(req, HTTP_OK, "OK", strcmp(path, "/metrics") == 0 ?
+	    "text/plain; version=0.0.4; charset=utf-8" : "application/json",
+	    body);
+done:
+	evbuffer_free(body);
+}
+
+struct admin *
+admin_start(struct event_base *base, const struct config_hostport *listen,
+    const struct admin_ops *ops, void *arg)
+{
+	struct admin *a;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	const char *host;
+	evutil_socket_t fd;
+	int saved;
+
+	if (listen == NULL || listen->host == NULL) {
+		log_errx("admin: no listen address");
+		return NULL;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		log_err("admin");
+		return NULL;
+	}
+	a->ops = ops;
+	a->arg = arg;
+	if ((a->http = evhttp_new(base)) == NULL) {
+		log_errx("admin: cannot create the HTTP server");
+		goto err;
+	}
+	evhttp_set_timeout(a->http, ADMIN_TIMEOUT_SECS);
+	evhttp_set_max_headers_size(a->http, ADMIN_MAX_HEADERS);
+	evhttp_set_max_body_size(a->http, 0);
+	/*
+	 * evhttp answers methods outside its allowed set with 501 before our
+	 * callback runs; allow them all so we can say 405 with an Allow header.
+	 */
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	    EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(a->http, admin_request, a);
+
+	/* "" (":9100" or "*:9100") is any address; libevent takes NULL. */
+	host = listen->host[0] == '\0' ? NULL : listen->host;
+	errno = 0;
+	a->sock = evhttp_bind_socket_with_handle(a->http, host, listen->port);
+	if (a->sock == NULL) {
+		saved = errno;
+		if (saved != 0) {
+			errno = saved;
+			log_err("admin_listen %s: cannot listen",
+			    listen->text != NULL ? listen->text : "?");
+		} else
+			log_errx("admin_listen %s: cannot listen",
+			    listen->text != NULL ? listen->text : "?");
+		goto err;
+	}
+	fd = evhttp_bound_socket_get_fd(a->sock);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
+		if (ss.ss_family == AF_INET)
+			a->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			a->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	log_info("admin endpoint on %s (port %u): /healthz /metrics /chains",
+	    listen->text != NULL ? listen->text : "?", (unsigned)a->port);
+	return a;
+err:
+	admin_free(a);
+	return NULL;
+}
+
+uint16_t
+admin_port(const struct admin *a)
+{
+	return a != NULL ? a->port : 0;
+}
+
+void
+admin_free(struct admin *a)
+{
+	if (a == NULL)
+		return;
+	/* Closes the listening socket and every open admin connection. */
+	if (a->http != NULL)
+		evhttp_free(a->http);
+	free(a);
+}
