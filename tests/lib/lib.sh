@@ -150,3 +150,22 @@ backend_s_server() {
 	fi
 	wait_port "$port"
 }
+
+# pem_subjects FILE: print the subject CN of each certificate in a PEM file,
+# one per line, in order.
+pem_subjects() {
+	openssl crl2pkcs7 -nocrl -certfile "$1" 2>/dev/null |
+	    openssl pkcs7 -print_certs -noout 2>/dev/null |
+	    sed -n 's/^subject=.*CN *= *\(.*\)$/\1/p'
+}
+
+# pem_count FILE: how many certificates a PEM file holds.
+pem_count() {
+	grep -c -- '-----BEGIN CERTIFICATE-----' "$1" || true
+}
+
+# strict_verify ROOT BUNDLE LEAF: what a strict client does with a bundle:
+# only ROOT trusted, only BUNDLE as intermediates.
+strict_verify() {
+	openssl verify -CAfile "$1" -untrusted "$2" "$3" >/dev/null 2>&1
+}
