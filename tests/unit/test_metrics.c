@@ -1,0 +1,215 @@
+/*
+ * test_metrics.c: the counters and their Prometheus rendering.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <event2/buffer.h>
+
+#include "metrics.h"
+
+static const char *const names[M__COUNT] = {
+#define NAME(sym, name, type, help) [sym] = name,
+	METRICS_COUNTERS(NAME)
+#undef NAME
+};
+
+/* metrics_render() into a NUL-terminated string; free() it. */
+static char *
+render(void)
+{
+	struct evbuffer *b;
+	size_t n;
+	char *s;
+
+	assert_non_null(b = evbuffer_new());
+	assert_int_equal(metrics_render(b), 0);
+	n = evbuffer_get_length(b);
+	assert_non_null(s = malloc(n + 1));
+	assert_int_equal(evbuffer_remove(b, s, n), (int)n);
+	s[n] = '\0';
+	evbuffer_free(b);
+	return s;
+}
+
+/* The value of the sample line "series value" (series may have labels). */
+static long long
+sample(const char *text, const char *series)
+{
+	const char *p = text;
+	size_t n = strlen(series);
+	char *end;
+	long long v;
+
+	while ((p = strstr(p, series)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ') {
+			v = strtoll(p + n + 1, &end, 10);
+			assert_true(*end == '\n');
+			return v;
+		}
+		p += n;
+	}
+	fail_msg("no sample line for %s", series);
+	return -1;
+}
+
+static void
+test_add_get(void **state)
+{
+	int64_t before;
+
+	(void)state;
+	before = metrics_get(M_ACCEPTED);
+	metrics_inc(M_ACCEPTED);
+	metrics_add(M_ACCEPTED, 41);
+	assert_int_equal(metrics_get(M_ACCEPTED), before + 42);
+
+	/* A gauge goes down as well as up. */
+	before = metrics_get(M_ACTIVE);
+	metrics_add(M_ACTIVE, 3);
+	metrics_add(M_ACTIVE, -2);
+	assert_int_equal(metrics_get(M_ACTIVE), before + 1);
+	metrics_add(M_ACTIVE, -1);
+	assert_int_equal(metrics_get(M_ACTIVE), before);
+
+	/* Out-of-range counters are ignored, not written past the array. */
+	metrics_add((enum metrics_counter)M__COUNT, 5);
+	assert_int_equal(metrics_get((enum metrics_counter)M__COUNT), 0);
+}
+
+/*
+ * Every family has its # HELP and # TYPE lines before its first sample,
+ * and every other line is "name[{labels}] integer".
+ */
+static void
+test_render_format(void **state)
+{
+	char *text, *line, *save = NULL, help[128], type[128];
+	const char *p;
+	size_t i;
+	int samples = 0;
+
+	(void)state;
+	text = render();
+	for (i = 0; i < M__COUNT; i++) {
+		(void)snprintf(help, sizeof(help), "# HELP %s ", names[i]);
+		(void)snprintf(type, sizeof(type), "# TYPE %s %s\n", names[i],
+		    i == M_ACTIVE ? "gauge" : "counter");
+		assert_non_null(p = strstr(text, help));
+		assert_non_null(strstr(text, type));
+		assert_true(strstr(text, type) > p);
+		(void)sample(text, names[i]);
+	}
+	assert_non_null(strstr(text,
+	    "# TYPE chainfix_handshake_failures_total counter\n"));
+	assert_int_equal(text[strlen(text) - 1], '\n');
+
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "# HELP ", 7) == 0 ||
+		    strncmp(line, "# TYPE ", 7) == 0)
+			continue;
+		assert_true(strncmp(line, "chainfix_", 9) == 0);
+		p = strrchr(line, ' ');
+		assert_non_null(p);
+		assert_true(p[1] == '-' || (p[1] >= '0' && p[1] <= '9'));
+		assert_int_equal(strspn(p + 2, "0123456789"), strlen(p + 2));
+		samples++;
+	}
+	assert_int_equal(samples, M__COUNT + HSF__COUNT);
+	free(text);
+}
+
+static void
+test_render_values(void **state)
+{
+	char *text;
+	long long timeout0, eof0;
+
+	(void)state;
+	text = render();
+	timeout0 = sample(text,
+	    "chainfix_handshake_failures_total{reason=\"timeout\"}");
+	eof0 = sample(text, "chainfix_handshake_failures_total{reason=\"eof\"}");
+	free(text);
+
+	metrics_add(M_BYTES_IN, 1000);
+	metrics_hs_failure(HSF_TIMEOUT);
+	metrics_hs_failure(HSF_TIMEOUT);
+	metrics_hs_failure(HSF_EOF);
+	/* An unknown reason counts as "other" rather than vanishing. */
+	metrics_hs_failure((enum metrics_hs_failure)99);
+
+	text = render();
+	assert_int_equal(sample(text, "chainfix_client_bytes_received_total"),
+	    metrics_get(M_BYTES_IN));
+	assert_true(metrics_get(M_BYTES_IN) >= 1000);
+	assert_int_equal(sample(text,
+	    "chainfix_handshake_failures_total{reason=\"timeout\"}"),
+	    timeout0 + 2);
+	assert_int_equal(sample(text,
+	    "chainfix_handshake_failures_total{reason=\"eof\"}"), eof0 + 1);
+	assert_true(sample(text,
+	    "chainfix_handshake_failures_total{reason=\"other\"}") >= 1);
+	assert_int_equal(sample(text,
+	    "chainfix_handshake_failures_total{reason=\"protocol\"}"), 0);
+	free(text);
+}
+
+#define THREADS	4
+#define ROUNDS	200000
+
+static void *
+hammer(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < ROUNDS; i++) {
+		metrics_inc(M_HANDSHAKES);
+		metrics_add(M_BYTES_OUT, 3);
+	}
+	return NULL;
+}
+
+/* Concurrent updates from several threads lose nothing. */
+static void
+test_threads(void **state)
+{
+	pthread_t t[THREADS];
+	int64_t hs0, out0;
+	int i;
+
+	(void)state;
+	hs0 = metrics_get(M_HANDSHAKES);
+	out0 = metrics_get(M_BYTES_OUT);
+	for (i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hammer, NULL), 0);
+	for (i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_int_equal(metrics_get(M_HANDSHAKES),
+	    hs0 + (int64_t)THREADS * ROUNDS);
+	assert_int_equal(metrics_get(M_BYTES_OUT),
+	    out0 + (int64_t)THREADS * ROUNDS * 3);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_get),
+		cmocka_unit_test(test_render_format),
+		cmocka_unit_test(test_render_values),
+		cmocka_unit_test(test_threads),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
