@@ -37,7 +37,7 @@ enum config_verify {
 /* One [site] section. */
 struct config_site {
 	char		*name;		/* the section name */
-	int		 line;		/* where the section starts */
+	int		 line;		/* line of its "[name]" header */
 
 	struct config_hostport listen;
 	char		*cert;		/* PEM / DER / PKCS#12 */
@@ -59,7 +59,8 @@ struct config_site {
 	unsigned	 handshake_timeout;	/* seconds, default 10 */
 	unsigned	 connect_timeout;	/* seconds, default 10 */
 
-	int		 min_protocol;	/* TLS1_2_VERSION by default */
+	int		 min_protocol;	/* TLS1_2_VERSION by default (TLSv1,
+					   TLSv1.1, TLSv1.2, TLSv1.3) */
 	char		*ciphers;	/* TLS <= 1.2 cipher list; NULL: default */
 	char		*ciphersuites;	/* TLS 1.3 suites; NULL: default */
 };
@@ -82,12 +83,20 @@ struct config {
 
 /*
  * config_load(path):
- * Read and validate the whole file.  Every problem is logged as
- * "FILE:LINE: [section] key: what is wrong" and parsing goes on, so one run
- * reports all of them.  Files named by cert, key, password_file,
- * intermediates, roots and backend_ca must be readable.  Returns a new
- * struct config owned by the caller (free with config_free()), or NULL if
- * there was any error.
+ * Read and validate the whole file.  Every problem is logged (log_errx) as
+ * "FILE:LINE: [section] key: what is wrong", the parts that do not apply
+ * left out ("FILE:LINE: [site]: missing required key cert", "FILE: no
+ * site"), and parsing goes on, so one run reports all of them.  A file
+ * that cannot be opened gives "FILE: cannot open: <strerror>".  Unknown
+ * keys and misplaced keys (a site key in [global] and the reverse), keys
+ * set twice, sections defined twice, bad site names, empty values,
+ * indented (continuation) lines and lines too long for inih are errors.
+ * Files named by cert, key, password_file, backend_ca and roots must be
+ * readable regular files; intermediates and a roots directory readable
+ * directories; user must exist.  backend_verify = no and site keys ignored
+ * because of backend_tls = no are warned about (log_warnx), not errors.
+ * Returns a new struct config owned by the caller (free with
+ * config_free()), or NULL if there was any error.
  */
 struct config *config_load(const char *path);
 
@@ -97,8 +106,11 @@ void config_free(struct config *cfg);
 /*
  * config_parse_hostport(s, hp, need_host):
  * Parse "host:port", "[v6]:port", "*:port" or ":port" into *hp (strings
- * allocated; release with config_hostport_clear()).  need_host rejects an
- * empty host.  Returns 0, or -1 with *hp untouched.
+ * allocated; release with config_hostport_clear()).  The port must be 1 to
+ * 65535 (0 is rejected); an IPv6 address needs its brackets; a host name
+ * is letters, digits, '.', '-' and '_'.  need_host rejects an empty host.
+ * On success *hp is overwritten without freeing what it held.  Returns 0,
+ * or -1 with *hp untouched.
  */
 int config_parse_hostport(const char *s, struct config_hostport *hp,
     int need_host);
@@ -124,5 +136,12 @@ int config_parse_pin(const char *s, unsigned char pin[32]);
 
 /* config_verify_name(v): "yes", "no", "sha256". */
 const char *config_verify_name(enum config_verify v);
+
+/*
+ * config_protocol_name(version):
+ * The min_protocol spelling of an OpenSSL version constant (TLS1_2_VERSION
+ * gives "TLSv1.2"); "?" if it is not one of them.  Static storage.
+ */
+const char *config_protocol_name(int version);
 
 #endif /* CHAINFIX_CONFIG_H */
