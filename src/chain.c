@@ -1,0 +1,807 @@
+/*
+ * chain.c: find the leaf, search every issuer path ourselves, rank the
+ * complete ones, confirm the winner with X509_verify_cert().
+ *
+ * Why not let OpenSSL build the path: X509_verify_cert() given a pool takes
+ * the first plausible issuer and never backtracks, so a cross-sign or an
+ * expired twin that sorts first sends it down the wrong path (DESIGN.md).
+ * Here every candidate that really signed the child is tried, depth first.
+ */
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "certload.h"
+#include "chain.h"
+#include "log.h"
+
+#define CHAIN_MAXDEPTH	10	/* certificates on a path, leaf included */
+#define CHAIN_MAXPATHS	256	/* complete paths kept for ranking */
+#define CHAIN_MAXSTEPS	100000	/* search steps before giving up widening */
+#define CHAIN_MAXTRIES	8	/* ranked paths confirmed before failing */
+#define CHAIN_TCPWINDOW	(14 * 1024)
+
+struct chain {
+	struct chain_cert	*certs;
+	size_t			 n, served;
+	EVP_PKEY		*key;
+	int			 trusted;
+};
+
+/* A certificate the search may use; nodes[0] is the leaf. */
+struct chain_node {
+	X509		*x;
+	const char	*source;
+	int		 root;		/* from `roots`: a trusted end */
+	int		 selfsigned;
+	int		 valid;		/* valid now */
+	time_t		 not_after;
+	unsigned char	 fp[32];
+};
+
+struct chain_path {
+	size_t		 idx[CHAIN_MAXDEPTH];
+	size_t		 len;
+	int		 trusted;
+	int		 valid;
+	time_t		 min_after;
+	int		 rejected;	/* X509_verify_cert() said no */
+};
+
+struct chain_search {
+	struct chain_node	*nodes;
+	size_t			 n;
+	signed char		*issued;	/* [child * n + issuer], -1 unknown */
+	size_t			 path[CHAIN_MAXDEPTH];
+	struct chain_path	*found;
+	size_t			 nfound;
+	size_t			 top, topdepth;	/* deepest dead end */
+	unsigned long		 steps;
+	int			 truncated;
+};
+
+/* ASN1_TIME to time_t; 0 on a malformed time. */
+static time_t
+chain_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+		return 0;
+	return timegm(&tm);
+}
+
+/* One-line RFC 2253 name, escaped for logs (a peer may have chosen it). */
+static void
+chain_name(const X509_NAME *name, char *out, size_t outlen)
+{
+	BIO *b;
+	char raw[1024];
+	int n;
+
+	out[0] = '\0';
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	/* Without ESC_MSB the UTF-8 bytes come through raw and
+	 * log_escape() renders them as \xNN, one escaping scheme only. */
+	if (X509_NAME_print_ex(b, name, 0,
+	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
+	    (n = BIO_read(b, raw, sizeof(raw) - 1)) > 0) {
+		raw[n] = '\0';
+		log_escape(raw, out, outlen);
+	}
+	BIO_free(b);
+}
+
+/* "caIssuers" URLs of x, ", "-separated, into out; "" if none. */
+static void
+chain_aia(X509 *x, char *out, size_t outlen)
+{
+	AUTHORITY_INFO_ACCESS *aia;
+	ACCESS_DESCRIPTION *ad;
+	char esc[256];
+	size_t len = 0;
+	int i, r;
+
+	out[0] = '\0';
+	aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
+	if (aia == NULL)
+		return;
+	for (i = 0; i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
+		ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+		if (OBJ_obj2nid(ad->method) != NID_ad_ca_issuers ||
+		    ad->location->type != GEN_URI)
+			continue;
+		log_escape((const char *)ASN1_STRING_get0_data(
+		    ad->location->d.uniformResourceIdentifier), esc,
+		    sizeof(esc));
+		r = snprintf(out + len, outlen - len, "%s%s",
+		    len ? ", " : "", esc);
+		if (r < 0 || (size_t)r >= outlen - len)
+			break;
+		len += (size_t)r;
+	}
+	AUTHORITY_INFO_ACCESS_free(aia);
+}
+
+int
+chain_issued(X509 *issuer, X509 *child)
+{
+	EVP_PKEY *pk;
+	int ok;
+
+	/* X509_check_issued(): names, AKI against SKI/serial, the issuer's
+	 * keyUsage.  It does not look at the signature, hence X509_verify. */
+	ok = X509_check_issued(issuer, child) == X509_V_OK &&
+	    X509_check_ca(issuer) != 0 &&
+	    (pk = X509_get0_pubkey(issuer)) != NULL &&
+	    X509_verify(child, pk) == 1;
+	ERR_clear_error();
+	return ok;
+}
+
+static int
+chain_search_issued(struct chain_search *s, size_t child, size_t issuer)
+{
+	signed char *m = &s->issued[child * s->n + issuer];
+
+	if (*m < 0)
+		*m = (signed char)chain_issued(s->nodes[issuer].x,
+		    s->nodes[child].x);
+	return *m;
+}
+
+/* Same subject and same key: a twin or cross-sign, never both on a path. */
+static int
+chain_same_entity(X509 *a, X509 *b)
+{
+	return X509_NAME_cmp(X509_get_subject_name(a),
+	    X509_get_subject_name(b)) == 0 &&
+	    EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)) == 1;
+}
+
+static void
+chain_record(struct chain_search *s, size_t len, int trusted)
+{
+	struct chain_path *p;
+	size_t i;
+
+	if (s->nfound == CHAIN_MAXPATHS) {
+		s->truncated = 1;
+		return;
+	}
+	p = &s->found[s->nfound++];
+	memset(p, 0, sizeof(*p));
+	p->len = len;
+	p->trusted = trusted;
+	p->valid = 1;
+	p->min_after = s->nodes[s->path[0]].not_after;
+	for (i = 0; i < len; i++) {
+		p->idx[i] = s->path[i];
+		if (!s->nodes[s->path[i]].valid)
+			p->valid = 0;
+		if (s->nodes[s->path[i]].not_after < p->min_after)
+			p->min_after = s->nodes[s->path[i]].not_after;
+	}
+}
+
+/* Extend the path of depth `depth` (path[depth - 1] is its top). */
+static void
+chain_dfs(struct chain_search *s, size_t depth)
+{
+	size_t cur = s->path[depth - 1], j, k;
+	int extended = 0;
+	struct chain_node *c;
+
+	for (j = 1; j < s->n; j++) {
+		if (++s->steps > CHAIN_MAXSTEPS) {
+			s->truncated = 1;
+			return;
+		}
+		if (j == cur || !chain_search_issued(s, cur, j))
+			continue;
+		c = &s->nodes[j];
+		for (k = 0; k < depth; k++)
+			if (s->path[k] == j ||
+			    chain_same_entity(s->nodes[s->path[k]].x, c->x))
+				break;
+		if (k < depth)
+			continue;
+		extended = 1;
+		s->path[depth] = j;
+		if (c->root)
+			chain_record(s, depth + 1, 1);
+		else if (c->selfsigned)
+			chain_record(s, depth + 1, 0);
+		else if (depth + 1 < CHAIN_MAXDEPTH)
+			chain_dfs(s, depth + 1);
+	}
+	if (!extended && depth > s->topdepth) {
+		s->topdepth = depth;
+		s->top = cur;
+	}
+}
+
+/* <0 if a is the better path. */
+static int
+chain_path_cmp(const struct chain_search *s, const struct chain_path *a,
+    const struct chain_path *b)
+{
+	size_t i;
+	int r;
+
+	if (a->trusted != b->trusted)
+		return b->trusted - a->trusted;
+	if (a->valid != b->valid)
+		return b->valid - a->valid;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	if (a->min_after != b->min_after)
+		return a->min_after > b->min_after ? -1 : 1;
+	/* Fingerprints, not pool positions: the same files in another
+	 * order must give the same chain. */
+	for (i = 0; i < a->len; i++)
+		if ((r = memcmp(s->nodes[a->idx[i]].fp, s->nodes[b->idx[i]].fp,
+		    sizeof(s->nodes[0].fp))) != 0)
+			return r;
+	return 0;
+}
+
+/* X509_verify_cert() with exactly the path: its top as the only anchor. */
+static int
+chain_confirm(const struct chain_search *s, const struct chain_path *p,
+    char *why, size_t whylen)
+{
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	STACK_OF(X509) *untrusted = NULL;
+	X509 *top = s->nodes[p->idx[p->len - 1]].x, *leaf = s->nodes[0].x;
+	unsigned long flags = 0;
+	char subj[256];
+	size_t i;
+	int ok = 0, e, depth;
+
+	if ((store = X509_STORE_new()) == NULL ||
+	    (ctx = X509_STORE_CTX_new()) == NULL ||
+	    (untrusted = sk_X509_new_null()) == NULL ||
+	    !X509_STORE_add_cert(store, top))
+		goto oom;
+	for (i = 1; i + 1 < p->len; i++)
+		if (!sk_X509_push(untrusted, s->nodes[p->idx[i]].x))
+			goto oom;
+	if (!X509_STORE_CTX_init(ctx, store, leaf, untrusted))
+		goto oom;
+	/* An anchor from `roots` need not be self-signed. */
+	if (!s->nodes[p->idx[p->len - 1]].selfsigned)
+		flags |= X509_V_FLAG_PARTIAL_CHAIN;
+	/* Validity is ranked and reported by us; check (on a server's
+	 * expired leaf) still wants the path. */
+	if (!p->valid)
+		flags |= X509_V_FLAG_NO_CHECK_TIME;
+	X509_STORE_CTX_set_flags(ctx, flags);
+	if (X509_verify_cert(ctx) == 1)
+		ok = 1;
+	else {
+		e = X509_STORE_CTX_get_error(ctx);
+		depth = X509_STORE_CTX_get_error_depth(ctx);
+		chain_name(X509_get_subject_name(
+		    X509_STORE_CTX_get_current_cert(ctx) != NULL ?
+		    X509_STORE_CTX_get_current_cert(ctx) : leaf),
+		    subj, sizeof(subj));
+		snprintf(why, whylen, "the chain does not verify: %s at "
+		    "depth %d (\"%s\")", X509_verify_cert_error_string(e),
+		    depth, subj);
+	}
+	goto out;
+oom:
+	snprintf(why, whylen, "out of memory");
+out:
+	ERR_clear_error();
+	sk_X509_free(untrusted);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return ok;
+}
+
+/* Add x to the node table unless already there; returns its index. */
+static int
+chain_node_add(struct chain_search *s, X509 *x, const char *source,
+    int root)
+{
+	struct chain_node *nd;
+	unsigned int len;
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (X509_cmp(s->nodes[i].x, x) == 0) {
+			s->nodes[i].root |= root;
+			return 0;
+		}
+	nd = &s->nodes[s->n];
+	memset(nd, 0, sizeof(*nd));
+	nd->x = x;
+	nd->source = source;
+	nd->root = root;
+	nd->selfsigned = X509_self_signed(x, 1) == 1;
+	nd->not_after = chain_time(X509_get0_notAfter(x));
+	nd->valid = X509_cmp_current_time(X509_get0_notBefore(x)) < 0 &&
+	    X509_cmp_current_time(X509_get0_notAfter(x)) > 0;
+	len = sizeof(nd->fp);
+	if (!X509_digest(x, EVP_sha256(), nd->fp, &len))
+		return -1;
+	ERR_clear_error();
+	s->n++;
+	return 0;
+}
+
+static void
+chain_missing(struct chain_search *s, char *err, size_t errlen)
+{
+	X509 *top = s->nodes[s->top].x, *leaf = s->nodes[0].x;
+	const X509_NAME *want = X509_get_issuer_name(top);
+	char issuer[256], subj[256], aia[512], leafaia[512], decoy[512];
+	size_t i;
+
+	chain_name(want, issuer, sizeof(issuer));
+	chain_name(X509_get_subject_name(top), subj, sizeof(subj));
+	chain_aia(top, aia, sizeof(aia));
+	leafaia[0] = '\0';
+	if (s->top != 0)
+		chain_aia(leaf, leafaia, sizeof(leafaia));
+	/* A certificate with the right name that did not sign: say so, it
+	 * is the first thing the administrator will look at. */
+	decoy[0] = '\0';
+	for (i = 1; i < s->n; i++)
+		if (i != s->top && X509_NAME_cmp(want,
+		    X509_get_subject_name(s->nodes[i].x)) == 0) {
+			snprintf(decoy, sizeof(decoy), "; %s has that name "
+			    "but did not sign it (another key, or not a CA)",
+			    s->nodes[i].source);
+			break;
+		}
+	snprintf(err, errlen, "incomplete chain: no issuer \"%s\" found for "
+	    "\"%s\"%s%s%s%s%s", issuer, subj,
+	    aia[0] ? "; caIssuers: " : "", aia,
+	    leafaia[0] ? "; leaf caIssuers: " : "", leafaia, decoy);
+}
+
+static void
+chain_fill(struct chain_cert *cc, X509 *x, const char *source)
+{
+	unsigned int len = sizeof(cc->sha256);
+	int dlen;
+
+	cc->x509 = x;
+	chain_name(X509_get_subject_name(x), cc->subject, sizeof(cc->subject));
+	chain_name(X509_get_issuer_name(x), cc->issuer, sizeof(cc->issuer));
+	cc->not_before = chain_time(X509_get0_notBefore(x));
+	cc->not_after = chain_time(X509_get0_notAfter(x));
+	if (!X509_digest(x, EVP_sha256(), cc->sha256, &len))
+		memset(cc->sha256, 0, sizeof(cc->sha256));
+	dlen = i2d_X509(x, NULL);
+	cc->der_len = dlen > 0 ? (size_t)dlen : 0;
+	cc->source = source;
+	ERR_clear_error();
+}
+
+static struct chain *
+chain_from_path(const struct chain_search *s, const struct chain_path *p,
+    EVP_PKEY *key, int send_root)
+{
+	struct chain *c;
+	const struct chain_node *nd;
+	char *src;
+	size_t i;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->certs = calloc(p->len, sizeof(*c->certs))) == NULL)
+		goto err;
+	for (i = 0; i < p->len; i++) {
+		nd = &s->nodes[p->idx[i]];
+		if ((src = strdup(nd->source != NULL ? nd->source : "-")) ==
+		    NULL)
+			goto err;
+		if (!X509_up_ref(nd->x)) {
+			free(src);
+			goto err;
+		}
+		chain_fill(&c->certs[i], nd->x, src);
+		/* The root: a client must already have it, so sending it
+		 * only costs bytes (unless send_root). */
+		c->certs[i].served = !(i == p->len - 1 && p->len > 1 &&
+		    nd->selfsigned && !send_root);
+		c->n++;
+		if (c->certs[i].served)
+			c->served++;
+	}
+	if (key != NULL) {
+		if (!EVP_PKEY_up_ref(key))
+			goto err;
+		c->key = key;
+	}
+	c->trusted = p->trusted;
+	return c;
+err:
+	chain_free(c);
+	return NULL;
+}
+
+struct chain *
+chain_assemble(X509 *leaf, const char *leaf_source, EVP_PKEY *key,
+    const struct certload_set *pool, const struct certload_set *roots,
+    int send_root, char *err, size_t errlen)
+{
+	struct chain_search s;
+	struct chain *c = NULL;
+	struct chain_path *best;
+	size_t cap, i, try;
+	char subj[256];
+
+	memset(&s, 0, sizeof(s));
+	err[0] = '\0';
+	if (key != NULL && X509_check_private_key(leaf, key) != 1) {
+		ERR_clear_error();
+		chain_name(X509_get_subject_name(leaf), subj, sizeof(subj));
+		snprintf(err, errlen, "the private key does not match "
+		    "certificate \"%s\"", subj);
+		return NULL;
+	}
+	cap = 1 + certload_set_count(pool) + certload_set_count(roots);
+	if ((s.nodes = calloc(cap, sizeof(*s.nodes))) == NULL ||
+	    (s.found = calloc(CHAIN_MAXPATHS, sizeof(*s.found))) == NULL)
+		goto oom;
+	if (chain_node_add(&s, leaf, leaf_source, 0) == -1)
+		goto oom;
+	for (i = 0; i < certload_set_count(pool); i++)
+		if (chain_node_add(&s, certload_set_cert(pool, i),
+		    certload_set_source(pool, i), 0) == -1)
+			goto oom;
+	for (i = 0; i < certload_set_count(roots); i++)
+		if (chain_node_add(&s, certload_set_cert(roots, i),
+		    certload_set_source(roots, i), 1) == -1)
+			goto oom;
+	if ((s.issued = malloc(s.n * s.n)) == NULL)
+		goto oom;
+	memset(s.issued, -1, s.n * s.n);
+
+	s.path[0] = 0;
+	if (s.nodes[0].root || s.nodes[0].selfsigned)
+		chain_record(&s, 1, s.nodes[0].root);
+	else
+		chain_dfs(&s, 1);
+	if (s.truncated)
+		log_debug("chain search for %s cut short after %lu steps, "
+		    "%zu paths", leaf_source, s.steps, s.nfound);
+	if (s.nfound == 0) {
+		chain_missing(&s, err, errlen);
+		goto out;
+	}
+	for (try = 0; try < CHAIN_MAXTRIES; try++) {
+		best = NULL;
+		for (i = 0; i < s.nfound; i++)
+			if (!s.found[i].rejected && (best == NULL ||
+			    chain_path_cmp(&s, &s.found[i], best) < 0))
+				best = &s.found[i];
+		if (best == NULL)
+			break;
+		/* Keep the first refusal: it is about the best path. */
+		if (chain_confirm(&s, best, try == 0 ? err : subj,
+		    try == 0 ? errlen : sizeof(subj))) {
+			if ((c = chain_from_path(&s, best, key,
+			    send_root)) == NULL)
+				goto oom;
+			err[0] = '\0';
+			goto out;
+		}
+		best->rejected = 1;
+	}
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	free(s.issued);
+	free(s.found);
+	free(s.nodes);
+	return c;
+}
+
+/* The leaf of a file without a key: the certificate that issued none of
+ * the others, a non-CA one if there is one. */
+static X509 *
+chain_find_leaf(const struct certload_set *set, size_t n, size_t *at)
+{
+	size_t i, j;
+	ssize_t any = -1;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < n; j++)
+			if (j != i && chain_issued(certload_set_cert(set, i),
+			    certload_set_cert(set, j)))
+				break;
+		if (j < n)
+			continue;
+		if (!X509_check_ca(certload_set_cert(set, i))) {
+			*at = i;
+			return certload_set_cert(set, i);
+		}
+		if (any < 0)
+			any = (ssize_t)i;
+	}
+	if (any < 0)
+		return NULL;
+	*at = (size_t)any;
+	return certload_set_cert(set, (size_t)any);
+}
+
+static int
+chain_on_path(const struct chain *c, X509 *x)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (X509_cmp(c->certs[i].x509, x) == 0)
+			return 1;
+	return 0;
+}
+
+struct chain *
+chain_build(const struct chain_spec *spec)
+{
+	const char *label = spec->label != NULL ? spec->label : spec->cert;
+	const char *rootspec = spec->roots != NULL ? spec->roots : "system";
+	struct certload_set *set = NULL, *roots = NULL;
+	struct chain *c = NULL;
+	EVP_PKEY *key = NULL, *k2 = NULL;
+	X509 *leaf = NULL;
+	char *pw = NULL, err[1024], subj[256];
+	size_t nfile, i, at = 0;
+	time_t now;
+
+	if (spec->password_file != NULL &&
+	    certload_read_password(spec->password_file, &pw) == -1)
+		goto out;
+	if ((set = certload_set_new()) == NULL ||
+	    (roots = certload_set_new()) == NULL) {
+		log_warnx("%s: out of memory", label);
+		goto out;
+	}
+	if (certload_file(spec->cert, pw, set, &key) == -1)
+		goto out;
+	if (spec->key != NULL) {
+		/* An explicit key wins over one found in the cert file. */
+		if (certload_key(spec->key, pw, &k2) == -1)
+			goto out;
+		EVP_PKEY_free(key);
+		key = k2;
+	}
+	if (spec->need_key && key == NULL) {
+		log_errx("%s: no private key in %s and no key file given",
+		    label, spec->cert);
+		goto out;
+	}
+	nfile = certload_set_count(set);
+	if (key != NULL) {
+		/* The leaf is the certificate of the key, wherever it
+		 * stands in the file. */
+		for (i = 0; i < nfile; i++)
+			if (X509_check_private_key(certload_set_cert(set, i),
+			    key) == 1) {
+				leaf = certload_set_cert(set, i);
+				at = i;
+				break;
+			}
+		ERR_clear_error();
+		if (leaf == NULL) {
+			log_errx("%s: the private key%s%s matches none of the "
+			    "%zu certificate%s in %s", label,
+			    spec->key != NULL ? " in " : "",
+			    spec->key != NULL ? spec->key : "", nfile,
+			    nfile == 1 ? "" : "s", spec->cert);
+			goto out;
+		}
+	} else if ((leaf = chain_find_leaf(set, nfile, &at)) == NULL) {
+		log_errx("%s: cannot tell the leaf among the certificates of "
+		    "%s (they issued each other)", label, spec->cert);
+		goto out;
+	}
+	if (spec->intermediates != NULL &&
+	    certload_dir(spec->intermediates, set) == -1)
+		goto out;
+	if (certload_roots(rootspec, roots) == -1)
+		goto out;
+
+	c = chain_assemble(leaf, certload_set_source(set, at), key, set,
+	    roots, spec->send_root, err, sizeof(err));
+	if (c == NULL) {
+		log_errx("%s: %s", label, err);
+		goto out;
+	}
+	now = time(NULL);
+	if (c->certs[0].not_after < now || c->certs[0].not_before > now) {
+		log_errx("%s: certificate \"%s\" in %s is %s", label,
+		    c->certs[0].subject, spec->cert,
+		    c->certs[0].not_after < now ? "expired" :
+		    "not yet valid");
+		chain_free(c);
+		c = NULL;
+		goto out;
+	}
+	if (!c->trusted)
+		log_warnx("%s: the chain ends at self-signed \"%s\", which is "
+		    "not in roots (%s)", label, c->certs[c->n - 1].subject,
+		    rootspec);
+	for (i = 0; i < nfile; i++)
+		if (!chain_on_path(c, certload_set_cert(set, i))) {
+			chain_name(X509_get_subject_name(
+			    certload_set_cert(set, i)), subj, sizeof(subj));
+			log_info("%s: dropping \"%s\" from %s: not on the "
+			    "chain", label, subj, spec->cert);
+		}
+out:
+	EVP_PKEY_free(key);
+	certload_set_free(roots);
+	certload_set_free(set);
+	certload_password_free(pw);
+	return c;
+}
+
+size_t
+chain_length(const struct chain *c)
+{
+	return c->n;
+}
+
+size_t
+chain_served(const struct chain *c)
+{
+	return c->served;
+}
+
+const struct chain_cert *
+chain_get(const struct chain *c, size_t i)
+{
+	return i < c->n ? &c->certs[i] : NULL;
+}
+
+EVP_PKEY *
+chain_key(const struct chain *c)
+{
+	return c->key;
+}
+
+int
+chain_trusted(const struct chain *c)
+{
+	return c->trusted;
+}
+
+size_t
+chain_served_size(const struct chain *c)
+{
+	size_t i, sum = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (c->certs[i].served)
+			sum += c->certs[i].der_len;
+	return sum;
+}
+
+int
+chain_write_pem(const struct chain *c, BIO *out)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->certs[i].served && !PEM_write_bio_X509(out,
+		    c->certs[i].x509))
+			return -1;
+	return BIO_flush(out) == 1 ? 0 : -1;
+}
+
+static int
+chain_weak_key(X509 *x, char *what, size_t len)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	int bits;
+
+	if (pk == NULL)
+		return 0;
+	bits = EVP_PKEY_get_bits(pk);
+	if ((EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "DSA")) &&
+	    bits < 2048) {
+		snprintf(what, len, "%s-%d", EVP_PKEY_get0_type_name(pk),
+		    bits);
+		return 1;
+	}
+	if (EVP_PKEY_is_a(pk, "EC") && bits < 256) {
+		snprintf(what, len, "EC-%d", bits);
+		return 1;
+	}
+	return 0;
+}
+
+int
+chain_diagnose(const struct chain *c, const char *label, unsigned warn_days)
+{
+	const struct chain_cert *cc, *leaf = &c->certs[0];
+	time_t now = time(NULL);
+	int warnings = 0, mdnid = NID_undef, topself;
+	char what[64], date[32];
+	struct tm tm;
+	size_t i, size;
+
+	for (i = 0; i < c->n; i++) {
+		cc = &c->certs[i];
+		topself = i == c->n - 1 && c->n > 1 &&
+		    X509_self_signed(cc->x509, 0) == 1;
+		gmtime_r(&cc->not_after, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		if (cc->not_after < now) {
+			log_warnx("%s: \"%s\" expired on %s", label,
+			    cc->subject, date);
+			warnings++;
+		} else if (cc->not_after - now <
+		    (time_t)warn_days * 86400) {
+			log_warnx("%s: \"%s\" expires in %lld days (%s)",
+			    label, cc->subject,
+			    (long long)((cc->not_after - now) / 86400), date);
+			warnings++;
+		}
+		if (i > 0 && !topself && cc->not_after < leaf->not_after) {
+			log_warnx("%s: intermediate \"%s\" expires (%s) "
+			    "before the leaf", label, cc->subject, date);
+			warnings++;
+		}
+		/* A root's own signature is never checked by clients. */
+		if (!topself && X509_get_signature_info(cc->x509, &mdnid,
+		    NULL, NULL, NULL) && (mdnid == NID_sha1 ||
+		    mdnid == NID_md5)) {
+			log_warnx("%s: \"%s\" is signed with %s, which "
+			    "clients reject", label, cc->subject,
+			    OBJ_nid2sn(mdnid));
+			warnings++;
+		}
+		if (chain_weak_key(cc->x509, what, sizeof(what))) {
+			log_warnx("%s: \"%s\" has a weak %s key", label,
+			    cc->subject, what);
+			warnings++;
+		}
+	}
+	ERR_clear_error();
+	if ((size = chain_served_size(c)) > CHAIN_TCPWINDOW) {
+		log_warnx("%s: the chain sent is %zu bytes, over one TCP "
+		    "initial window (%d bytes): handshakes take an extra "
+		    "round trip", label, size, CHAIN_TCPWINDOW);
+		warnings++;
+	}
+	return warnings;
+}
+
+void
+chain_free(struct chain *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++) {
+		X509_free(c->certs[i].x509);
+		/* chain_cert.source is const for readers; we own it. */
+		free((void *)(uintptr_t)c->certs[i].source);
+	}
+	free(c->certs);
+	EVP_PKEY_free(c->key);
+	free(c);
+}
