@@ -430,8 +430,8 @@ certload_pem(const unsigned char *buf, size_t len, const char *password,
 			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
 			    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
 				break;	/* no more blocks */
-			snprintf(why, whylen, "corrupt PEM data after "
-			    "block %d", nblock);
+			snprintf(why, whylen, "corrupt PEM data (block %d)",
+			    nblock + 1);
 			goto out;
 		}
 		nblock++;

@@ -363,14 +363,21 @@ chain_missing(struct chain_search *s, char *err, size_t errlen)
 	/* A certificate with the right name that did not sign: say so, it
 	 * is the first thing the administrator will look at. */
 	decoy[0] = '\0';
-	for (i = 1; i < s->n; i++)
-		if (i != s->top && X509_NAME_cmp(want,
-		    X509_get_subject_name(s->nodes[i].x)) == 0) {
+	for (i = 1; i < s->n; i++) {
+		if (i == s->top || X509_NAME_cmp(want,
+		    X509_get_subject_name(s->nodes[i].x)) != 0)
+			continue;
+		/* It did sign, but was already on the path (or its twin
+		 * was): the certificates only issue each other. */
+		if (chain_search_issued(s, s->top, i))
+			snprintf(decoy, sizeof(decoy), "; the certificates "
+			    "issue each other in a loop");
+		else
 			snprintf(decoy, sizeof(decoy), "; %s has that name "
 			    "but did not sign it (another key, or not a CA)",
 			    s->nodes[i].source);
-			break;
-		}
+		break;
+	}
 	snprintf(err, errlen, "incomplete chain: no issuer \"%s\" found for "
 	    "\"%s\"%s%s%s%s%s", issuer, subj,
 	    aia[0] ? "; caIssuers: " : "", aia,
@@ -638,6 +645,14 @@ chain_build(const struct chain_spec *spec)
 		c = NULL;
 		goto out;
 	}
+	for (i = 1; i < c->n; i++)
+		if (c->certs[i].not_after < now ||
+		    c->certs[i].not_before > now)
+			log_warnx("%s: \"%s\" from %s is %s, and no valid "
+			    "replacement was found: clients will reject the "
+			    "chain", label, c->certs[i].subject,
+			    c->certs[i].source, c->certs[i].not_after < now ?
+			    "expired" : "not yet valid");
 	if (!c->trusted)
 		log_warnx("%s: the chain ends at self-signed \"%s\", which is "
 		    "not in roots (%s)", label, c->certs[c->n - 1].subject,
