@@ -126,16 +126,16 @@ certload_read_password(const char *path, char **pw)
 
 	*pw = NULL;
 	if ((f = fopen(path, "r")) == NULL) {
-		log_warn("%s: cannot read password file", path);
+		log_err("%s: cannot read password file", path);
 		return -1;
 	}
 	if ((buf = calloc(1, CERTLOAD_MAXPASS + 1)) == NULL) {
 		fclose(f);
-		log_warnx("%s: out of memory", path);
+		log_errx("%s: out of memory", path);
 		return -1;
 	}
 	if (fgets(buf, CERTLOAD_MAXPASS + 1, f) == NULL && ferror(f)) {
-		log_warn("%s: cannot read password file", path);
+		log_err("%s: cannot read password file", path);
 		fclose(f);
 		free(buf);
 		return -1;
@@ -685,7 +685,7 @@ certload_roots(const char *spec, struct certload_set *set)
 	if (strcmp(spec, "none") == 0)
 		return 0;
 	if (stat(spec, &st) == -1) {
-		log_warn("roots %s", spec);
+		log_err("roots %s", spec);
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode))

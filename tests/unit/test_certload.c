@@ -1,0 +1,524 @@
+/*
+ * test_certload.c: every format certload reads, and every way it refuses.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "certload.h"
+#include "log.h"
+#include "testpki.h"
+
+#define assert_contains(hay, needle) do {				\
+	if (strstr((hay), (needle)) == NULL)				\
+		fail_msg("\"%s\" not found in: %s", (needle), (hay));	\
+} while (0)
+
+static struct testpki *P;
+static char *D;
+static char *pkidir;
+
+static char *
+pf(const char *name)
+{
+	return testpki_path(pkidir, name);
+}
+
+static char *
+tf(const char *name)
+{
+	return testpki_path(D, name);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	log_init("chainfix", LOG_LEVEL_INFO, 0);
+	P = testpki_new();
+	D = testpki_tmpdir();
+	pkidir = testpki_mkdir(D, "pki");
+	testpki_write(P, pkidir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	testpki_rmtree(D);
+	free(pkidir);
+	free(D);
+	testpki_free(P);
+	return 0;
+}
+
+/* certload_file() with stderr captured; returns its result. */
+static int
+load(const char *path, const char *pw, struct certload_set *set,
+    EVP_PKEY **key, char **log)
+{
+	char *out;
+	int r;
+
+	testpki_capture_start();
+	r = certload_file(path, pw, set, key);
+	out = testpki_capture_end();
+	if (log != NULL)
+		*log = out;
+	else
+		free(out);
+	assert_int_equal(ERR_peek_error(), 0);
+	return r;
+}
+
+static int
+loadkey(const char *path, const char *pw, EVP_PKEY **key, char **log)
+{
+	char *out;
+	int r;
+
+	testpki_capture_start();
+	r = certload_key(path, pw, key);
+	out = testpki_capture_end();
+	if (log != NULL)
+		*log = out;
+	else
+		free(out);
+	assert_int_equal(ERR_peek_error(), 0);
+	return r;
+}
+
+static int
+has(const struct certload_set *set, X509 *x)
+{
+	size_t i;
+
+	for (i = 0; i < certload_set_count(set); i++)
+		if (X509_cmp(certload_set_cert(set, i), x) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+test_set(void **state)
+{
+	struct certload_set *s = certload_set_new();
+
+	(void)state;
+	certload_set_free(NULL);
+	assert_int_equal(certload_set_count(s), 0);
+	assert_int_equal(certload_set_add(s, P->int1, "a"), 1);
+	assert_int_equal(certload_set_add(s, P->int1, "b"), 0);
+	/* Same subject and key, other DER: not a duplicate. */
+	assert_int_equal(certload_set_add(s, P->int1_cross, "c"), 1);
+	assert_int_equal(certload_set_count(s), 2);
+	assert_string_equal(certload_set_source(s, 0), "a");
+	assert_string_equal(certload_set_source(s, 1), "c");
+	assert_ptr_equal(certload_set_cert(s, 0), P->int1);
+	assert_null(certload_set_cert(s, 2));
+	certload_set_free(s);
+}
+
+static void
+test_password(void **state)
+{
+	char *p = tf("pw"), *pw, *log;
+
+	(void)state;
+	testpki_write_file(p, "s3cret\r\nsecond line\n", 20);
+	assert_int_equal(certload_read_password(p, &pw), 0);
+	assert_string_equal(pw, "s3cret");
+	certload_password_free(pw);
+	testpki_write_file(p, "", 0);
+	assert_int_equal(certload_read_password(p, &pw), 0);
+	assert_string_equal(pw, "");
+	certload_password_free(pw);
+	certload_password_free(NULL);
+	free(p);
+
+	p = tf("no-such-pw");
+	testpki_capture_start();
+	assert_int_equal(certload_read_password(p, &pw), -1);
+	log = testpki_capture_end();
+	assert_null(pw);
+	assert_contains(log, "no-such-pw: cannot read password file");
+	free(log);
+	free(p);
+}
+
+/* PEM: several certificates in any order, the key among them, a
+ * TRUSTED CERTIFICATE, a PKCS7 block and a block of another kind. */
+static void
+test_pem(void **state)
+{
+	X509 *certs[] = { P->int1, P->leaf, P->int2, P->int1, NULL };
+	char *p = tf("combined.pem"), *log;
+	struct certload_set *s = certload_set_new();
+	EVP_PKEY *key = NULL;
+	BIO *b;
+
+	(void)state;
+	testpki_write_pem(p, certs, P->leaf_key, NULL);
+	assert_int_equal(load(p, NULL, s, &key, NULL), 4);
+	assert_int_equal(certload_set_count(s), 3);
+	assert_ptr_not_equal(key, NULL);
+	assert_int_equal(EVP_PKEY_eq(key, P->leaf_key), 1);
+	assert_string_equal(certload_set_source(s, 0), p);
+	EVP_PKEY_free(key);
+	/* Without a key pointer the key is ignored. */
+	assert_int_equal(load(p, NULL, s, NULL, NULL), 4);
+	assert_int_equal(certload_set_count(s), 3);
+	certload_set_free(s);
+
+	s = certload_set_new();
+	assert_non_null(b = BIO_new_file(p, "w"));
+	assert_true(PEM_write_bio_X509_AUX(b, P->root));
+	BIO_puts(b, "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
+	BIO_free(b);
+	{
+		X509 *p7certs[] = { P->int1, P->int2, NULL };
+		char *p7 = tf("chain.p7b.pem");
+		BIO *in, *out;
+		char buf[8192];
+		int n;
+
+		testpki_write_p7(p7, p7certs, 1);
+		/* Append the PKCS7 block to the file. */
+		assert_non_null(in = BIO_new_file(p7, "r"));
+		assert_non_null(out = BIO_new_file(p, "a"));
+		while ((n = BIO_read(in, buf, sizeof(buf))) > 0)
+			assert_int_equal(BIO_write(out, buf, n), n);
+		BIO_free(in);
+		BIO_free(out);
+		free(p7);
+	}
+	assert_int_equal(load(p, NULL, s, NULL, NULL), 3);
+	assert_true(has(s, P->root));
+	assert_true(has(s, P->int1));
+	assert_true(has(s, P->int2));
+	certload_set_free(s);
+
+	/* A key alone is no certificate file. */
+	s = certload_set_new();
+	testpki_write_key(p, P->leaf_key, NULL, 0);
+	assert_int_equal(load(p, NULL, s, NULL, &log), -1);
+	assert_contains(log, "combined.pem: no certificate in the file");
+	free(log);
+	/* An encrypted key in the cert file without the password. */
+	{
+		X509 *one[] = { P->leaf, NULL };
+
+		testpki_write_pem(p, one, P->leaf_key, "pw");
+		key = NULL;
+		assert_int_equal(load(p, NULL, s, &key, &log), -1);
+		assert_contains(log, "combined.pem: the private key is "
+		    "encrypted and no password was given");
+		free(log);
+		assert_int_equal(load(p, "pw", s, &key, NULL), 1);
+		assert_int_equal(EVP_PKEY_eq(key, P->leaf_key), 1);
+		EVP_PKEY_free(key);
+	}
+	certload_set_free(s);
+	free(p);
+}
+
+static void
+test_der_p7(void **state)
+{
+	X509 *certs[] = { P->int2, P->int1, NULL };
+	char *p = tf("x.cer"), *log;
+	struct certload_set *s = certload_set_new();
+
+	(void)state;
+	testpki_write_der(p, P->int2);
+	assert_int_equal(load(p, NULL, s, NULL, NULL), 1);
+	assert_true(has(s, P->int2));
+	testpki_write_p7(p, certs, 0);
+	assert_int_equal(load(p, NULL, s, NULL, NULL), 2);
+	assert_int_equal(certload_set_count(s), 2);
+	testpki_write_file(p, "\x30\x03\x02\x01\x01", 5);
+	assert_int_equal(load(p, NULL, s, NULL, &log), -1);
+	assert_contains(log, "x.cer: not a certificate, PKCS#7 or PKCS#12");
+	free(log);
+	free(p);
+
+	p = tf("missing.cer");
+	assert_int_equal(load(p, NULL, s, NULL, &log), -1);
+	assert_contains(log, "missing.cer: cannot open: No such file");
+	free(log);
+	free(p);
+	assert_int_equal(load(D, NULL, s, NULL, &log), -1);
+	assert_contains(log, "not a regular file");
+	free(log);
+	certload_set_free(s);
+}
+
+static void
+test_pkcs12(void **state)
+{
+	char *p = pf("leaf.pfx"), *q = tf("empty.p12"), *log;
+	struct certload_set *s = certload_set_new();
+	EVP_PKEY *key = NULL;
+	X509 *certs[] = { P->int2, P->leaf, NULL };
+	unsigned char *buf;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(load(p, "secret", s, &key, NULL), 4);
+	assert_int_equal(EVP_PKEY_eq(key, P->leaf_key), 1);
+	assert_true(has(s, P->root) && has(s, P->int1) && has(s, P->int2) &&
+	    has(s, P->leaf));
+	EVP_PKEY_free(key);
+	key = NULL;
+	assert_int_equal(load(p, "Secret", s, &key, &log), -1);
+	assert_null(key);
+	assert_contains(log, "error: ");
+	assert_contains(log, "leaf.pfx: wrong password (PKCS#12 MAC check "
+	    "failed)\n");
+	free(log);
+
+	/* An empty password, given as none. */
+	testpki_write_p12(q, certs, P->leaf_key, "");
+	assert_int_equal(load(q, NULL, s, &key, NULL), 2);
+	assert_int_equal(EVP_PKEY_eq(key, P->leaf_key), 1);
+	EVP_PKEY_free(key);
+	key = NULL;
+
+	/* Truncated. */
+	assert_non_null(f = fopen(p, "rb"));
+	assert_non_null(buf = malloc(8192));
+	len = fread(buf, 1, 8192, f);
+	fclose(f);
+	testpki_write_file(q, buf, len / 2);
+	free(buf);
+	assert_int_equal(load(q, "secret", s, &key, &log), -1);
+	assert_contains(log, "empty.p12: ");
+	free(log);
+	certload_set_free(s);
+	free(p);
+	free(q);
+}
+
+/* A Windows-style .pfx (RC2-40): the legacy provider is loaded on
+ * demand.  Made with the openssl command; skipped without it. */
+static void
+test_pkcs12_legacy(void **state)
+{
+	char *p = tf("legacy.pfx"), *full = pf("leaf-full.pem");
+	char *key = pf("leaf.key"), *cmd, *log;
+	struct certload_set *s = certload_set_new();
+	EVP_PKEY *k = NULL;
+
+	(void)state;
+	assert_true(asprintf(&cmd, "openssl pkcs12 -export -legacy -in '%s' "
+	    "-inkey '%s' -passout pass:legacy -out '%s'", full, key, p) > 0);
+	if (system(cmd) != 0) {
+		free(cmd);
+		free(p);
+		free(full);
+		free(key);
+		certload_set_free(s);
+		skip();
+	}
+	free(cmd);
+	log_setlevel(LOG_LEVEL_DEBUG);
+	assert_int_equal(load(p, "legacy", s, &k, &log), 3);
+	log_setlevel(LOG_LEVEL_INFO);
+	assert_contains(log, "legacy provider");
+	free(log);
+	assert_int_equal(EVP_PKEY_eq(k, P->leaf_key), 1);
+	assert_true(has(s, P->leaf) && has(s, P->int1) && has(s, P->int2));
+	EVP_PKEY_free(k);
+	certload_set_free(s);
+	free(p);
+	free(full);
+	free(key);
+}
+
+static void
+test_keys(void **state)
+{
+	char *p = tf("k"), *log;
+	EVP_PKEY *k = NULL;
+
+	(void)state;
+	testpki_write_key(p, P->leaf_key, NULL, 0);		/* PKCS#8 */
+	assert_int_equal(loadkey(p, NULL, &k, NULL), 0);
+	assert_int_equal(EVP_PKEY_eq(k, P->leaf_key), 1);
+	EVP_PKEY_free(k);
+	testpki_write_key_legacy(p, P->leaf_key);		/* PKCS#1 */
+	assert_int_equal(loadkey(p, NULL, &k, NULL), 0);
+	assert_int_equal(EVP_PKEY_eq(k, P->leaf_key), 1);
+	EVP_PKEY_free(k);
+	testpki_write_key_legacy(p, P->int1_key);		/* SEC1 */
+	assert_int_equal(loadkey(p, NULL, &k, NULL), 0);
+	assert_int_equal(EVP_PKEY_eq(k, P->int1_key), 1);
+	EVP_PKEY_free(k);
+	testpki_write_key(p, P->int1_key, NULL, 1);		/* DER */
+	assert_int_equal(loadkey(p, NULL, &k, NULL), 0);
+	assert_int_equal(EVP_PKEY_eq(k, P->int1_key), 1);
+	EVP_PKEY_free(k);
+	testpki_write_key(p, P->leaf_key, "pw", 1);		/* DER, enc */
+	assert_int_equal(loadkey(p, "pw", &k, NULL), 0);
+	assert_int_equal(EVP_PKEY_eq(k, P->leaf_key), 1);
+	EVP_PKEY_free(k);
+	assert_int_equal(loadkey(p, "bad", &k, &log), -1);
+	assert_null(k);
+	assert_contains(log, "/k: wrong password for the private key");
+	free(log);
+
+	testpki_write_key(p, P->leaf_key, "pw", 0);		/* PEM, enc */
+	assert_int_equal(loadkey(p, "pw", &k, NULL), 0);
+	EVP_PKEY_free(k);
+	assert_int_equal(loadkey(p, "bad", &k, &log), -1);
+	assert_contains(log, "wrong password for the private key");
+	free(log);
+	assert_int_equal(loadkey(p, NULL, &k, &log), -1);
+	assert_contains(log, "encrypted and no password was given");
+	free(log);
+	free(p);
+
+	p = pf("leaf.pem");
+	assert_int_equal(loadkey(p, NULL, &k, &log), -1);
+	assert_contains(log, "leaf.pem: no private key found");
+	free(log);
+	free(p);
+}
+
+static void
+test_dir(void **state)
+{
+	char *inter = pf("intermediates"), *log, *d, *p;
+	struct certload_set *s = certload_set_new();
+
+	(void)state;
+	testpki_capture_start();
+	assert_int_equal(certload_dir(inter, s), 5);
+	log = testpki_capture_end();
+	assert_contains(log, "warning: ");
+	assert_contains(log, "README.txt: not a certificate");
+	assert_contains(log, "skipped");
+	assert_true(has(s, P->int1_cross) && has(s, P->int2) &&
+	    has(s, P->int1_decoy) && has(s, P->int1_expired) &&
+	    has(s, P->int1));
+	free(log);
+	/* Again: all duplicates, none added. */
+	testpki_capture_start();
+	assert_int_equal(certload_dir(inter, s), 0);
+	free(testpki_capture_end());
+	certload_set_free(s);
+
+	s = certload_set_new();
+	d = testpki_mkdir(D, "dots");
+	p = testpki_path(d, ".hidden.pem");
+	testpki_write_file(p, "junk", 4);
+	free(p);
+	testpki_capture_start();
+	assert_int_equal(certload_dir(d, s), 0);
+	log = testpki_capture_end();
+	assert_string_equal(log, "");
+	free(log);
+	free(d);
+
+	d = tf("no-such-dir");
+	testpki_capture_start();
+	assert_int_equal(certload_dir(d, s), -1);
+	log = testpki_capture_end();
+	assert_contains(log, "no-such-dir: cannot read directory");
+	free(log);
+	free(d);
+	certload_set_free(s);
+	free(inter);
+}
+
+static void
+test_roots(void **state)
+{
+	char *root = pf("root.pem"), *d, *p, *log;
+	struct certload_set *s = certload_set_new();
+	char *oldfile = getenv("SSL_CERT_FILE"), *olddir;
+
+	(void)state;
+	assert_int_equal(certload_roots("none", s), 0);
+	assert_int_equal(certload_roots(root, s), 1);
+	assert_int_equal(certload_roots(root, s), 0);
+	certload_set_free(s);
+
+	s = certload_set_new();
+	d = testpki_mkdir(D, "roots");
+	free(testpki_path(d, "x"));
+	p = testpki_path(d, "a.pem");
+	{
+		X509 *two[] = { P->root, P->root_old, NULL };
+
+		testpki_write_pem(p, two, NULL, NULL);
+	}
+	assert_int_equal(certload_roots(d, s), 2);
+	certload_set_free(s);
+
+	/* "system" honours SSL_CERT_FILE, then SSL_CERT_DIR. */
+	oldfile = oldfile != NULL ? strdup(oldfile) : NULL;
+	olddir = getenv("SSL_CERT_DIR");
+	olddir = olddir != NULL ? strdup(olddir) : NULL;
+	s = certload_set_new();
+	setenv("SSL_CERT_FILE", root, 1);
+	assert_int_equal(certload_roots("system", s), 1);
+	assert_int_equal(certload_roots(NULL, s), 0);
+	certload_set_free(s);
+	s = certload_set_new();
+	setenv("SSL_CERT_FILE", "/nonexistent/chainfix.pem", 1);
+	setenv("SSL_CERT_DIR", d, 1);
+	assert_int_equal(certload_roots("system", s), 2);
+	certload_set_free(s);
+	if (oldfile != NULL)
+		setenv("SSL_CERT_FILE", oldfile, 1);
+	else
+		unsetenv("SSL_CERT_FILE");
+	if (olddir != NULL)
+		setenv("SSL_CERT_DIR", olddir, 1);
+	else
+		unsetenv("SSL_CERT_DIR");
+	free(oldfile);
+	free(olddir);
+
+	s = certload_set_new();
+	testpki_capture_start();
+	assert_int_equal(certload_roots("/nonexistent/roots.pem", s), -1);
+	log = testpki_capture_end();
+	assert_contains(log, "/nonexistent/roots.pem");
+	free(log);
+	certload_set_free(s);
+	free(p);
+	free(d);
+	free(root);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_password),
+		cmocka_unit_test(test_pem),
+		cmocka_unit_test(test_der_p7),
+		cmocka_unit_test(test_pkcs12),
+		cmocka_unit_test(test_pkcs12_legacy),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_dir),
+		cmocka_unit_test(test_roots),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
