@@ -1,0 +1,71 @@
+/*
+ * generation.h: one loaded configuration with everything built from it:
+ * the chains, the server and backend TLS contexts and the SNI table of each
+ * listen address.  A reload builds a whole new generation on the side and
+ * swaps it in only if every step succeeded; each session holds a reference
+ * to the generation it started on, so old contexts live until their last
+ * session ends.  Nothing in a generation changes after generation_load().
+ */
+#ifndef CHAINFIX_GENERATION_H
+#define CHAINFIX_GENERATION_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "admin.h"
+#include "chain.h"
+#include "config.h"
+#include "tlsctx.h"
+
+struct gen_listen;
+
+/* A site as the proxy serves it. */
+struct gen_site {
+	const struct config_site *cfg;		/* in generation->cfg */
+	struct chain		*chain;
+	SSL_CTX			*ctx;		/* server side */
+	struct tlsctx_backend	*backend;	/* NULL: backend_tls = no */
+	struct gen_listen	*listen;
+};
+
+/* A distinct listen address and the sites sharing it (sites[0] first). */
+struct gen_listen {
+	const struct config_hostport *addr;	/* of its first site */
+	struct gen_site		*first;		/* the default site */
+	struct tlsctx_sni	*sni;
+};
+
+struct generation {
+	atomic_uint		 refs;
+	unsigned		 serial;	/* 1, 2, ... per load */
+	struct config		*cfg;
+	struct gen_site		*sites;
+	size_t			 nsites;
+	struct gen_listen	*listens;
+	size_t			 nlistens;
+	struct admin_site	*admin_sites;	/* for admin.h, nsites long */
+};
+
+/*
+ * generation_load(path, serial):
+ * Load the configuration at path and build every chain and context.  Every
+ * failure is logged.  Returns a generation holding one reference, or NULL.
+ */
+struct generation *generation_load(const char *path, unsigned serial);
+
+/* generation_log(g): log each site's listen, backends and served chain. */
+void generation_log(const struct generation *g);
+
+/* generation_ref(g): take a reference; returns g. Any thread. */
+struct generation *generation_ref(struct generation *g);
+
+/* generation_unref(g): drop one; the last frees.  NULL is a no-op. */
+void generation_unref(struct generation *g);
+
+/* generation_same_addr(a, b): 1 if two listen addresses are the same. */
+int generation_same_addr(const struct config_hostport *a,
+    const struct config_hostport *b);
+
+#endif /* CHAINFIX_GENERATION_H */

@@ -1,0 +1,44 @@
+/*
+ * listener.h: the listening sockets of one listen address, accepting on the
+ * main event_base (libevent evconnlistener).  An address with an empty host
+ * binds every IPv4 and IPv6 address.  When accept() fails for lack of file
+ * descriptors the listener pauses instead of spinning, and resumes shortly
+ * after.
+ */
+#ifndef CHAINFIX_LISTENER_H
+#define CHAINFIX_LISTENER_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+
+struct config_hostport;
+struct event_base;
+struct listener;
+
+/*
+ * The accept callback: fd (TCP_NODELAY set, non-blocking) now belongs to
+ * the callee.
+ */
+typedef void (*listener_cb)(struct listener *l, int fd,
+    const struct sockaddr *sa, socklen_t salen, void *arg);
+
+/*
+ * listener_new(base, hp, cb, arg):
+ * Bind and listen on hp (SO_REUSEADDR) and accept on base.  hp is copied.
+ * Returns the listener (free with listener_free()) or NULL (logged).
+ */
+struct listener *listener_new(struct event_base *base,
+    const struct config_hostport *hp, listener_cb cb, void *arg);
+
+/* listener_addr(l): the address it was made for (its own copy). */
+const struct config_hostport *listener_addr(const struct listener *l);
+
+/* listener_set_index(l, i) / listener_index(l): the caller's tag. */
+void listener_set_index(struct listener *l, size_t i);
+size_t listener_index(const struct listener *l);
+
+/* listener_free(l): close the sockets; NULL is a no-op. */
+void listener_free(struct listener *l);
+
+#endif /* CHAINFIX_LISTENER_H */

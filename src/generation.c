@@ -1,0 +1,199 @@
+/*
+ * generation.c: a configuration and everything built from it
+ * (generation.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chain.h"
+#include "config.h"
+#include "generation.h"
+#include "log.h"
+#include "tlsctx.h"
+
+static void generation_free(struct generation *g);
+
+int
+generation_same_addr(const struct config_hostport *a,
+    const struct config_hostport *b)
+{
+	const char *ha = a->host != NULL ? a->host : "";
+	const char *hb = b->host != NULL ? b->host : "";
+
+	return a->port == b->port && strcmp(ha, hb) == 0;
+}
+
+static struct gen_listen *
+generation_listen_for(struct generation *g, const struct config_hostport *hp)
+{
+	struct gen_listen *gl;
+	size_t i;
+
+	for (i = 0; i < g->nlistens; i++)
+		if (generation_same_addr(g->listens[i].addr, hp))
+			return &g->listens[i];
+	gl = &g->listens[g->nlistens];
+	if ((gl->sni = tlsctx_sni_new()) == NULL) {
+		log_warn("generation_load");
+		return NULL;
+	}
+	gl->addr = hp;
+	g->nlistens++;
+	return gl;
+}
+
+static int
+generation_build_site(struct generation *g, size_t i)
+{
+	struct gen_site *gs = &g->sites[i];
+	const struct config_site *cs = g->cfg->sites[i];
+	struct chain_spec spec;
+
+	gs->cfg = cs;
+	memset(&spec, 0, sizeof(spec));
+	spec.label = cs->name;
+	spec.cert = cs->cert;
+	spec.key = cs->key;
+	spec.password_file = cs->password_file;
+	spec.intermediates = cs->intermediates;
+	spec.roots = cs->roots;
+	spec.send_root = cs->send_root;
+	spec.need_key = 1;
+	if ((gs->chain = chain_build(&spec)) == NULL) {
+		log_errx("site %s: cannot build the certificate chain of %s",
+		    cs->name, cs->cert);
+		return -1;
+	}
+	if ((gs->ctx = tlsctx_server_new(cs, gs->chain, gs)) == NULL)
+		return -1;
+	if (cs->backend_tls &&
+	    (gs->backend = tlsctx_backend_new(cs)) == NULL)
+		return -1;
+	if ((gs->listen = generation_listen_for(g, &cs->listen)) == NULL)
+		return -1;
+	if (gs->listen->first == NULL)
+		gs->listen->first = gs;
+	if (tlsctx_sni_add(gs->listen->sni, gs->ctx,
+	    chain_get(gs->chain, 0)->x509) == -1)
+		return -1;
+	g->admin_sites[i].name = cs->name;
+	g->admin_sites[i].chain = gs->chain;
+	return 0;
+}
+
+struct generation *
+generation_load(const char *path, unsigned serial)
+{
+	struct generation *g;
+	struct config *cfg;
+	size_t i;
+
+	if ((cfg = config_load(path)) == NULL)
+		return NULL;
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		log_warn("generation_load");
+		config_free(cfg);
+		return NULL;
+	}
+	atomic_init(&g->refs, 1);
+	g->serial = serial;
+	g->cfg = cfg;
+	if (cfg->nsites == 0) {
+		log_errx("%s: no site is configured", path);
+		goto err;
+	}
+	g->nsites = cfg->nsites;
+	if ((g->sites = calloc(cfg->nsites, sizeof(*g->sites))) == NULL ||
+	    (g->listens = calloc(cfg->nsites, sizeof(*g->listens))) == NULL ||
+	    (g->admin_sites = calloc(cfg->nsites,
+	    sizeof(*g->admin_sites))) == NULL) {
+		log_warn("generation_load");
+		goto err;
+	}
+	for (i = 0; i < cfg->nsites; i++)
+		if (generation_build_site(g, i) == -1)
+			goto err;
+	return g;
+ err:
+	generation_free(g);
+	return NULL;
+}
+
+void
+generation_log(const struct generation *g)
+{
+	const struct chain_cert *cc;
+	const struct gen_site *gs;
+	struct tm tm;
+	char when[32];
+	size_t i, j;
+
+	for (i = 0; i < g->nsites; i++) {
+		gs = &g->sites[i];
+		log_info("site %s: listen %s, backend %s%s (%zu), verify %s, "
+		    "serving %zu certificate%s%s", gs->cfg->name,
+		    gs->cfg->listen.text, gs->cfg->backends[0].text,
+		    gs->cfg->backend_tls ? "" : " (plain TCP)",
+		    gs->cfg->nbackends,
+		    config_verify_name(gs->cfg->backend_verify),
+		    chain_served(gs->chain),
+		    chain_served(gs->chain) == 1 ? "" : "s",
+		    chain_trusted(gs->chain) ? "" :
+		    " (chain does not end at a trusted root)");
+		for (j = 0; j < chain_length(gs->chain); j++) {
+			cc = chain_get(gs->chain, j);
+			if (gmtime_r(&cc->not_after, &tm) == NULL ||
+			    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ",
+			    &tm) == 0)
+				strcpy(when, "?");
+			log_info("site %s:   %zu %s, notAfter %s, from %s%s",
+			    gs->cfg->name, j, cc->subject, when,
+			    cc->source != NULL ? cc->source : "-",
+			    cc->served ? "" : " (root, not sent)");
+		}
+		chain_diagnose(gs->chain, gs->cfg->name,
+		    g->cfg->expiry_warning_days);
+	}
+}
+
+struct generation *
+generation_ref(struct generation *g)
+{
+	atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+	return g;
+}
+
+void
+generation_unref(struct generation *g)
+{
+	if (g == NULL)
+		return;
+	/* acq_rel: the last owner must see every other owner's writes. */
+	if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+		generation_free(g);
+}
+
+static void
+generation_free(struct generation *g)
+{
+	size_t i;
+
+	if (g == NULL)
+		return;
+	if (g->listens != NULL)
+		for (i = 0; i < g->nlistens; i++)
+			tlsctx_sni_free(g->listens[i].sni);
+	if (g->sites != NULL) {
+		for (i = 0; i < g->nsites; i++) {
+			tlsctx_backend_free(g->sites[i].backend);
+			SSL_CTX_free(g->sites[i].ctx);
+			chain_free(g->sites[i].chain);
+		}
+	}
+	free(g->admin_sites);
+	free(g->listens);
+	free(g->sites);
+	config_free(g->cfg);
+	free(g);
+}

@@ -1,0 +1,216 @@
+/*
+ * listener.c: listening sockets on the main event_base (listener.h).
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+
+#define LISTENER_MAX_FDS	8
+#define LISTENER_PAUSE_MS	250	/* after EMFILE/ENFILE */
+
+struct listener {
+	struct event_base	*base;
+	struct config_hostport	 addr;	/* host and text copied */
+	struct evconnlistener	*evl[LISTENER_MAX_FDS];
+	size_t			 nevl;
+	struct event		*resume;
+	listener_cb		 cb;
+	void			*arg;
+	size_t			 index;
+};
+
+static void
+listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+	int one = 1;
+
+	(void)evl;
+	/* Interactive request/response traffic: no Nagle delay. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_debug("listen %s: TCP_NODELAY: %s", l->addr.text,
+		    strerror(errno));
+	l->cb(l, fd, sa, (socklen_t)salen, l->arg);
+}
+
+static void
+listener_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < l->nevl; i++)
+		evconnlistener_enable(l->evl[i]);
+}
+
+/*
+ * libevent calls this when accept() fails with something other than
+ * EAGAIN/EINTR.  With EMFILE/ENFILE the pending connection stays in the
+ * queue and the socket stays readable: without pausing, the loop would spin.
+ */
+static void
+listener_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, LISTENER_PAUSE_MS * 1000 };
+	size_t i;
+
+	(void)evl;
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		log_warnx("listen %s: accept: %s: pausing for %d ms",
+		    l->addr.text, evutil_socket_error_to_string(err),
+		    LISTENER_PAUSE_MS);
+		for (i = 0; i < l->nevl; i++)
+			evconnlistener_disable(l->evl[i]);
+		evtimer_add(l->resume, &tv);
+		return;
+	}
+	log_warnx("listen %s: accept: %s", l->addr.text,
+	    evutil_socket_error_to_string(err));
+}
+
+static int
+listener_bind_one(struct listener *l, const struct addrinfo *ai)
+{
+	struct evconnlistener *evl;
+	int fd, one = 1;
+
+	if (l->nevl == LISTENER_MAX_FDS)
+		return 0;
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1) {
+		log_warn("listen %s: socket", l->addr.text);
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
+		goto err;
+	/* Both families on one port: each socket only its own. */
+	if (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof(one)) == -1)
+		goto err;
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		goto err;
+	evl = evconnlistener_new(l->base, listener_accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024, fd);
+	if (evl == NULL)
+		goto err;
+	evconnlistener_set_error_cb(evl, listener_error);
+	l->evl[l->nevl++] = evl;
+	return 0;
+ err:
+	log_warn("listen %s", l->addr.text);
+	close(fd);
+	return -1;
+}
+
+struct listener *
+listener_new(struct event_base *base, const struct config_hostport *hp,
+    listener_cb cb, void *arg)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct listener *l;
+	char port[8];
+	int rc;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		log_warn("listener_new");
+		return NULL;
+	}
+	l->base = base;
+	l->cb = cb;
+	l->arg = arg;
+	l->addr.port = hp->port;
+	if ((l->addr.host = strdup(hp->host != NULL ? hp->host : "")) ==
+	    NULL || (l->addr.text = strdup(hp->text != NULL ? hp->text :
+	    "?")) == NULL) {
+		log_warn("listener_new");
+		goto err;
+	}
+	if ((l->resume = evtimer_new(base, listener_resume, l)) == NULL)
+		goto err;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(port, sizeof(port), "%u", (unsigned)hp->port);
+	rc = getaddrinfo(*l->addr.host != '\0' ? l->addr.host : NULL, port,
+	    &hints, &res);
+	if (rc != 0) {
+		log_errx("listen %s: %s", l->addr.text, gai_strerror(rc));
+		goto err;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		if (listener_bind_one(l, ai) == -1)
+			goto err;
+	}
+	if (l->nevl == 0) {
+		log_errx("listen %s: no address to bind", l->addr.text);
+		goto err;
+	}
+	freeaddrinfo(res);
+	return l;
+ err:
+	if (res != NULL)
+		freeaddrinfo(res);
+	listener_free(l);
+	return NULL;
+}
+
+const struct config_hostport *
+listener_addr(const struct listener *l)
+{
+	return &l->addr;
+}
+
+void
+listener_set_index(struct listener *l, size_t i)
+{
+	l->index = i;
+}
+
+size_t
+listener_index(const struct listener *l)
+{
+	return l->index;
+}
+
+void
+listener_free(struct listener *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->nevl; i++)
+		evconnlistener_free(l->evl[i]);
+	if (l->resume != NULL)
+		event_free(l->resume);
+	free(l->addr.host);
+	free(l->addr.text);
+	free(l);
+}

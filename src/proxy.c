@@ -1,0 +1,386 @@
+/*
+ * proxy.c: the daemon's lifecycle (proxy.h): load, bind, serve, reload on
+ * SIGHUP, drain on SIGTERM/SIGINT.
+ *
+ * The main thread owns the event_base that runs the listeners, the signals,
+ * the admin endpoint and reloads; workers (worker.c) run the sessions.  The
+ * live generation is only ever replaced here, on the main thread, and each
+ * connection carries its own reference to the generation it was accepted
+ * on.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "admin.h"
+#include "config.h"
+#include "generation.h"
+#include "listener.h"
+#include "log.h"
+#include "metrics.h"
+#include "proxy.h"
+#include "service.h"
+#include "session.h"
+#include "worker.h"
+
+#define PROXY_DRAIN_POLL_MS	100
+
+struct proxy {
+	const char		*path;
+	struct event_base	*base;
+	struct generation	*gen;		/* the live one; our reference */
+	unsigned		 serial;
+	struct listener		**listeners;	/* parallel to gen->listens */
+	size_t			 nlisteners;
+	struct worker		**workers;
+	size_t			 nworkers;
+	size_t			 next;		/* round robin */
+	struct event		*sighup, *sigterm, *sigint;
+	struct event		*drain_timer;
+	struct admin		*admin;
+	int			 draining;
+	int			 killed;	/* sessions told to close */
+	struct timespec		 drain_start;
+};
+
+static void
+proxy_accept(struct listener *l, int fd, const struct sockaddr *sa,
+    socklen_t salen, void *arg)
+{
+	struct proxy *p = arg;
+	struct worker *w;
+	size_t i = listener_index(l);
+
+	if (p->draining || i >= p->gen->nlistens) {
+		close(fd);
+		return;
+	}
+	w = p->workers[p->next++ % p->nworkers];
+	(void)worker_submit(w, fd, sa, salen, generation_ref(p->gen),
+	    &p->gen->listens[i]);
+}
+
+static void
+proxy_free_listeners(struct listener **v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		listener_free(v[i]);
+	free(v);
+}
+
+/*
+ * Listeners for every address of g: the running ones are kept for
+ * addresses that stay (no window where connections are refused), new ones
+ * bound.  On success the old array's unused listeners are freed and the
+ * proxy switches to the new array; on failure nothing changes.
+ */
+static int
+proxy_bind(struct proxy *p, struct generation *g)
+{
+	struct listener **v, **old = p->listeners;
+	unsigned char *fresh;
+	size_t i, j;
+
+	if ((v = calloc(g->nlistens, sizeof(*v))) == NULL ||
+	    (fresh = calloc(g->nlistens, 1)) == NULL) {
+		free(v);
+		log_warn("proxy_bind");
+		return -1;
+	}
+	for (i = 0; i < g->nlistens; i++) {
+		for (j = 0; j < p->nlisteners; j++) {
+			if (old[j] != NULL && generation_same_addr(
+			    listener_addr(old[j]), g->listens[i].addr)) {
+				v[i] = old[j];
+				break;
+			}
+		}
+		if (v[i] != NULL)
+			continue;
+		if ((v[i] = listener_new(p->base, g->listens[i].addr,
+		    proxy_accept, p)) == NULL)
+			goto err;
+		fresh[i] = 1;
+	}
+	for (j = 0; j < p->nlisteners; j++) {
+		for (i = 0; i < g->nlistens; i++)
+			if (v[i] == old[j])
+				break;
+		if (i == g->nlistens) {
+			log_info("listen %s: closed",
+			    listener_addr(old[j])->text);
+			listener_free(old[j]);
+		}
+	}
+	for (i = 0; i < g->nlistens; i++)
+		listener_set_index(v[i], i);
+	free(old);
+	free(fresh);
+	p->listeners = v;
+	p->nlisteners = g->nlistens;
+	return 0;
+ err:
+	for (i = 0; i < g->nlistens; i++)
+		if (fresh[i])
+			listener_free(v[i]);
+	free(v);
+	free(fresh);
+	return -1;
+}
+
+static void
+proxy_status(struct proxy *p)
+{
+	service_status("serving %zu site%s on %zu address%s, %zu sessions",
+	    p->gen->nsites, p->gen->nsites == 1 ? "" : "s",
+	    p->gen->nlistens, p->gen->nlistens == 1 ? "" : "es",
+	    session_count());
+}
+
+static void
+proxy_reload(struct proxy *p)
+{
+	struct generation *g, *old;
+
+	log_info("reloading %s", p->path);
+	service_reloading();
+	if ((g = generation_load(p->path, p->serial + 1)) == NULL) {
+		log_errx("reload of %s failed: keeping the running "
+		    "configuration", p->path);
+		goto fail;
+	}
+	if (proxy_bind(p, g) == -1) {
+		log_errx("reload of %s failed: cannot listen: keeping the "
+		    "running configuration", p->path);
+		generation_unref(g);
+		goto fail;
+	}
+	if (g->cfg->workers != p->gen->cfg->workers)
+		log_warnx("workers changed: takes effect on restart");
+	/* Sessions hold their own references: the old one dies with them. */
+	old = p->gen;
+	p->gen = g;
+	p->serial++;
+	generation_unref(old);
+	log_setlevel(g->cfg->log_level);
+	generation_log(g);
+	metrics_inc(M_RELOADS);
+	log_info("reloaded %s: %zu site%s (generation %u)", p->path,
+	    g->nsites, g->nsites == 1 ? "" : "s", g->serial);
+	service_ready();
+	proxy_status(p);
+	return;
+ fail:
+	metrics_inc(M_RELOAD_FAIL);
+	service_ready();
+}
+
+static void
+proxy_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct proxy *p = arg;
+
+	(void)sig;
+	(void)what;
+	if (!p->draining)
+		proxy_reload(p);
+}
+
+static void
+proxy_drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy *p = arg;
+	struct timespec now;
+	size_t i, n = session_count();
+
+	(void)fd;
+	(void)what;
+	if (n == 0) {
+		log_info("drained: exiting");
+		event_base_loopbreak(p->base);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!p->killed && now.tv_sec - p->drain_start.tv_sec >=
+	    (time_t)p->gen->cfg->shutdown_timeout) {
+		log_info("shutdown_timeout (%us) passed: closing %zu "
+		    "session%s", p->gen->cfg->shutdown_timeout, n,
+		    n == 1 ? "" : "s");
+		p->killed = 1;
+		for (i = 0; i < p->nworkers; i++)
+			worker_close_all(p->workers[i], "shutdown timeout");
+	}
+}
+
+static void
+proxy_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct proxy *p = arg;
+	struct timeval tv = { 0, PROXY_DRAIN_POLL_MS * 1000 };
+	size_t i;
+
+	(void)what;
+	if (p->draining) {
+		log_info("signal %d again: closing every session now",
+		    (int)sig);
+		p->killed = 1;
+		for (i = 0; i < p->nworkers; i++)
+			worker_close_all(p->workers[i], "shutdown");
+		return;
+	}
+	p->draining = 1;
+	clock_gettime(CLOCK_MONOTONIC, &p->drain_start);
+	/* Stop accepting: close the sockets so a new instance can bind. */
+	proxy_free_listeners(p->listeners, p->nlisteners);
+	p->listeners = NULL;
+	p->nlisteners = 0;
+	service_stopping();
+	log_info("signal %d: draining %zu session%s (up to %us)", (int)sig,
+	    session_count(), session_count() == 1 ? "" : "s",
+	    p->gen->cfg->shutdown_timeout);
+	event_add(p->drain_timer, &tv);
+	proxy_drain_check(-1, 0, p);
+}
+
+static int
+proxy_admin_draining(void *arg)
+{
+	const struct proxy *p = arg;
+
+	return p->draining;
+}
+
+static size_t
+proxy_admin_sites(void *arg, const struct admin_site **sites)
+{
+	const struct proxy *p = arg;
+
+	*sites = p->gen->admin_sites;
+	return p->gen->nsites;
+}
+
+static const struct admin_ops proxy_admin_ops = {
+	proxy_admin_draining,
+	proxy_admin_sites,
+};
+
+static unsigned
+proxy_nworkers(const struct config *cfg)
+{
+	long n;
+
+	if (cfg->workers > 0)
+		return cfg->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > 256)
+		n = 256;
+	return (unsigned)n;
+}
+
+int
+proxy_main(const char *config_path)
+{
+	struct proxy p;
+	int rc = 1;
+	size_t i;
+
+	memset(&p, 0, sizeof(p));
+	p.path = config_path;
+	/* A peer that goes away must not kill us from inside SSL_write. */
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() == -1) {
+		log_errx("cannot enable libevent threads");
+		return 1;
+	}
+	if ((p.gen = generation_load(config_path, 1)) == NULL) {
+		log_errx("%s: cannot start", config_path);
+		goto out;
+	}
+	p.serial = 1;
+	log_setlevel(p.gen->cfg->log_level);
+	generation_log(p.gen);
+
+	if ((p.base = event_base_new()) == NULL) {
+		log_errx("cannot create the event loop");
+		goto out;
+	}
+	if (proxy_bind(&p, p.gen) == -1)
+		goto out;
+	if (p.gen->cfg->admin_listen.host != NULL &&
+	    (p.admin = admin_start(p.base, &p.gen->cfg->admin_listen,
+	    &proxy_admin_ops, &p)) == NULL)
+		goto out;
+	/* Listening sockets bound and keys loaded: root is not needed. */
+	if (service_drop_privileges(p.gen->cfg->user,
+	    p.gen->cfg->allow_root) == -1)
+		goto out;
+
+	p.nworkers = proxy_nworkers(p.gen->cfg);
+	if ((p.workers = calloc(p.nworkers, sizeof(*p.workers))) == NULL) {
+		log_warn("proxy_main");
+		goto out;
+	}
+	for (i = 0; i < p.nworkers; i++)
+		if ((p.workers[i] = worker_start((unsigned)i)) == NULL)
+			goto out;
+
+	if ((p.sighup = evsignal_new(p.base, SIGHUP, proxy_sighup, &p)) ==
+	    NULL || (p.sigterm = evsignal_new(p.base, SIGTERM, proxy_sigterm,
+	    &p)) == NULL || (p.sigint = evsignal_new(p.base, SIGINT,
+	    proxy_sigterm, &p)) == NULL || (p.drain_timer = event_new(p.base,
+	    -1, EV_PERSIST, proxy_drain_check, &p)) == NULL ||
+	    event_add(p.sighup, NULL) == -1 ||
+	    event_add(p.sigterm, NULL) == -1 ||
+	    event_add(p.sigint, NULL) == -1) {
+		log_errx("cannot set up signal handling");
+		goto out;
+	}
+
+	log_info("chainfix %s: serving %zu site%s on %zu address%s with %zu "
+	    "worker%s", CHAINFIX_VERSION, p.gen->nsites,
+	    p.gen->nsites == 1 ? "" : "s", p.gen->nlistens,
+	    p.gen->nlistens == 1 ? "" : "es", p.nworkers,
+	    p.nworkers == 1 ? "" : "s");
+	service_ready();
+	proxy_status(&p);
+	if (event_base_dispatch(p.base) == -1)
+		log_errx("the main event loop failed");
+	else
+		rc = 0;
+ out:
+	proxy_free_listeners(p.listeners, p.nlisteners);
+	if (p.workers != NULL) {
+		for (i = 0; i < p.nworkers; i++)
+			worker_stop(p.workers[i]);
+		free(p.workers);
+	}
+	admin_free(p.admin);
+	if (p.drain_timer != NULL)
+		event_free(p.drain_timer);
+	if (p.sigint != NULL)
+		event_free(p.sigint);
+	if (p.sigterm != NULL)
+		event_free(p.sigterm);
+	if (p.sighup != NULL)
+		event_free(p.sighup);
+	generation_unref(p.gen);
+	if (p.base != NULL)
+		event_base_free(p.base);
+	/* Let LeakSanitizer see a clean exit: libevent's global state too. */
+	libevent_global_shutdown();
+	return rc;
+}

@@ -1,0 +1,522 @@
+/*
+ * tlsctx.c: server and backend TLS contexts (tlsctx.h).
+ */
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "chain.h"
+#include "config.h"
+#include "log.h"
+#include "tlsctx.h"
+
+/*
+ * A modern TLS 1.2 policy (forward secret AEAD suites only).  TLS 1.3
+ * suites are OpenSSL's defaults unless `ciphersuites` says otherwise.
+ */
+#define TLSCTX_CIPHERS_MODERN						\
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"	\
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"	\
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+struct tlsctx_sni_entry {
+	SSL_CTX		*ctx;
+	X509		*leaf;
+};
+
+struct tlsctx_sni {
+	struct tlsctx_sni_entry *v;
+	size_t		 n;
+};
+
+struct tlsctx_backend {
+	SSL_CTX		*ctx;
+	const struct config_site *site;
+	/* Workers share the cache: the lock guards only the slot swap. */
+	pthread_mutex_t	 lock;
+	SSL_SESSION	**sessions;	/* latest resumable one per backend */
+};
+
+static pthread_once_t tlsctx_once = PTHREAD_ONCE_INIT;
+static int tlsctx_ctx_site_idx = -1;	/* SSL_CTX: site_arg */
+static int tlsctx_ctx_sni_idx = -1;	/* SSL_CTX: its SNI table */
+static int tlsctx_ctx_backend_idx = -1;	/* SSL_CTX: tlsctx_backend */
+static int tlsctx_ssl_backend_idx = -1;	/* SSL: backend index + 1 */
+
+static void
+tlsctx_init_once(void)
+{
+	tlsctx_ctx_site_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+	    NULL);
+	tlsctx_ctx_sni_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+	    NULL);
+	tlsctx_ctx_backend_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL,
+	    NULL, NULL);
+	tlsctx_ssl_backend_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+	    NULL);
+}
+
+static int
+tlsctx_init(void)
+{
+	if (pthread_once(&tlsctx_once, tlsctx_init_once) != 0 ||
+	    tlsctx_ctx_site_idx < 0 || tlsctx_ctx_sni_idx < 0 ||
+	    tlsctx_ctx_backend_idx < 0 || tlsctx_ssl_backend_idx < 0) {
+		log_ssl(LOG_LEVEL_ERR, "cannot allocate OpenSSL ex_data");
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+tlsctx_protocol_name(int v)
+{
+	switch (v) {
+	case TLS1_VERSION:
+		return "TLSv1";
+	case TLS1_1_VERSION:
+		return "TLSv1.1";
+	case TLS1_2_VERSION:
+		return "TLSv1.2";
+	case TLS1_3_VERSION:
+		return "TLSv1.3";
+	default:
+		return "unknown";
+	}
+}
+
+static int
+tlsctx_is_ip(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	    inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* Settings both sides share. */
+static int
+tlsctx_common(SSL_CTX *ctx)
+{
+	/*
+	 * Microsoft's TLS stack closes without close_notify; OpenSSL 3
+	 * would report that as an error.  Renegotiation is never needed.
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
+	    SSL_OP_NO_RENEGOTIATION);
+	/* Thousands of idle phones: give the record buffers back. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	return 0;
+}
+
+SSL_CTX *
+tlsctx_server_new(const struct config_site *site, const struct chain *chain,
+    void *site_arg)
+{
+	const struct chain_cert *cc;
+	unsigned char sid[SHA256_DIGEST_LENGTH];
+	unsigned int sidlen = sizeof(sid);
+	SSL_CTX *ctx;
+	EVP_PKEY *key;
+	size_t i;
+
+	if (tlsctx_init() == -1)
+		return NULL;
+	if ((key = chain_key(chain)) == NULL || chain_served(chain) == 0) {
+		log_errx("site %s: no private key or certificate to serve",
+		    site->name);
+		return NULL;
+	}
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		goto err;
+	tlsctx_common(ctx);
+	/*
+	 * The chain is exactly what the engine assembled: never let OpenSSL
+	 * build or extend it from its store at handshake time.
+	 */
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+
+	cc = chain_get(chain, 0);
+	if (SSL_CTX_use_certificate(ctx, cc->x509) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto err;
+	for (i = 1; i < chain_served(chain); i++) {
+		cc = chain_get(chain, i);
+		/* add1: the context takes its own reference, no copy. */
+		if (SSL_CTX_add1_chain_cert(ctx, cc->x509) != 1)
+			goto err;
+	}
+
+	if (site->min_protocol != 0 && site->min_protocol < TLS1_2_VERSION) {
+		/*
+		 * OpenSSL 3's default security level refuses TLS 1.0/1.1
+		 * (their handshake signatures use SHA-1): lower it only
+		 * because the configuration asked for old devices.
+		 */
+		SSL_CTX_set_security_level(ctx, 0);
+		log_warnx("site %s: min_protocol %s: old protocols enabled, "
+		    "OpenSSL security level lowered to 0", site->name,
+		    tlsctx_protocol_name(site->min_protocol));
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, site->min_protocol != 0 ?
+	    site->min_protocol : TLS1_2_VERSION) != 1)
+		goto err;
+	if (site->ciphers != NULL) {
+		if (SSL_CTX_set_cipher_list(ctx, site->ciphers) != 1) {
+			log_ssl(LOG_LEVEL_ERR, "site %s: bad ciphers \"%s\"",
+			    site->name, site->ciphers);
+			goto err1;
+		}
+	} else if (site->min_protocol == 0 ||
+	    site->min_protocol >= TLS1_2_VERSION) {
+		if (SSL_CTX_set_cipher_list(ctx, TLSCTX_CIPHERS_MODERN) != 1)
+			goto err;
+	}
+	if (site->ciphersuites != NULL &&
+	    SSL_CTX_set_ciphersuites(ctx, site->ciphersuites) != 1) {
+		log_ssl(LOG_LEVEL_ERR, "site %s: bad ciphersuites \"%s\"",
+		    site->name, site->ciphersuites);
+		goto err1;
+	}
+
+	/*
+	 * A session resumes only on the site it was made for: SNI may move
+	 * a connection to another context, and OpenSSL compares this id.
+	 */
+	if (EVP_Digest(site->name, strlen(site->name), sid, &sidlen,
+	    EVP_sha256(), NULL) != 1 ||
+	    SSL_CTX_set_session_id_context(ctx, sid, sidlen) != 1)
+		goto err;
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_sess_set_cache_size(ctx, 20000);
+	SSL_CTX_set_timeout(ctx, 3600);
+
+	if (SSL_CTX_set_ex_data(ctx, tlsctx_ctx_site_idx, site_arg) != 1)
+		goto err;
+	return ctx;
+ err:
+	log_ssl(LOG_LEVEL_ERR, "site %s: cannot set up the TLS context",
+	    site->name);
+ err1:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+void *
+tlsctx_server_site(const SSL *ssl)
+{
+	return SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tlsctx_ctx_site_idx);
+}
+
+struct tlsctx_sni *
+tlsctx_sni_new(void)
+{
+	return calloc(1, sizeof(struct tlsctx_sni));
+}
+
+SSL_CTX *
+tlsctx_sni_default(const struct tlsctx_sni *t)
+{
+	return t->n > 0 ? t->v[0].ctx : NULL;
+}
+
+SSL_CTX *
+tlsctx_sni_lookup(const struct tlsctx_sni *t, const char *name)
+{
+	SSL_CTX *wild = NULL;
+	size_t i;
+
+	if (t->n == 0)
+		return NULL;
+	if (name == NULL || *name == '\0')
+		return t->v[0].ctx;
+	for (i = 0; i < t->n; i++) {
+		if (X509_check_host(t->v[i].leaf, name, 0,
+		    X509_CHECK_FLAG_NO_WILDCARDS, NULL) == 1)
+			return t->v[i].ctx;
+		if (wild == NULL && X509_check_host(t->v[i].leaf, name, 0, 0,
+		    NULL) == 1)
+			wild = t->v[i].ctx;
+	}
+	return wild != NULL ? wild : t->v[0].ctx;
+}
+
+/*
+ * The servername callback runs on the context the SSL was created from
+ * (the listen address's default).  Switching with SSL_set_SSL_CTX() moves
+ * certificate, chain and key; the session cache and ticket keys stay
+ * those of the default context, which is why each site has its own
+ * session id context.
+ */
+static int
+tlsctx_sni_cb(SSL *ssl, int *al, void *arg)
+{
+	const struct tlsctx_sni *t = arg;
+	const char *name;
+	SSL_CTX *ctx;
+
+	(void)al;
+	if (t->n < 2)
+		return SSL_TLSEXT_ERR_OK;
+	name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	ctx = tlsctx_sni_lookup(t, name);
+	if (ctx != NULL && ctx != SSL_get_SSL_CTX(ssl) &&
+	    SSL_set_SSL_CTX(ssl, ctx) == NULL)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+int
+tlsctx_sni_add(struct tlsctx_sni *t, SSL_CTX *ctx, X509 *leaf)
+{
+	struct tlsctx_sni_entry *v;
+
+	if ((v = reallocarray(t->v, t->n + 1, sizeof(*v))) == NULL) {
+		log_warn("tlsctx_sni_add");
+		return -1;
+	}
+	t->v = v;
+	t->v[t->n].ctx = ctx;
+	t->v[t->n].leaf = leaf;
+	t->n++;
+	SSL_CTX_set_tlsext_servername_callback(ctx, tlsctx_sni_cb);
+	SSL_CTX_set_tlsext_servername_arg(ctx, t);
+	return 0;
+}
+
+void
+tlsctx_sni_free(struct tlsctx_sni *t)
+{
+	if (t == NULL)
+		return;
+	free(t->v);
+	free(t);
+}
+
+/*
+ * Called by OpenSSL when the backend hands us a session (TLS 1.2 at the
+ * end of the handshake, TLS 1.3 with each ticket).  Returning 1 keeps the
+ * reference OpenSSL gave us.
+ */
+static int
+tlsctx_backend_newsess(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tlsctx_backend *tb;
+	SSL_SESSION *old;
+	uintptr_t idx;
+
+	tb = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
+	    tlsctx_ctx_backend_idx);
+	idx = (uintptr_t)SSL_get_ex_data(ssl, tlsctx_ssl_backend_idx);
+	if (tb == NULL || idx == 0 || idx > tb->site->nbackends ||
+	    !SSL_SESSION_is_resumable(sess))
+		return 0;
+	pthread_mutex_lock(&tb->lock);
+	old = tb->sessions[idx - 1];
+	tb->sessions[idx - 1] = sess;
+	pthread_mutex_unlock(&tb->lock);
+	SSL_SESSION_free(old);
+	return 1;
+}
+
+static int
+tlsctx_load_ca(SSL_CTX *ctx, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1) {
+		log_warn("%s", path);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode))
+		return SSL_CTX_load_verify_dir(ctx, path) == 1 ? 0 : -1;
+	return SSL_CTX_load_verify_file(ctx, path) == 1 ? 0 : -1;
+}
+
+struct tlsctx_backend *
+tlsctx_backend_new(const struct config_site *site)
+{
+	struct tlsctx_backend *tb;
+
+	if (tlsctx_init() == -1)
+		return NULL;
+	if ((tb = calloc(1, sizeof(*tb))) == NULL) {
+		log_warn("tlsctx_backend_new");
+		return NULL;
+	}
+	tb->site = site;
+	if (pthread_mutex_init(&tb->lock, NULL) != 0) {
+		free(tb);
+		return NULL;
+	}
+	if ((tb->sessions = calloc(site->nbackends ? site->nbackends : 1,
+	    sizeof(*tb->sessions))) == NULL) {
+		log_warn("tlsctx_backend_new");
+		goto err;
+	}
+	if ((tb->ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		goto errssl;
+	tlsctx_common(tb->ctx);
+	/*
+	 * The cache is ours (one slot per backend, see newsess): OpenSSL's
+	 * internal client store would only grow.
+	 */
+	SSL_CTX_set_session_cache_mode(tb->ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(tb->ctx, tlsctx_backend_newsess);
+	if (SSL_CTX_set_ex_data(tb->ctx, tlsctx_ctx_backend_idx, tb) != 1)
+		goto errssl;
+
+	switch (site->backend_verify) {
+	case CONFIG_VERIFY_YES:
+		SSL_CTX_set_verify(tb->ctx, SSL_VERIFY_PEER, NULL);
+		if (site->backend_ca != NULL) {
+			if (tlsctx_load_ca(tb->ctx, site->backend_ca) == -1) {
+				log_ssl(LOG_LEVEL_ERR, "site %s: cannot load "
+				    "backend_ca %s", site->name,
+				    site->backend_ca);
+				goto err;
+			}
+		} else if (SSL_CTX_set_default_verify_paths(tb->ctx) != 1)
+			goto errssl;
+		break;
+	case CONFIG_VERIFY_PIN:
+		/* The pin replaces the CA check (self-signed Exchange). */
+		SSL_CTX_set_verify(tb->ctx, SSL_VERIFY_NONE, NULL);
+		break;
+	case CONFIG_VERIFY_NO:
+		SSL_CTX_set_verify(tb->ctx, SSL_VERIFY_NONE, NULL);
+		log_warnx("site %s: backend_verify = no: the backend's "
+		    "certificate is NOT checked; anyone on the path to the "
+		    "backend can read and change this site's traffic",
+		    site->name);
+		break;
+	}
+	return tb;
+ errssl:
+	log_ssl(LOG_LEVEL_ERR, "site %s: cannot set up the backend TLS "
+	    "context", site->name);
+ err:
+	tlsctx_backend_free(tb);
+	return NULL;
+}
+
+void
+tlsctx_backend_free(struct tlsctx_backend *tb)
+{
+	size_t i;
+
+	if (tb == NULL)
+		return;
+	if (tb->sessions != NULL) {
+		for (i = 0; i < tb->site->nbackends; i++)
+			SSL_SESSION_free(tb->sessions[i]);
+		free(tb->sessions);
+	}
+	SSL_CTX_free(tb->ctx);
+	pthread_mutex_destroy(&tb->lock);
+	free(tb);
+}
+
+SSL *
+tlsctx_backend_ssl(struct tlsctx_backend *tb, size_t idx,
+    const char *client_sni)
+{
+	const struct config_site *site = tb->site;
+	const char *host = site->backends[idx].host;
+	const char *sni, *expect;
+	SSL_SESSION *sess;
+	SSL *ssl;
+
+	if ((ssl = SSL_new(tb->ctx)) == NULL)
+		goto err;
+	if (SSL_set_ex_data(ssl, tlsctx_ssl_backend_idx,
+	    (void *)(uintptr_t)(idx + 1)) != 1)
+		goto err;
+
+	sni = site->backend_sni;
+	if (sni == NULL)
+		sni = client_sni;
+	if (sni == NULL && !tlsctx_is_ip(host))
+		sni = host;
+	if (sni != NULL && *sni != '\0' && !tlsctx_is_ip(sni) &&
+	    SSL_set_tlsext_host_name(ssl, sni) != 1)
+		goto err;
+
+	if (site->backend_verify == CONFIG_VERIFY_YES) {
+		expect = site->backend_sni != NULL ? site->backend_sni : host;
+		if (tlsctx_is_ip(expect)) {
+			if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+			    expect) != 1)
+				goto err;
+		} else if (SSL_set1_host(ssl, expect) != 1)
+			goto err;
+	}
+
+	pthread_mutex_lock(&tb->lock);
+	if ((sess = tb->sessions[idx]) != NULL)
+		SSL_SESSION_up_ref(sess);
+	pthread_mutex_unlock(&tb->lock);
+	if (sess != NULL) {
+		/* SSL_set_session takes its own reference. */
+		SSL_set_session(ssl, sess);
+		SSL_SESSION_free(sess);
+	}
+	return ssl;
+ err:
+	log_ssl(LOG_LEVEL_WARN, "site %s: cannot set up a backend TLS "
+	    "connection", site->name);
+	SSL_free(ssl);
+	return NULL;
+}
+
+int
+tlsctx_backend_check(struct tlsctx_backend *tb, SSL *ssl, char *why,
+    size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	X509 *peer;
+	size_t i, off;
+
+	if (tb->site->backend_verify != CONFIG_VERIFY_PIN)
+		return 0;
+	if ((peer = SSL_get0_peer_certificate(ssl)) == NULL) {
+		snprintf(why, len, "backend sent no certificate to pin");
+		return -1;
+	}
+	if (X509_digest(peer, EVP_sha256(), md, &mdlen) != 1 ||
+	    mdlen != sizeof(tb->site->backend_pin)) {
+		ERR_clear_error();
+		snprintf(why, len, "cannot hash the backend certificate");
+		return -1;
+	}
+	if (memcmp(md, tb->site->backend_pin, mdlen) == 0)
+		return 0;
+	off = (size_t)snprintf(why, len, "backend certificate does not match "
+	    "the pin: sha256:");
+	for (i = 0; i < mdlen && off + 3 < len; i++)
+		off += (size_t)snprintf(why + off, len - off, "%02x", md[i]);
+	return -1;
+}
+
+const char *
+tlsctx_backend_verify_error(const SSL *ssl)
+{
+	long r;
+
+	if (ssl == NULL || (r = SSL_get_verify_result(ssl)) == X509_V_OK)
+		return NULL;
+	return X509_verify_cert_error_string(r);
+}
