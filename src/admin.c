@@ -283,9 +283,21 @@ admin_reply(struct evhttp_request *req, int code, const char *reason,
     const char *ctype, struct evbuffer *body)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	char len[32];
 
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "Cache-Control", "no-store");
+	/*
+	 * libevent 2.1 sends the body of a reply to HEAD as well.  Announce
+	 * the length a GET would get (evhttp keeps a Content-Length that is
+	 * already set) and send no body.
+	 */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		(void)snprintf(len, sizeof(len), "%zu",
+		    evbuffer_get_length(body));
+		evhttp_add_header(h, "Content-Length", len);
+		(void)evbuffer_drain(body, evbuffer_get_length(body));
+	}
 	evhttp_send_reply(req, code, reason, body);
 }
 
