@@ -169,3 +169,60 @@ pem_count() {
 strict_verify() {
 	openssl verify -CAfile "$1" -untrusted "$2" "$3" >/dev/null 2>&1
 }
+
+# --- proxy tests (t_proxy_*.sh) ---------------------------------------
+
+PEER="$CHAINFIX_TEST_ROOT/lib/cfxpeer.py"
+
+# peer ARGS...: run tests/lib/cfxpeer.py with the system Python (stdlib only).
+peer() {
+	/usr/bin/python3 "$PEER" "$@"
+}
+
+# py_backend NAME PORT [--cert C --key K] [--name N]: a cfxpeer.py backend
+# on 127.0.0.1:PORT (TLS with --cert); sets $BG_PID.
+py_backend() {
+	local name=$1 port=$2
+	shift 2
+	bg "$name" /usr/bin/python3 "$PEER" backend --port "$port" --name "$name" "$@"
+	wait_port "$port"
+}
+
+# chainfix_start NAME CONF: run `chainfix -c CONF` in the background, output
+# in $T/NAME.log; waits until it serves; sets $CFX_PID.
+chainfix_start() {
+	local name=$1 conf=$2
+	bg "$name" "$CHAINFIX" -c "$conf"
+	CFX_PID=$BG_PID
+	local i=0
+	while ! grep -q "serving .* site" "$T/$name.log" 2>/dev/null; do
+		kill -0 "$CFX_PID" 2>/dev/null ||
+		    fail "chainfix exited at startup (see $T/$name.log)"
+		[ "$i" -lt 200 ] || fail "chainfix did not start"
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+# chainfix_stop_clean [NAME]: SIGTERM the chainfix started last and require
+# exit status 0 (under ASan also: no leak report in its log).
+chainfix_stop_clean() {
+	local name=${1:-chainfix} rc=0
+	stop "$CFX_PID" TERM || rc=$?
+	[ "$rc" = 0 ] || fail "chainfix exited with status $rc (see $T/$name.log)"
+	if grep -Eq "ERROR: (Leak|Address)Sanitizer|runtime error:" "$T/$name.log"; then
+		fail "sanitizer report in $T/$name.log"
+	fi
+}
+
+# global_conf FILE: append a [global] section for tests to FILE.
+global_conf() {
+	cat >>"$1" <<EOG
+[global]
+workers = 2
+allow_root = yes
+log_level = ${CFX_LOG_LEVEL:-info}
+shutdown_timeout = ${CFX_SHUTDOWN_TIMEOUT:-10}
+
+EOG
+}
