@@ -447,6 +447,12 @@ certload_pem(const unsigned char *buf, size_t len, const char *password,
 				x = d2i_X509(NULL, &p, dlen);
 			if (x == NULL) {
 				ERR_clear_error();
+				/* Some CAs hand out a .p7b under a
+				 * CERTIFICATE header. */
+				p = data;
+				if ((p7 = d2i_PKCS7(NULL, &p, dlen)) != NULL)
+					goto pkcs7;
+				ERR_clear_error();
 				snprintf(why, whylen, "corrupt certificate "
 				    "(PEM block %d)", nblock);
 				goto out;
@@ -458,13 +464,15 @@ certload_pem(const unsigned char *buf, size_t len, const char *password,
 			}
 			X509_free(x);
 			(*found)++;
-		} else if (strcmp(name, PEM_STRING_PKCS7) == 0) {
+		} else if (strcmp(name, PEM_STRING_PKCS7) == 0 ||
+		    strcmp(name, PEM_STRING_PKCS7_SIGNED) == 0) {
 			if ((p7 = d2i_PKCS7(NULL, &p, dlen)) == NULL) {
 				ERR_clear_error();
 				snprintf(why, whylen, "corrupt PKCS#7 "
 				    "(PEM block %d)", nblock);
 				goto out;
 			}
+pkcs7:
 			if (certload_p7(p7, set, path, found, why,
 			    whylen) == -1) {
 				PKCS7_free(p7);
@@ -621,7 +629,7 @@ certload_dir(const char *dir, struct certload_set *set)
 	int n, i;
 
 	if ((n = scandir(dir, &names, certload_dir_filter, alphasort)) == -1) {
-		log_warn("%s: cannot read directory", dir);
+		log_err("%s: cannot read directory", dir);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {

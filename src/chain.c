@@ -31,6 +31,7 @@
 #define CHAIN_MAXSTEPS	100000	/* search steps before giving up widening */
 #define CHAIN_MAXTRIES	8	/* ranked paths confirmed before failing */
 #define CHAIN_TCPWINDOW	(14 * 1024)
+#define CHAIN_MAXALT	3	/* other dead ends named in an error */
 
 struct chain {
 	struct chain_cert	*certs;
@@ -67,6 +68,8 @@ struct chain_search {
 	struct chain_path	*found;
 	size_t			 nfound;
 	size_t			 top, topdepth;	/* deepest dead end */
+	size_t			 alt[CHAIN_MAXALT];	/* others as deep */
+	size_t			 nalt;
 	unsigned long		 steps;
 	int			 truncated;
 };
@@ -228,9 +231,24 @@ chain_dfs(struct chain_search *s, size_t depth)
 		else if (depth + 1 < CHAIN_MAXDEPTH)
 			chain_dfs(s, depth + 1);
 	}
-	if (!extended && depth > s->topdepth) {
+	if (extended)
+		return;
+	if (depth > s->topdepth) {
 		s->topdepth = depth;
 		s->top = cur;
+		s->nalt = 0;
+	} else if (depth == s->topdepth && s->nalt < CHAIN_MAXALT) {
+		/* Another dead end as deep (a cross-sign's other root):
+		 * worth naming if it misses another issuer. */
+		if (X509_NAME_cmp(X509_get_issuer_name(s->nodes[cur].x),
+		    X509_get_issuer_name(s->nodes[s->top].x)) == 0)
+			return;
+		for (k = 0; k < s->nalt; k++)
+			if (X509_NAME_cmp(X509_get_issuer_name(
+			    s->nodes[cur].x), X509_get_issuer_name(
+			    s->nodes[s->alt[k]].x)) == 0)
+				return;
+		s->alt[s->nalt++] = cur;
 	}
 }
 
@@ -352,7 +370,9 @@ chain_missing(struct chain_search *s, char *err, size_t errlen)
 	X509 *top = s->nodes[s->top].x, *leaf = s->nodes[0].x;
 	const X509_NAME *want = X509_get_issuer_name(top);
 	char issuer[256], subj[256], aia[512], leafaia[512], decoy[512];
-	size_t i;
+	char issuer2[256], subj2[256], alts[1024];
+	size_t i, len;
+	int r;
 
 	chain_name(want, issuer, sizeof(issuer));
 	chain_name(X509_get_subject_name(top), subj, sizeof(subj));
@@ -378,8 +398,20 @@ chain_missing(struct chain_search *s, char *err, size_t errlen)
 			    s->nodes[i].source);
 		break;
 	}
+	alts[0] = '\0';
+	for (i = 0, len = 0; i < s->nalt; i++) {
+		chain_name(X509_get_issuer_name(s->nodes[s->alt[i]].x),
+		    issuer2, sizeof(issuer2));
+		chain_name(X509_get_subject_name(s->nodes[s->alt[i]].x),
+		    subj2, sizeof(subj2));
+		r = snprintf(alts + len, sizeof(alts) - len, ", nor \"%s\" "
+		    "for \"%s\"", issuer2, subj2);
+		if (r < 0 || (size_t)r >= sizeof(alts) - len)
+			break;
+		len += (size_t)r;
+	}
 	snprintf(err, errlen, "incomplete chain: no issuer \"%s\" found for "
-	    "\"%s\"%s%s%s%s%s", issuer, subj,
+	    "\"%s\"%s%s%s%s%s%s", issuer, subj, alts,
 	    aia[0] ? "; caIssuers: " : "", aia,
 	    leafaia[0] ? "; leaf caIssuers: " : "", leafaia, decoy);
 }

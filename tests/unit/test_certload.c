@@ -209,6 +209,49 @@ test_pem(void **state)
 	assert_true(has(s, P->int2));
 	certload_set_free(s);
 
+	/* A PKCS#7 under a CERTIFICATE header, CRLF line endings and text
+	 * around the blocks (as `openssl pkcs12` prints "Bag Attributes"). */
+	{
+		X509 *p7certs[] = { P->int1, P->int2, NULL };
+		char *p7 = tf("p7.der"), *pem;
+		unsigned char *der;
+		FILE *f;
+		long len;
+		size_t i, n;
+
+		testpki_write_p7(p7, p7certs, 0);
+		assert_non_null(f = fopen(p7, "rb"));
+		assert_int_equal(fseek(f, 0, SEEK_END), 0);
+		len = ftell(f);
+		rewind(f);
+		assert_non_null(der = malloc((size_t)len));
+		assert_int_equal(fread(der, 1, (size_t)len, f), (size_t)len);
+		fclose(f);
+		assert_non_null(b = BIO_new_file(p, "w"));
+		BIO_puts(b, "Bag Attributes\r\n    friendlyName: x\r\n");
+		assert_true(PEM_write_bio(b, "CERTIFICATE", "", der, len));
+		BIO_free(b);
+		free(der);
+		/* To CRLF. */
+		assert_non_null(f = fopen(p, "rb"));
+		assert_non_null(pem = calloc(1, 65536));
+		n = fread(pem, 1, 32768, f);
+		fclose(f);
+		assert_non_null(f = fopen(p, "wb"));
+		for (i = 0; i < n; i++) {
+			if (pem[i] == '\n' && (i == 0 || pem[i - 1] != '\r'))
+				fputc('\r', f);
+			fputc(pem[i], f);
+		}
+		fclose(f);
+		free(pem);
+		s = certload_set_new();
+		assert_int_equal(load(p, NULL, s, NULL, NULL), 2);
+		assert_true(has(s, P->int1) && has(s, P->int2));
+		certload_set_free(s);
+		free(p7);
+	}
+
 	/* A key alone is no certificate file. */
 	s = certload_set_new();
 	testpki_write_key(p, P->leaf_key, NULL, 0);

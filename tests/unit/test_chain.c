@@ -485,6 +485,20 @@ test_missing_intermediate(void **state)
 	assert_contains(log, "leaf caIssuers: http://pki.invalid/int2.cer");
 	free(log);
 
+	/* Both roots missing (cross-sign): both are named. */
+	{
+		char *inter = pf("intermediates"), *self = pf("self.pem");
+
+		c = build(cert, NULL, NULL, inter, self, 0, &log);
+		assert_null(c);
+		assert_contains(log, "\"CN=chainfix test root\"");
+		assert_contains(log, "\"CN=chainfix test old root\"");
+		assert_contains(log, "found for \"CN=chainfix test int1\"");
+		free(log);
+		free(inter);
+		free(self);
+	}
+
 	/* No intermediates directory at all. */
 	c = build(cert, NULL, NULL, NULL, root, 0, &log);
 	assert_null(c);
