@@ -168,16 +168,22 @@ config_vmsg(struct config_ctx *ctx, enum log_level level, int line,
     const struct config_section *sec, const char *key, const char *fmt,
     va_list ap)
 {
-	char where[64], what[1024], secbuf[128], keybuf[128];
+	char where[64], what[1024], secbuf[160], esc[128], keybuf[128];
+	unsigned char *p;
 
 	vsnprintf(what, sizeof(what), fmt, ap);
+	/* Values are quoted as written: keep the line one printable line. */
+	for (p = (unsigned char *)what; *p != '\0'; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			*p = '?';
 	if (line > 0)
 		snprintf(where, sizeof(where), ":%d", line);
 	else
 		where[0] = '\0';
 	secbuf[0] = keybuf[0] = '\0';
 	if (sec != NULL)
-		snprintf(secbuf, sizeof(secbuf), "[%s]%s", sec->name,
+		snprintf(secbuf, sizeof(secbuf), "[%s]%s",
+		    log_escape(sec->name, esc, sizeof(esc)),
 		    key != NULL ? " " : "");
 	if (key != NULL)
 		log_escape(key, keybuf, sizeof(keybuf));
@@ -1281,14 +1287,15 @@ config_handler(void *user, const char *section, const char *name,
 		    "(put it under [global] or a [site])");
 		return 1;
 	}
+	/* Before the name check: inih cuts long (hence bad) names short. */
+	if (sec->ignore)
+		return 1;
 	if (strcmp(sec->name, section) != 0) {
 		/* The reader and inih disagree on the section: a bug. */
 		config_err(ctx, line, sec, name, "internal error: inih says "
 		    "section [%s]", log_escape(section, esc, sizeof(esc)));
 		return 1;
 	}
-	if (sec->ignore)
-		return 1;
 	if ((k = config_key_find(name)) == -1) {
 		config_err(ctx, line, sec, name, "unknown key");
 		return 1;

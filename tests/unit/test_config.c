@@ -695,6 +695,15 @@ test_unknown_section(void **state)
 	assert_error(errs, 5, "bad section name [bad name]");
 	errs = load_fails(GOOD_SITE "[]\n", 1);
 	assert_error(errs, 5, "bad section name []");
+	/* Longer than inih keeps (it cuts the name): still one error. */
+	errs = load_fails(GOOD_SITE "[a123456789b123456789c123456789d123456789"
+	    "e123456789f123456789]\nlisten = :1\n", 1);
+	assert_error(errs, 5, "bad section name [a123456789");
+	/* Bytes that are not printable are escaped. */
+	errs = load_fails(GOOD_SITE "[caf\xc3\xa9]\nlisten = :1\n", 1);
+	assert_error(errs, 5, "bad section name [caf\\xc3\\xa9]");
+	errs = load_fails(GOOD_SITE "backend_sni = caf\xc3\xa9\n", 1);
+	assert_error(errs, 5, "[web] backend_sni: \"caf??\" is not");
 	/* Keys before any section. */
 	errs = load_fails("workers = 2\n" GOOD_SITE, 1);
 	assert_error(errs, 1, "workers: outside any section");
