@@ -28,7 +28,7 @@
 
 #define CHAIN_MAXDEPTH	10	/* certificates on a path, leaf included */
 #define CHAIN_MAXPATHS	256	/* complete paths kept for ranking */
-#define CHAIN_MAXSTEPS	100000	/* search steps before giving up widening */
+#define CHAIN_MAXSTEPS	1000000	/* candidates looked at, all paths together */
 #define CHAIN_MAXTRIES	8	/* ranked paths confirmed before failing */
 #define CHAIN_TCPWINDOW	(14 * 1024)
 #define CHAIN_MAXALT	3	/* other dead ends named in an error */
@@ -84,6 +84,13 @@ chain_time(const ASN1_TIME *t)
 	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
 		return 0;
 	return timegm(&tm);
+}
+
+static int
+chain_valid_now(X509 *x)
+{
+	return X509_cmp_current_time(X509_get0_notBefore(x)) < 0 &&
+	    X509_cmp_current_time(X509_get0_notAfter(x)) > 0;
 }
 
 /* One-line RFC 2253 name, escaped for logs (a peer may have chosen it). */
@@ -175,29 +182,39 @@ chain_same_entity(X509 *a, X509 *b)
 	    EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)) == 1;
 }
 
+static int chain_path_cmp(const struct chain_search *,
+    const struct chain_path *, const struct chain_path *);
+
 static void
 chain_record(struct chain_search *s, size_t len, int trusted)
 {
-	struct chain_path *p;
+	struct chain_path p, *worst;
 	size_t i;
 
-	if (s->nfound == CHAIN_MAXPATHS) {
-		s->truncated = 1;
+	memset(&p, 0, sizeof(p));
+	p.len = len;
+	p.trusted = trusted;
+	p.valid = 1;
+	p.min_after = s->nodes[s->path[0]].not_after;
+	for (i = 0; i < len; i++) {
+		p.idx[i] = s->path[i];
+		if (!s->nodes[s->path[i]].valid)
+			p.valid = 0;
+		if (s->nodes[s->path[i]].not_after < p.min_after)
+			p.min_after = s->nodes[s->path[i]].not_after;
+	}
+	if (s->nfound < CHAIN_MAXPATHS) {
+		s->found[s->nfound++] = p;
 		return;
 	}
-	p = &s->found[s->nfound++];
-	memset(p, 0, sizeof(*p));
-	p->len = len;
-	p->trusted = trusted;
-	p->valid = 1;
-	p->min_after = s->nodes[s->path[0]].not_after;
-	for (i = 0; i < len; i++) {
-		p->idx[i] = s->path[i];
-		if (!s->nodes[s->path[i]].valid)
-			p->valid = 0;
-		if (s->nodes[s->path[i]].not_after < p->min_after)
-			p->min_after = s->nodes[s->path[i]].not_after;
-	}
+	/* Full: keep the best CHAIN_MAXPATHS, whatever the order met. */
+	s->truncated = 1;
+	worst = &s->found[0];
+	for (i = 1; i < s->nfound; i++)
+		if (chain_path_cmp(s, &s->found[i], worst) > 0)
+			worst = &s->found[i];
+	if (chain_path_cmp(s, &p, worst) < 0)
+		*worst = p;
 }
 
 /* Extend the path of depth `depth` (path[depth - 1] is its top). */
@@ -354,8 +371,7 @@ chain_node_add(struct chain_search *s, X509 *x, const char *source,
 	nd->root = root;
 	nd->selfsigned = X509_self_signed(x, 1) == 1;
 	nd->not_after = chain_time(X509_get0_notAfter(x));
-	nd->valid = X509_cmp_current_time(X509_get0_notBefore(x)) < 0 &&
-	    X509_cmp_current_time(X509_get0_notAfter(x)) > 0;
+	nd->valid = chain_valid_now(x);
 	len = sizeof(nd->fp);
 	if (!X509_digest(x, EVP_sha256(), nd->fp, &len))
 		return -1;
@@ -584,6 +600,22 @@ chain_find_leaf(const struct certload_set *set, size_t n, size_t *at)
 	return certload_set_cert(set, (size_t)any);
 }
 
+/* Two certificates for one key (a renewal kept beside the old one):
+ * prefer a non-CA, then one valid now, then the later expiry. */
+static int
+chain_better_leaf(X509 *a, X509 *b)
+{
+	int ca_a = X509_check_ca(a) != 0, ca_b = X509_check_ca(b) != 0;
+	int v_a = chain_valid_now(a), v_b = chain_valid_now(b);
+
+	if (ca_a != ca_b)
+		return ca_b;
+	if (v_a != v_b)
+		return v_a;
+	return ASN1_TIME_compare(X509_get0_notAfter(a),
+	    X509_get0_notAfter(b)) > 0;
+}
+
 static int
 chain_on_path(const struct chain *c, X509 *x)
 {
@@ -636,10 +668,10 @@ chain_build(const struct chain_spec *spec)
 		 * stands in the file. */
 		for (i = 0; i < nfile; i++)
 			if (X509_check_private_key(certload_set_cert(set, i),
-			    key) == 1) {
+			    key) == 1 && (leaf == NULL || chain_better_leaf(
+			    certload_set_cert(set, i), leaf))) {
 				leaf = certload_set_cert(set, i);
 				at = i;
-				break;
 			}
 		ERR_clear_error();
 		if (leaf == NULL) {

@@ -908,6 +908,89 @@ test_shortest_trusted(void **state)
 	free(roots);
 }
 
+/* 20 twins of int1 and 20 of int2 (400 paths, more than are kept): the
+ * pair that expires last is chosen although it is met last. */
+static void
+test_many_twins(void **state)
+{
+	struct testpki_certspec s;
+	X509 *i1[20], *i2[20];
+	char *d = scen(), *cert = pf("leaf.pem"), *root = pf("root.pem");
+	char name[32];
+	struct chain *c;
+	int k;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.ca = 1;
+	s.not_before = -TESTPKI_DAY;
+	for (k = 0; k < 20; k++) {
+		s.cn = "chainfix test int1";
+		s.key = P->int1_key;
+		s.issuer = P->root;
+		s.issuer_key = P->root_key;
+		s.not_after = (100 + k) * TESTPKI_DAY;
+		i1[k] = testpki_cert(&s);
+		s.cn = "chainfix test int2";
+		s.key = P->int2_key;
+		s.issuer = i1[k];
+		s.issuer_key = P->int1_key;
+		i2[k] = testpki_cert(&s);
+		snprintf(name, sizeof(name), "%02d.pem", k);
+		free(put(d, name, i1[k], i2[k], NULL));
+	}
+	c = build(cert, NULL, NULL, d, root, 0, NULL);
+	expect_path(c, P->leaf, i2[19], i1[19], P->root, NULL);
+	strict_ok(c, P->root, NULL);
+	chain_free(c);
+	for (k = 0; k < 20; k++) {
+		X509_free(i1[k]);
+		X509_free(i2[k]);
+	}
+	free(d);
+	free(cert);
+	free(root);
+}
+
+/* Old and renewed leaf for one key in one file: the renewed one, in
+ * either order; the old one is dropped. */
+static void
+test_renewed_leaf(void **state)
+{
+	struct testpki_certspec s;
+	X509 *old;
+	char *d = scen(), *c1, *c2, *key = pf("leaf.key");
+	char *inter = pf("intermediates"), *root = pf("root.pem"), *log;
+	struct chain *c;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.cn = "localhost";
+	s.key = P->leaf_key;
+	s.issuer = P->int2;
+	s.issuer_key = P->int2_key;
+	s.not_before = -400 * TESTPKI_DAY;
+	s.not_after = -2 * TESTPKI_DAY;
+	old = testpki_cert(&s);
+	c1 = put(d, "a.pem", old, P->leaf, NULL);
+	c2 = put(d, "b.pem", P->leaf, old, NULL);
+	c = build(c1, key, NULL, inter, root, 0, &log);
+	expect_path(c, P->leaf, P->int2, P->int1, P->root, NULL);
+	assert_contains(log, "dropping \"CN=localhost\"");
+	chain_free(c);
+	free(log);
+	c = build(c2, key, NULL, inter, root, 0, NULL);
+	expect_path(c, P->leaf, P->int2, P->int1, P->root, NULL);
+	chain_free(c);
+	X509_free(old);
+	free(d);
+	free(c1);
+	free(c2);
+	free(key);
+	free(inter);
+	free(root);
+}
+
 int
 main(void)
 {
@@ -930,6 +1013,8 @@ main(void)
 		cmocka_unit_test(test_expired_leaf),
 		cmocka_unit_test(test_diagnose),
 		cmocka_unit_test(test_shortest_trusted),
+		cmocka_unit_test(test_many_twins),
+		cmocka_unit_test(test_renewed_leaf),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
