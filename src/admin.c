@@ -428,8 +428,13 @@ admin_start(struct event_base *base, const struct config_hostport *listen,
 		else if (ss.ss_family == AF_INET6)
 			a->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
-	log_info("admin endpoint on %s (port %u): /healthz /metrics /chains",
-	    listen->text != NULL ? listen->text : "?", (unsigned)a->port);
+	if (listen->port == 0)
+		log_info("admin endpoint on %s (port %u): /healthz /metrics "
+		    "/chains", listen->text != NULL ? listen->text : "?",
+		    (unsigned)a->port);
+	else
+		log_info("admin endpoint on %s: /healthz /metrics /chains",
+		    listen->text != NULL ? listen->text : "?");
 	return a;
 err:
 	admin_free(a);
