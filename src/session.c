@@ -75,6 +75,8 @@ struct side {
 	SSL			*ssl;	/* inside bev; NULL: plain TCP */
 	uint64_t		 bytes;	/* received from this side */
 	int			 up;	/* TLS handshake done */
+	int			 tcp_stage;	/* bev is the plain connect
+					   stage: it does not own the fd */
 	const char		*name;	/* "client", "backend" */
 };
 
@@ -196,6 +198,8 @@ session_side_error(struct side *side, short what, char *buf, size_t len)
 static void
 session_side_free(struct side *side)
 {
+	int fd;
+
 	if (side->bev == NULL)
 		return;
 	/*
@@ -213,10 +217,14 @@ session_side_free(struct side *side)
 	 * callback still queued for this bufferevent never reaches the
 	 * session; with BEV_OPT_CLOSE_ON_FREE it frees the SSL and the fd.
 	 */
+	fd = side->tcp_stage ? bufferevent_getfd(side->bev) : -1;
 	bufferevent_free(side->bev);
+	if (fd >= 0)
+		close(fd);
 	side->bev = NULL;
 	side->ssl = NULL;
 	side->up = 0;
+	side->tcp_stage = 0;
 }
 
 /* The one door out: tear down and log one line. */
@@ -396,35 +404,25 @@ session_backend_try(struct session *s)
 	const struct config_site *cfg = s->site->cfg;
 	const struct config_hostport *hp;
 	struct bufferevent *bev;
-	SSL *ssl;
 
 	for (; s->bidx < cfg->nbackends; s->bidx++) {
 		hp = &cfg->backends[s->bidx];
-		ssl = NULL;
-		if (s->site->backend != NULL) {
-			ssl = tlsctx_backend_ssl(s->site->backend, s->bidx,
-			    s->sni);
-			if (ssl == NULL) {
-				session_close(s, "cannot set up backend TLS");
-				return;
-			}
-			bev = bufferevent_openssl_socket_new(s->base, -1, ssl,
-			    BUFFEREVENT_SSL_CONNECTING,
-			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-			if (bev != NULL)
-				bufferevent_openssl_set_allow_dirty_shutdown(
-				    bev, 1);
-			else
-				SSL_free(ssl);	/* XXX libevent 2.1 leaves it */
-		} else
-			bev = bufferevent_socket_new(s->base, -1,
-			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		/*
+		 * TCP first, TLS once connected: a refused or timed out
+		 * connect then reads as such, not as a TLS-level EOF.  The
+		 * connect stage does not own the fd (it moves to the TLS
+		 * bufferevent), so no BEV_OPT_CLOSE_ON_FREE for TLS
+		 * backends.
+		 */
+		bev = bufferevent_socket_new(s->base, -1,
+		    BEV_OPT_DEFER_CALLBACKS | (s->site->backend != NULL ? 0 :
+		    BEV_OPT_CLOSE_ON_FREE));
 		if (bev == NULL) {
 			session_close(s, "out of memory for the backend");
 			return;
 		}
+		s->backend.tcp_stage = s->site->backend != NULL;
 		s->backend.bev = bev;
-		s->backend.ssl = ssl;
 		bufferevent_setcb(bev, session_readcb, NULL, session_eventcb,
 		    &s->backend);
 		bufferevent_setwatermark(bev, EV_READ, 0, SESSION_HIGHWAT);
@@ -448,6 +446,43 @@ session_backend_try(struct session *s)
 	session_close(s, "no backend reachable (last: %s)", s->lasterr);
 }
 
+/* TCP is up: run the TLS handshake on the same socket. */
+static void
+session_backend_tls(struct session *s)
+{
+	struct bufferevent *bev;
+	SSL *ssl;
+	int fd;
+
+	if ((ssl = tlsctx_backend_ssl(s->site->backend, s->bidx,
+	    s->sni)) == NULL) {
+		session_close(s, "cannot set up backend TLS");
+		return;
+	}
+	fd = bufferevent_getfd(s->backend.bev);
+	/* Without CLOSE_ON_FREE this leaves the connected fd to us. */
+	bufferevent_free(s->backend.bev);
+	s->backend.bev = NULL;
+	s->backend.tcp_stage = 0;
+	bev = bufferevent_openssl_socket_new(s->base, fd, ssl,
+	    BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev == NULL) {
+		/* XXX libevent 2.1 leaves both to us on this (OOM) path. */
+		SSL_free(ssl);
+		close(fd);
+		session_close(s, "out of memory for the backend");
+		return;
+	}
+	s->backend.bev = bev;
+	s->backend.ssl = ssl;
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	bufferevent_setcb(bev, session_readcb, NULL, session_eventcb,
+	    &s->backend);
+	bufferevent_setwatermark(bev, EV_READ, 0, SESSION_HIGHWAT);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
 static void
 session_backend_failed(struct session *s, short what)
 {
@@ -466,6 +501,8 @@ session_backend_failed(struct session *s, short what)
 		return;
 	}
 	session_side_error(&s->backend, what, why, sizeof(why));
+	if (!s->backend.tcp_stage && (what & BEV_EVENT_EOF))
+		snprintf(why, sizeof(why), "closed during the TLS handshake");
 	metrics_inc(M_BACKEND_CONNECT_FAIL);
 	snprintf(s->lasterr, sizeof(s->lasterr), "%s: %s",
 	    cfg->backends[s->bidx].text, why);
@@ -512,6 +549,8 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (side == &s->client)
 			session_client_ready(s);
+		else if (side->tcp_stage)
+			session_backend_tls(s);
 		else
 			session_backend_ready(s);
 		return;
