@@ -1175,30 +1175,27 @@ check_walk(struct check_report *r, int *walk, size_t *nwalk, time_t now)
 	}
 }
 
-/* A valid certificate with x's subject and key but another DER, or NULL. */
-static X509 *
-check_twin_in(X509 *x, X509 *const *list, size_t n, time_t now)
+/*
+ * A valid certificate with x's subject and key but another DER (a renewed
+ * copy or a cross-sign), or NULL.  A copy from x's own issuer wins over a
+ * cross-sign: it is the one to send instead.
+ */
+static int
+check_is_twin(X509 *x, X509 *y, time_t now)
 {
 	time_t nb, na;
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		X509 *y = list[i];
-
-		if (y == NULL || X509_cmp(x, y) == 0)
-			continue;
-		if (X509_NAME_cmp(X509_get_subject_name(x),
-		    X509_get_subject_name(y)) != 0)
-			continue;
-		if (EVP_PKEY_eq(X509_get0_pubkey(x), X509_get0_pubkey(y)) != 1)
-			continue;
-		if (check_asn1_time(X509_get0_notBefore(y), &nb) == -1 ||
-		    check_asn1_time(X509_get0_notAfter(y), &na) == -1 ||
-		    nb > now || now > na)
-			continue;
-		return y;
-	}
-	return NULL;
+	if (y == NULL || X509_cmp(x, y) == 0)
+		return 0;
+	if (X509_NAME_cmp(X509_get_subject_name(x),
+	    X509_get_subject_name(y)) != 0)
+		return 0;
+	if (EVP_PKEY_eq(X509_get0_pubkey(x), X509_get0_pubkey(y)) != 1)
+		return 0;
+	if (check_asn1_time(X509_get0_notBefore(y), &nb) == -1 ||
+	    check_asn1_time(X509_get0_notAfter(y), &na) == -1)
+		return 0;
+	return nb <= now && now <= na;
 }
 
 static X509 *
@@ -1207,26 +1204,27 @@ check_twin(const struct check_report *r, X509 *x,
     time_t now)
 {
 	const struct certload_set *sets[2] = { roots, pool };
-	X509 *list[CHECK_MAX_CERTS], *t;
-	size_t i, k;
+	X509 *y, *best = NULL;
+	size_t i, k, n;
 
-	for (i = 0; i < r->ncerts; i++)
-		list[i] = r->certs[i].x;
-	if ((t = check_twin_in(x, list, r->ncerts, now)) != NULL)
-		return t;
-	for (k = 0; k < 2; k++) {
-		if (sets[k] == NULL)
-			continue;
-		for (i = 0; i < certload_set_count(sets[k]); i++) {
-			X509 *y = certload_set_cert(sets[k], i);
-
-			if ((t = check_twin_in(x, &y, 1, now)) != NULL)
-				return t;
+	for (k = 0; k < 3; k++) {
+		n = k == 0 ? r->ncerts : sets[k - 1] != NULL ?
+		    certload_set_count(sets[k - 1]) : 0;
+		for (i = 0; i < n; i++) {
+			y = k == 0 ? r->certs[i].x :
+			    certload_set_cert(sets[k - 1], i);
+			if (!check_is_twin(x, y, now))
+				continue;
+			if (X509_NAME_cmp(X509_get_issuer_name(x),
+			    X509_get_issuer_name(y)) == 0)
+				return y;
+			if (best == NULL)
+				best = y;
 		}
 	}
-	return NULL;
+	ERR_clear_error();
+	return best;
 }
-
 
 /* Dates of every certificate above the leaf on the verifier's path. */
 static void
@@ -1273,10 +1271,10 @@ check_path_dates(struct check_report *r, const struct check_opts *o,
 				check_name(X509_get_issuer_name(twin), tname,
 				    sizeof(tname));
 				check_problem(r, P_EXPIRED_CROSS,
-				    "the chain verifies only through \"%s\" "
-				    "(%s) issued by \"%s\", which %s %s; the "
-				    "same name and key issued by \"%s\" is "
-				    "valid: send that one instead", name, where,
+				    "the chain verifies only through the "
+				    "cross-sign \"%s\" (%s) issued by \"%s\", "
+				    "which %s %s (the same name and key, "
+				    "issued by \"%s\", is valid)", name, where,
 				    tiss, state, d1, tname);
 			} else if (twin != NULL) {
 				check_problem(r, P_INT_EXPIRED,

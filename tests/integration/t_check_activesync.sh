@@ -1,0 +1,45 @@
+#!/bin/bash
+# chainfix check --activesync against a responder answering OPTIONS like
+# Exchange, and against a web server that is not Exchange.
+. "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
+. "$CHAINFIX_TEST_ROOT/lib/check_lib.sh"
+need openssl python3
+check_pki
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+RESP=$CHAINFIX_TEST_ROOT/lib/exchange_responder.py
+
+PORT=$(free_port)
+bg exchange "$PY" "$RESP" "$PORT" "$P/leaf-full.pem" "$P/leaf.key"
+wait_port "$PORT"
+
+run_check json "localhost:$PORT" --roots "$P/root.pem" --activesync --json
+expect_rc 0 "Exchange-like answer"
+jcheck "$T/json.out" 'j["activesync"]["status"] == 200 and j["activesync"]["protocol_versions"] == "2.0,2.1,2.5,12.0,12.1,14.0,14.1,16.0,16.1"' "status and MS-ASProtocolVersions"
+jcheck "$T/json.out" 'j["activesync"]["server_version"] == "15.1" and j["activesync"]["error"] is None and codes == []' "server version, no problem"
+grep -q "^REQUEST [0-9]* OPTIONS /Microsoft-Server-ActiveSync$" "$T/exchange.log" ||
+    fail "the responder saw no OPTIONS request: $(cat "$T/exchange.log")"
+ok "OPTIONS /Microsoft-Server-ActiveSync sent"
+[ "$(grep -c '^REQUEST' "$T/exchange.log")" = 1 ] ||
+    fail "one request expected: $(cat "$T/exchange.log")"
+ok "exactly one request (the probes only handshake)"
+
+run_check human "localhost:$PORT" --roots "$P/root.pem" --activesync
+expect_rc 0 "human report"
+grep_out "$T/human.out" "^  MS-ASProtocolVersions: 2.0,2.1,2.5,12.0,12.1,14.0,14.1,16.0,16.1$" "versions shown"
+grep_out "$T/human.out" "^  HTTP/1.1 200 OK$" "status line shown"
+
+PORT2=$(free_port)
+bg plain "$PY" "$RESP" "$PORT2" "$P/leaf-full.pem" "$P/leaf.key" --plain
+wait_port "$PORT2"
+run_check plain "localhost:$PORT2" --roots "$P/root.pem" --activesync --json
+expect_rc 1 "not an ActiveSync endpoint is a warning"
+jcheck "$T/plain.out" 'codes == ["activesync"] and j["activesync"]["status"] == 200 and j["activesync"]["protocol_versions"] is None' "activesync problem"
+
+# openssl s_server -www does not speak ActiveSync either.
+check_cat "$T/chain.pem" "$P/int2.pem" "$P/int1.pem"
+check_serve sserver "$P/leaf.pem" "$P/leaf.key" "$T/chain.pem"
+run_check sserver "localhost:$PORT" --roots "$P/root.pem" --activesync --json
+expect_rc 1 "s_server is not Exchange"
+jcheck "$T/sserver.out" 'codes == ["activesync"]' "activesync problem"
+pass
