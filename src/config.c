@@ -152,6 +152,9 @@ static const struct {
 	{ "TLSv1.3",	TLS1_3_VERSION },
 };
 
+static void config_vmsg(struct config_ctx *, enum log_level, int,
+    const struct config_section *, const char *, const char *, va_list)
+    __attribute__((format(printf, 6, 0)));
 static void config_err(struct config_ctx *, int, const struct config_section *,
     const char *, const char *, ...) LOG_PRINTF(5, 6);
 static void config_warn(struct config_ctx *, int,
