@@ -1,0 +1,66 @@
+#!/bin/bash
+# Drain: SIGTERM with a transfer in flight stops accepting, lets the
+# transfer complete, then exits 0.  A session that does not end by itself
+# is closed at shutdown_timeout and the process still exits 0.
+. "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
+need /usr/bin/python3
+
+mkpki "$T/pki"
+P=$T/pki
+BPORT=$(free_port)
+PPORT=$(free_port)
+py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+write_conf() {
+	: >"$T/chainfix.conf"
+	global_conf "$T/chainfix.conf"
+	cat >>"$T/chainfix.conf" <<EOF
+[d]
+listen = 127.0.0.1:$PPORT
+cert = $P/leaf.pem
+key = $P/leaf.key
+intermediates = $P/intermediates
+roots = $P/root.pem
+backend = 127.0.0.1:$BPORT
+backend_ca = $P/root.pem
+EOF
+}
+
+# 1. The transfer completes, then the process exits 0.
+CFX_LOG_LEVEL=debug CFX_SHUTDOWN_TIMEOUT=60 write_conf
+chainfix_start chainfix "$T/chainfix.conf"
+peer client --port "$PPORT" --cafile "$P/root.pem" hold 5 >"$T/hold.log" 2>&1 &
+HOLD=$!
+wait_log "$T/chainfix.log" "connecting -> relay"
+kill -TERM "$CFX_PID"
+wait_log "$T/chainfix.log" "draining 1 session"
+if (exec 3<>"/dev/tcp/127.0.0.1/$PPORT") 2>/dev/null; then
+	fail "still accepting while draining"
+fi
+ok "accepting stopped at SIGTERM"
+wait "$HOLD" || fail "the transfer in flight failed: $(cat "$T/hold.log")"
+ok "the transfer in flight completed"
+rc=0
+wait "$CFX_PID" || rc=$?
+[ "$rc" = 0 ] || fail "chainfix exited $rc after draining"
+grep -q "drained: exiting" "$T/chainfix.log" || fail "no drain message"
+grep -Eq "ERROR: (Leak|Address)Sanitizer|runtime error:" "$T/chainfix.log" &&
+    fail "sanitizer report"
+ok "exit 0 after the drain"
+
+# 2. An idle session is cut at shutdown_timeout.
+CFX_LOG_LEVEL=debug CFX_SHUTDOWN_TIMEOUT=2 write_conf
+chainfix_start chainfix2 "$T/chainfix.conf"
+peer client --port "$PPORT" --cafile "$P/root.pem" waitclose >"$T/wait.log" 2>&1 &
+WAITER=$!
+wait_log "$T/chainfix2.log" "connecting -> relay"
+kill -TERM "$CFX_PID"
+rc=0
+wait "$CFX_PID" || rc=$?
+[ "$rc" = 0 ] || fail "chainfix exited $rc after the shutdown timeout"
+grep -q "shutdown_timeout (2s) passed: closing 1 session" "$T/chainfix2.log" ||
+    fail "the shutdown timeout did not close the idle session"
+grep -q "site=d .*: shutdown timeout" "$T/chainfix2.log" ||
+    fail "no session line for the cut session"
+wait "$WAITER" || fail "the idle client did not see the close"
+ok "idle session closed at shutdown_timeout, exit 0"
+pass
