@@ -949,8 +949,9 @@ check_describe(struct check_cert *c, X509 *x)
 		    sizeof(c->key_curve), &dummy) != 1)
 			c->key_curve[0] = '\0';
 	}
-	snprintf(c->sig_alg, sizeof(c->sig_alg), "%s",
-	    OBJ_nid2ln(X509_get_signature_nid(x)));
+	if ((tn = OBJ_nid2ln(X509_get_signature_nid(x))) == NULL)
+		tn = "unknown";
+	snprintf(c->sig_alg, sizeof(c->sig_alg), "%s", tn);
 	if (X509_get_signature_info(x, &mdnid, &pknid, &secbits, &flags) != 1)
 		mdnid = NID_undef;
 	c->sig_md = mdnid;
@@ -973,8 +974,7 @@ check_collect(struct check_report *r, SSL *ssl)
 {
 	STACK_OF(X509) *sk;
 	X509 *x;
-	int i, n;
-	size_t j;
+	int i, n, len;
 
 	snprintf(r->protocol, sizeof(r->protocol), "%s", SSL_get_version(ssl));
 	snprintf(r->cipher, sizeof(r->cipher), "%s",
@@ -988,16 +988,16 @@ check_collect(struct check_report *r, SSL *ssl)
 	sk = SSL_get_peer_cert_chain(ssl);
 	n = sk != NULL ? sk_X509_num(sk) : 0;
 	r->ncerts_received = (size_t)n;
-	for (i = 0; i < n && r->ncerts < CHECK_MAX_CERTS; i++) {
+	/* The TLS 1.2 Certificate message: 4 + 3 + (3 + DER) per cert. */
+	r->msg_size = 7;
+	for (i = 0; i < n; i++) {
 		x = sk_X509_value(sk, i);
-		if (X509_up_ref(x) != 1)
+		if ((len = i2d_X509(x, NULL)) > 0)
+			r->msg_size += 3 + (size_t)len;
+		if (r->ncerts >= CHECK_MAX_CERTS || X509_up_ref(x) != 1)
 			continue;
 		check_describe(&r->certs[r->ncerts++], x);
 	}
-	/* The TLS 1.2 Certificate message: 4 + 3 + (3 + DER) per cert. */
-	r->msg_size = 7;
-	for (j = 0; j < r->ncerts; j++)
-		r->msg_size += 3 + r->certs[j].der_len;
 }
 
 /*
@@ -1399,7 +1399,7 @@ check_shape(struct check_report *r, const struct certload_set *roots,
 {
 	char order[256], sent[256];
 	size_t i, j, len;
-	int sorted[CHECK_MAX_CERTS], t, misordered = 0;
+	int sorted[CHECK_MAX_CERTS], t, misordered = 0, gap;
 
 	for (i = 0; i < r->ncerts; i++) {
 		struct check_cert *c = &r->certs[i];
@@ -1416,21 +1416,35 @@ check_shape(struct check_report *r, const struct certload_set *roots,
 		else
 			c->role = "extra";
 	}
+	/* The path as sent stops short of any root: something is missing. */
+	gap = nwalk > 0 && !r->certs[walk[nwalk - 1]].self_signed &&
+	    !check_in_set(roots, r->certs[walk[nwalk - 1]].x) &&
+	    check_has(r, P_INCOMPLETE);
 	for (i = 1; i < r->ncerts; i++) {
 		struct check_cert *c = &r->certs[i];
 
 		if (c->duplicate_of != -1)
 			check_problem(r, P_EXTRA, "#%zu \"%s\" is a duplicate "
 			    "of #%d", i, c->subject, c->duplicate_of);
+		else if (c->walk_pos == -1 && gap)
+			check_problem(r, P_EXTRA, "#%zu \"%s\" is not "
+			    "connected to the leaf: it signed none of the "
+			    "certificates on the chain, which breaks before it "
+			    "(see incomplete)", i, c->subject);
 		else if (c->walk_pos == -1)
 			check_problem(r, P_EXTRA, "#%zu \"%s\" is not on the "
-			    "leaf's chain (it issued none of the certificates "
-			    "sent before it on the path)", i, c->subject);
-		else if (strcmp(c->role, "anchor") == 0)
+			    "leaf's chain: it signed none of the certificates "
+			    "on it", i, c->subject);
+		if (c->duplicate_of == -1 && (strcmp(c->role, "anchor") == 0 ||
+		    c->self_signed))
 			check_problem(r, P_ANCHOR, "#%zu \"%s\" is a root: "
 			    "clients must already have it, sending it only "
 			    "costs %zu bytes", i, c->subject, c->der_len);
 	}
+	if (r->ncerts_received > r->ncerts)
+		check_problem(r, P_EXTRA, "the server sent %zu certificates; "
+		    "only the first %zu were examined", r->ncerts_received,
+		    r->ncerts);
 	/* The path's certificates must appear in path order. */
 	for (i = 0; i < nwalk; i++)
 		sorted[i] = walk[i];
@@ -2059,6 +2073,10 @@ check_print_human(FILE *f, const struct check_report *r,
 			    " (NOTE: the chain does not end at a trusted "
 			    "root)");
 			fputs(r->fix_pem, f);
+			fprintf(f, "  (`chainfix bundle --cert LEAF "
+			    "--intermediates %s --roots %s` writes the same "
+			    "bundle from the leaf's file, or let chainfix serve "
+			    "it)\n", name, o->roots);
 		}
 	} else if (check_has(r, P_INCOMPLETE) || check_has(r, P_ORDER) ||
 	    check_has(r, P_EXTRA) || check_has(r, P_INT_EXPIRED) ||

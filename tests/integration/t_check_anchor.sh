@@ -16,4 +16,14 @@ jcheck "$T/json.out" 'j["chain"]["verified"] and j["chain"]["trusted"]' "still v
 run_check other "localhost:$PORT" --roots "$P/root-old.pem" --json
 expect_rc 2 "untrusted root"
 jcheck "$T/other.out" '"untrusted_root" in codes and "contains_anchor" in codes' "untrusted_root"
+kill "$BG_PID"; wait "$BG_PID" 2>/dev/null || true
+
+# A self-signed server certificate: not trusted, unless it is a root itself.
+check_serve self "$P/self.pem" "$P/self.key"
+run_check self "localhost:$PORT" --roots "$P/root.pem" --json
+expect_rc 2 "self-signed leaf"
+jcheck "$T/self.out" 'codes == ["untrusted_root"] and "self-signed" in probs["untrusted_root"]["message"] and j["chain"]["sent"][0]["role"] == "leaf"' "self-signed leaf is untrusted"
+run_check selfok "localhost:$PORT" --roots "$P/self.pem" --json
+expect_rc 0 "self-signed leaf among the roots"
+jcheck "$T/selfok.out" 'codes == [] and j["chain"]["verified"]' "trusted when pinned as a root"
 pass
