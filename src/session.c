@@ -13,6 +13,7 @@
  */
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -168,17 +169,23 @@ session_side_error(struct side *side, short what, char *buf, size_t len)
 		return 0;
 	}
 	if (what & BEV_EVENT_EOF) {
-		snprintf(buf, len, "closed");
+		/*
+		 * With dirty shutdowns allowed, libevent reports a reset as
+		 * an EOF; the errno it saved for the callback tells them
+		 * apart.
+		 */
+		snprintf(buf, len, "%s", EVUTIL_SOCKET_ERROR() == ECONNRESET ?
+		    "reset the connection" : "closed");
 		return 0;
 	}
 	if (side->bev != NULL && side->ssl != NULL) {
 		while ((e = bufferevent_get_openssl_error(side->bev)) != 0) {
 			const char *r = ERR_reason_error_string(e);
 
-			if (off < len)
+			/* libevent also queues errors without a reason. */
+			if (r != NULL && off < len)
 				off += (size_t)snprintf(buf + off, len - off,
-				    "%s%s", off ? "; " : "", r != NULL ? r :
-				    "unknown TLS error");
+				    "%s%s", off ? "; " : "", r);
 		}
 		if (off > 0)
 			return 1;

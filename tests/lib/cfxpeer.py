@@ -93,10 +93,10 @@ class Handler(socketserver.BaseRequestHandler):
             elif cmd == "RESET":
                 sock.sendall(os.urandom(int(words[1])))
                 time.sleep(0.2)
-                raw = self.request
-                raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                               struct.pack("ii", 1, 0))
-                raw.close()
+                # Linger 0: close() sends a RST (and no close_notify).
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                struct.pack("ii", 1, 0))
+                sock.close()
                 return
             # Wait for the client to finish before closing.
             try:

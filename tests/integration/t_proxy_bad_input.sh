@@ -1,0 +1,92 @@
+#!/bin/bash
+# Bad input: plain HTTP and random bytes instead of a ClientHello, a client
+# that disconnects mid-handshake, one that vanishes mid-transfer, a backend
+# that resets mid-stream: each session ends with a logged reason and the
+# daemon lives on to serve the next client.
+. "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
+need /usr/bin/python3
+
+mkpki "$T/pki"
+P=$T/pki
+BPORT=$(free_port)
+PPORT=$(free_port)
+py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+global_conf "$T/chainfix.conf"
+cat >>"$T/chainfix.conf" <<EOF
+[b]
+listen = 127.0.0.1:$PPORT
+cert = $P/leaf.pem
+key = $P/leaf.key
+intermediates = $P/intermediates
+roots = $P/root.pem
+backend = 127.0.0.1:$BPORT
+backend_ca = $P/root.pem
+EOF
+chainfix_start chainfix "$T/chainfix.conf"
+
+alive() {
+	kill -0 "$CFX_PID" 2>/dev/null || fail "chainfix died after: $1"
+	[ "$(peer client --port "$PPORT" --cafile "$P/root.pem" who)" = backend ] ||
+	    fail "no service after: $1"
+	ok "still serving after: $1"
+}
+
+raw() {	# MODE
+	/usr/bin/python3 - "$PPORT" "$1" "$P/root.pem" <<'PY'
+import os, socket, ssl, sys
+port, mode, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(30)
+if mode == "http":
+    s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+elif mode == "random":
+    s.sendall(os.urandom(4096))
+elif mode == "halfhello":
+    ctx = ssl.create_default_context(cafile=ca)
+    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inb, outb, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = outb.read()
+    s.sendall(hello[: len(hello) // 2])
+    s.close()
+    sys.exit(0)
+# The server must close (maybe after an alert), not hang.
+try:
+    while s.recv(4096):
+        pass
+except ConnectionResetError:
+    pass
+PY
+}
+
+raw http || fail "plain HTTP client: $?"
+wait_log "$T/chainfix.log" "client handshake failed: .*(http request|wrong version number)"
+alive "plain HTTP instead of a ClientHello"
+
+raw random || fail "random bytes client: $?"
+wait_log "$T/chainfix.log" "client handshake failed: .*(wrong version number|unknown protocol|record)"
+alive "random bytes instead of a ClientHello"
+
+raw halfhello || fail "half ClientHello client: $?"
+wait_log "$T/chainfix.log" "client went away during the handshake"
+alive "a client gone mid-handshake"
+
+peer client --port "$PPORT" --cafile "$P/root.pem" down $((1024 * 1024 * 1024)) >/dev/null 2>&1 &
+DOWN=$!
+LIB_PIDS="$LIB_PIDS $DOWN"
+sleep 1
+kill -9 "$DOWN"
+wait "$DOWN" 2>/dev/null || true
+# Its session line: megabytes out, then the client's end.
+wait_log "$T/chainfix.log" "site=b .* out=[0-9]{7,} .*: client (closed|reset the connection|.*)"
+alive "a client gone mid-transfer"
+
+peer client --port "$PPORT" --cafile "$P/root.pem" reset >"$T/reset.log" 2>&1 ||
+    fail "reset client: $(cat "$T/reset.log")"
+wait_log "$T/chainfix.log" "site=b .* out=100000 .*: backend reset the connection"
+alive "a backend reset mid-stream"
+chainfix_stop_clean
+pass
