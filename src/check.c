@@ -546,6 +546,22 @@ check_is_ip(const char *s)
 	    inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/*
+ * Names go into the SNI extension and the Host header: letters, digits and
+ * ".-_:" (IPv6 addresses, "%" for a scope) only, so nothing can be smuggled.
+ */
+static int
+check_valid_name(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 253)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr(".-_:%", *s) != NULL))
+			return 0;
+	return 1;
+}
+
 static int
 check_number(const char *s, unsigned long max, unsigned long *out)
 {
@@ -643,6 +659,14 @@ check_parse_args(int argc, char **argv, struct check_opts *o, int *help)
 
 		fprintf(stderr, "chainfix check: %s\n",
 		    log_escape(err, esc, sizeof(esc)));
+		return -1;
+	}
+	if (!check_valid_name(o->host) || (o->servername != NULL &&
+	    !check_valid_name(o->servername))) {
+		fprintf(stderr, "chainfix check: not a host name or address: "
+		    "'%s'\n", log_escape(o->servername != NULL &&
+		    check_valid_name(o->host) ? o->servername : o->host, err,
+		    sizeof(err)));
 		return -1;
 	}
 	/* SNI may not carry an IP address (RFC 6066 section 3). */

@@ -18,4 +18,14 @@ expect_rc 1 "human report"
 head -n 1 "$T/human.out" | grep -q "^WARNING localhost:$PORT: incorrect order$" ||
     fail "verdict line: $(head -n 1 "$T/human.out")"
 ok "verdict line"
+kill "$BG_PID"; wait "$BG_PID" 2>/dev/null || true
+
+# Order is judged by signatures, not names: a decoy with int1's name but
+# another key, sent where int1 belongs, is extra, and int1 after it is
+# still in order.
+check_cat "$T/decoy.pem" "$P/int2.pem" "$P/int1-decoy.pem" "$P/int1.pem"
+check_serve decoy "$P/leaf.pem" "$P/leaf.key" "$T/decoy.pem"
+run_check decoy "localhost:$PORT" --roots "$P/root.pem" --json
+expect_rc 1 "decoy"
+jcheck "$T/decoy.out" 'codes == ["extra_certificates"] and [c["role"] for c in j["chain"]["sent"]] == ["leaf", "intermediate", "extra", "intermediate"]' "the decoy is extra, the order is right"
 pass

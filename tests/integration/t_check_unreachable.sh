@@ -31,6 +31,12 @@ run_check badopt "localhost" --frobnicate
 expect_rc 3 "unknown option"
 run_check baddays "localhost" --warn-days soon
 expect_rc 3 "bad --warn-days"
+run_check badname "local host:443"
+expect_rc 3 "a space in the host"
+grep_out "$T/badname.log" "not a host name or address: 'local host'" "bad host named"
+run_check badsni "localhost:443" --servername "$(printf 'a\r\nX-Evil: 1')"
+expect_rc 3 "CR LF in --servername"
+grep_out "$T/badsni.log" 'not a host name or address: .a\\x0d\\x0aX-Evil: 1.' "bad servername named, escaped"
 run_check help --help
 expect_rc 0 "--help"
 grep_out "$T/help.out" "^usage: chainfix check HOST\[:PORT\]" "usage on stdout"
