@@ -59,6 +59,11 @@ struct chain;
  * that issued none of the others) and assemble its chain.  Errors are logged
  * naming the file or, for an incomplete chain, the missing issuer and the
  * AIA caIssuers URL.  Returns a new chain (free with chain_free()) or NULL.
+ * Fails if the leaf is expired or not yet valid.  Succeeds with a warning
+ * when the path ends at a self-signed certificate that is not in `roots`
+ * (chain_trusted() is then 0) or holds an expired intermediate for which no
+ * valid twin exists; certificates of the cert file left off the path are
+ * reported at info level.
  */
 struct chain *chain_build(const struct chain_spec *spec);
 

@@ -376,9 +376,11 @@ certload_p12(PKCS12 *p12, const char *password, struct certload_set *set,
 		    !PKCS12_parse(p12, pw, &pkey, &cert, &ca)) {
 			ERR_clear_error();
 			snprintf(why, whylen, "cannot decrypt the PKCS#12 "
-			    "contents (unsupported algorithm%s)",
-			    certload_legacy == NULL ? "; the OpenSSL legacy "
-			    "provider is not available" : "");
+			    "contents (%s)", certload_legacy == NULL ?
+			    "unsupported algorithm? the OpenSSL legacy "
+			    "provider is not available" : PKCS12_mac_present(
+			    p12) ? "unsupported algorithm" : "wrong password "
+			    "or unsupported algorithm");
 			goto out;
 		}
 	}

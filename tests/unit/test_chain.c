@@ -991,6 +991,69 @@ test_renewed_leaf(void **state)
 	free(root);
 }
 
+/* The same pool in 40 orders gives the same chain, for each roots. */
+static void
+test_order_independent(void **state)
+{
+	X509 *certs[] = { P->int1, P->int1_cross, P->int1_expired,
+	    P->int1_decoy, P->int2, P->root_old, P->leaf2, P->self };
+	const size_t n = sizeof(certs) / sizeof(certs[0]);
+	struct certload_set *roots[3], *pool;
+	X509 *tmp, *want[3][4];
+	uint32_t seed = 777;
+	struct chain *c;
+	char err[512];
+	size_t i, j, k;
+	int iter;
+
+	(void)state;
+	for (k = 0; k < 3; k++)
+		assert_non_null(roots[k] = certload_set_new());
+	assert_int_equal(certload_set_add(roots[0], P->root, "r"), 1);
+	assert_int_equal(certload_set_add(roots[1], P->root_old, "o"), 1);
+	assert_int_equal(certload_set_add(roots[2], P->root_old, "o"), 1);
+	assert_int_equal(certload_set_add(roots[2], P->root, "r"), 1);
+	for (iter = 0; iter < 40; iter++) {
+		for (i = n - 1; i > 0; i--) {
+			seed = seed * 1103515245u + 12345u;
+			j = (seed >> 8) % (i + 1);
+			tmp = certs[i];
+			certs[i] = certs[j];
+			certs[j] = tmp;
+		}
+		assert_non_null(pool = certload_set_new());
+		for (i = 0; i < n; i++)
+			assert_int_equal(certload_set_add(pool, certs[i], "p"),
+			    1);
+		for (k = 0; k < 3; k++) {
+			c = chain_assemble(P->leaf, "leaf", NULL, pool,
+			    roots[k], 0, err, sizeof(err));
+			assert_non_null(c);
+			assert_int_equal(chain_length(c), 4);
+			assert_true(chain_trusted(c));
+			assert_int_equal(X509_cmp(chain_get(c, 1)->x509,
+			    P->int2), 0);
+			if (k == 0)
+				assert_int_equal(X509_cmp(chain_get(c, 2)->x509,
+				    P->int1), 0);
+			if (k == 1)
+				assert_int_equal(X509_cmp(chain_get(c, 2)->x509,
+				    P->int1_cross), 0);
+			for (i = 0; i < 4; i++) {
+				if (iter == 0)
+					want[k][i] = chain_get(c, i)->x509;
+				else
+					assert_ptr_equal(want[k][i],
+					    chain_get(c, i)->x509);
+			}
+			chain_free(c);
+		}
+		certload_set_free(pool);
+	}
+	for (k = 0; k < 3; k++)
+		certload_set_free(roots[k]);
+}
+
 int
 main(void)
 {
@@ -1015,6 +1078,7 @@ main(void)
 		cmocka_unit_test(test_shortest_trusted),
 		cmocka_unit_test(test_many_twins),
 		cmocka_unit_test(test_renewed_leaf),
+		cmocka_unit_test(test_order_independent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
