@@ -169,6 +169,16 @@ proxy_reload(struct proxy *p)
 	}
 	if (g->cfg->workers != p->gen->cfg->workers)
 		log_warnx("workers changed: takes effect on restart");
+	if ((g->cfg->admin_listen.host == NULL) !=
+	    (p->gen->cfg->admin_listen.host == NULL) ||
+	    (g->cfg->admin_listen.host != NULL &&
+	    !generation_same_addr(&g->cfg->admin_listen,
+	    &p->gen->cfg->admin_listen)))
+		log_warnx("admin_listen changed: takes effect on restart");
+	if ((g->cfg->user == NULL) != (p->gen->cfg->user == NULL) ||
+	    (g->cfg->user != NULL && strcmp(g->cfg->user,
+	    p->gen->cfg->user) != 0))
+		log_warnx("user changed: takes effect on restart");
 	/* Sessions hold their own references: the old one dies with them. */
 	old = p->gen;
 	p->gen = g;

@@ -1,0 +1,53 @@
+#!/bin/bash
+# File descriptor exhaustion: with a low RLIMIT_NOFILE and more idle
+# connections than it allows, chainfix pauses accepting (logged) instead of
+# spinning or dying, and serves again once descriptors are free.
+. "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
+need /usr/bin/python3
+
+mkpki "$T/pki"
+P=$T/pki
+BPORT=$(free_port)
+PPORT=$(free_port)
+py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+global_conf "$T/chainfix.conf"
+cat >>"$T/chainfix.conf" <<EOF
+[fd]
+listen = 127.0.0.1:$PPORT
+cert = $P/leaf.pem
+key = $P/leaf.key
+intermediates = $P/intermediates
+roots = $P/root.pem
+backend = 127.0.0.1:$BPORT
+backend_ca = $P/root.pem
+handshake_timeout = 3
+EOF
+bg chainfix bash -c 'ulimit -n 64 && exec "$0" -c "$1"' "$CHAINFIX" "$T/chainfix.conf"
+CFX_PID=$BG_PID
+wait_log "$T/chainfix.log" "serving .* site"
+
+# 100 silent connections, held 5 s: more than 64 descriptors.
+/usr/bin/python3 - "$PPORT" >"$T/flood.log" 2>&1 <<'PY' || fail "flood: $(cat "$T/flood.log")"
+import socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(100)]
+time.sleep(5)
+for s in socks:
+    s.close()
+PY
+wait_log "$T/chainfix.log" "accept: (Too many open files|No file descriptors).*: pausing"
+ok "accept paused on EMFILE"
+kill -0 "$CFX_PID" || fail "chainfix died of fd exhaustion"
+
+# Descriptors come back as the silent clients time out or leave.
+i=0
+until out=$(peer client --port "$PPORT" --cafile "$P/root.pem" who 2>/dev/null) &&
+    [ "$out" = backend ]; do
+	[ "$i" -lt 30 ] || fail "no service after the flood"
+	sleep 1
+	i=$((i + 1))
+done
+ok "serving again after the flood"
+n=$(grep -c "pausing" "$T/chainfix.log")
+[ "$n" -lt 1000 ] || fail "the listener spun: $n pause messages"
+chainfix_stop_clean
+pass
