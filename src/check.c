@@ -1510,9 +1510,10 @@ check_analyze(struct check_report *r, const struct check_opts *o,
 		    "certificate at all");
 		return;
 	}
-	r->nroots = certload_set_count(roots);
-	if (check_verify(r, roots) == -1)
+	if (check_verify(r, roots) == -1) {
+		check_problem(r, P_VERIFY, "%s", r->error);
 		return;
+	}
 	check_walk(r, walk, &nwalk, now);
 	check_verify_problems(r);
 	check_leaf(r, o, now);
@@ -1835,7 +1836,9 @@ check_print_json(FILE *f, const struct check_report *r,
 	check_json_str(f, o->checkname);
 	fputs(", \"address\": ", f);
 	check_json_str(f, check_opt(r->address));
-	fputs("},\n  \"verdict\": ", f);
+	fputs(", \"roots\": ", f);
+	check_json_str(f, o->roots);
+	fprintf(f, ", \"roots_count\": %zu},\n  \"verdict\": ", r->nroots);
 	check_json_str(f, r->reachable ? check_verdicts[worst] :
 	    "UNREACHABLE");
 	fprintf(f, ",\n  \"exit_code\": %d,\n  \"error\": ", code);
@@ -1978,7 +1981,7 @@ static void
 check_print_human(FILE *f, const struct check_report *r,
     const struct check_opts *o, enum check_sev worst)
 {
-	char d1[32], d2[32], name[256], target[300];
+	char d1[32], d2[32], name[256], target[300], esc[300];
 	size_t i, k;
 	int j, n, idx, first;
 	time_t now = time(NULL);
@@ -2049,7 +2052,9 @@ check_print_human(FILE *f, const struct check_report *r,
 		fprintf(f, "\n     size:      %zu bytes\n", c->der_len);
 	}
 
-	fprintf(f, "\nPath a strict client builds (roots: %s):\n", o->roots);
+	log_escape(o->roots, name, sizeof(name));
+	fprintf(f, "\nPath a strict client builds (roots: %s, %zu certificate%s):\n",
+	    name, r->nroots, r->nroots == 1 ? "" : "s");
 	n = r->path != NULL ? sk_X509_num(r->path) : 0;
 	for (j = 0; j < n; j++) {
 		X509 *x = sk_X509_value(r->path, j);
@@ -2100,7 +2105,8 @@ check_print_human(FILE *f, const struct check_report *r,
 			fprintf(f, "  (`chainfix bundle --cert LEAF "
 			    "--intermediates %s --roots %s` writes the same "
 			    "bundle from the leaf's file, or let chainfix serve "
-			    "it)\n", name, o->roots);
+			    "it)\n", name, log_escape(o->roots, esc,
+			    sizeof(esc)));
 		}
 	} else if (check_has(r, P_INCOMPLETE) || check_has(r, P_ORDER) ||
 	    check_has(r, P_EXTRA) || check_has(r, P_INT_EXPIRED) ||
@@ -2187,6 +2193,7 @@ check_main(int argc, char **argv)
 		    log_escape(o.roots, esc, sizeof(esc)));
 		goto out;
 	}
+	r->nroots = certload_set_count(roots);
 	if (o.intermediates != NULL &&
 	    certload_dir(o.intermediates, pool) == -1) {
 		fprintf(stderr, "chainfix check: cannot read the "
