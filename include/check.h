@@ -12,4 +12,45 @@
  */
 int check_main(int argc, char **argv);
 
+/*
+ * The --json report (schema 1; fields are only ever added).  Strings the
+ * peer controls are escaped: names in RFC 2253 form, other bytes outside
+ * printable ASCII as \xNN.  Times are ISO 8601 UTC ("2027-01-31T12:00:00Z").
+ *
+ *   schema        1
+ *   version       chainfix version
+ *   target        {host, port, servername (SNI sent, or null), checked_name,
+ *                  address ("127.0.0.1:443", null if none answered),
+ *                  roots (the --roots spec), roots_count}
+ *   verdict       "OK" | "WARNING" | "CRITICAL" | "UNREACHABLE"
+ *   exit_code     0 | 1 | 2 | 3
+ *   error         why the server could not be reached, else null
+ *   tls           {protocol, cipher, tls1_2, tls1_3 (true/false)} or null
+ *   chain         null when unreachable, else
+ *     count, certificate_message_size (TLS 1.2 encoding:
+ *     7 + sum(3 + der_size)), initial_window (14600), verified, trusted,
+ *     sent[]      {index, role ("leaf" | "intermediate" | "anchor" |
+ *                  "extra" | "duplicate"), subject, issuer, key_type,
+ *                  key_bits, key_curve, signature_algorithm, not_before,
+ *                  not_after, days_left, sha256 (hex), der_size,
+ *                  self_signed, duplicate_of (index or null)}
+ *     path[]      what the strict client built, leaf first:
+ *                 {subject, sent_index (or null), from_roots}
+ *     missing_issuer  {subject, issuer_of, aia_url (or null)} or null
+ *   problems[]    {code, severity ("critical" | "warning"), message}; codes:
+ *                 critical: incomplete, untrusted_root, verify_error,
+ *                   expired_cross_sign, intermediate_expired, root_expired,
+ *                   leaf_expired, leaf_not_yet_valid, hostname_mismatch
+ *                 warning: leaf_expiring, intermediate_expiring,
+ *                   intermediate_expires_before_leaf, extra_certificates,
+ *                   incorrect_order, contains_anchor, weak_signature,
+ *                   weak_key, chain_too_large, no_tls12, activesync
+ *   summary       {critical, warnings}
+ *   fix           with --intermediates: {intermediates, complete, trusted,
+ *                  already_sent, count, error, bundle (PEM, leaf first)},
+ *                  else null
+ *   activesync    with --activesync: {status (or null), status_line,
+ *                  protocol_versions, server_version, error}, else null
+ */
+
 #endif /* CHAINFIX_CHECK_H */

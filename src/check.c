@@ -1396,7 +1396,13 @@ check_leaf(struct check_report *r, const struct check_opts *o, time_t now)
 	if (o->name_is_ip)
 		rv = X509_check_ip_asc(leaf->x, o->checkname, 0);
 	else
-		rv = X509_check_host(leaf->x, o->checkname, 0, 0, NULL);
+		/*
+		 * As browsers, Go and Python do: the SAN alone counts (no
+		 * fallback to the subject CN), no partial wildcards.
+		 */
+		rv = X509_check_host(leaf->x, o->checkname, 0,
+		    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
+		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
 	ERR_clear_error();
 	if (rv != 1)
 		check_problem(r, P_HOSTNAME, "the certificate \"%s\" does not "
@@ -2111,11 +2117,16 @@ check_print_human(FILE *f, const struct check_report *r,
 	} else if (check_has(r, P_INCOMPLETE) || check_has(r, P_ORDER) ||
 	    check_has(r, P_EXTRA) || check_has(r, P_INT_EXPIRED) ||
 	    check_has(r, P_EXPIRED_CROSS)) {
-		fprintf(f, "\nFix: put the intermediates in a directory and "
-		    "run `chainfix check %s --intermediates DIR` to see the "
-		    "bundle to serve%s%s%s\n", target,
+		fprintf(f, "\nFix: collect the intermediates in a directory%s%s%s, "
+		    "then\n  chainfix check %s%s%s --intermediates DIR   "
+		    "shows the bundle to serve,\n  chainfix bundle --cert "
+		    "LEAF --intermediates DIR%s%s   writes it\n",
 		    r->missing_aia[0] ? " (the missing one: " : "",
-		    r->missing_aia, r->missing_aia[0] ? ")" : "");
+		    r->missing_aia, r->missing_aia[0] ? ")" : "", target,
+		    strcmp(o->roots, "system") ? " --roots " : "",
+		    strcmp(o->roots, "system") ? log_escape(o->roots, esc,
+		    sizeof(esc)) : "", strcmp(o->roots, "system") ?
+		    " --roots " : "", strcmp(o->roots, "system") ? esc : "");
 	}
 
 	if (r->as_tried) {

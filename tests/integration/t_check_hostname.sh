@@ -24,4 +24,18 @@ jcheck "$T/sni.out" 'j["target"]["servername"] == "mail.other.test" and codes ==
 run_check deep "127.0.0.1:$PORT" --servername a.b.other.test --roots "$P/root.pem"
 expect_rc 2 "a wildcard covers one label only"
 grep_out "$T/deep.out" "^CRITICAL .*hostname not covered" "verdict names it"
+kill "$BG_PID"; wait "$BG_PID" 2>/dev/null || true
+
+# A certificate naming the host only in its subject CN, without a SAN:
+# strict clients ignore the CN.
+openssl req -new -key "$P/leaf.key" -subj "/CN=localhost" -out "$T/cn.csr" \
+    >"$T/openssl.log" 2>&1 || fail "openssl req"
+printf 'extendedKeyUsage = serverAuth\n' >"$T/cn.ext"
+openssl x509 -req -in "$T/cn.csr" -CA "$P/int2.pem" -CAkey "$P/int2.key" \
+    -CAcreateserial -days 300 -extfile "$T/cn.ext" -out "$T/cn.pem" \
+    >>"$T/openssl.log" 2>&1 || fail "openssl x509"
+check_serve cn "$T/cn.pem" "$P/leaf.key" "$T/chain.pem"
+run_check cn "localhost:$PORT" --roots "$P/root.pem" --json
+expect_rc 2 "CN without SAN"
+jcheck "$T/cn.out" 'codes == ["hostname_mismatch"]' "the CN alone does not count"
 pass
