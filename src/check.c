@@ -1527,9 +1527,21 @@ check_analyze(struct check_report *r, const struct check_opts *o,
 	check_shape(r, roots, walk, nwalk);
 	for (i = 0; i < r->ncerts; i++) {
 		struct check_cert *c = &r->certs[i];
+		char d[32];
 
 		if (c->duplicate_of != -1)
 			continue;
+		/*
+		 * An expired certificate the client did not need (an old
+		 * cross-sign kept "for compatibility"): dead weight, and a
+		 * trap for clients that pick it.
+		 */
+		if (i > 0 && r->verified && c->walk_pos > 0 &&
+		    !check_on_vpath(r, c->x) && c->not_after < now)
+			check_problem(r, P_EXTRA, "#%zu \"%s\" expired on %s "
+			    "and is not on the path a strict client builds: "
+			    "drop it", i, c->subject,
+			    check_day(c->not_after, d, sizeof(d)));
 		/* A root's own signature is never checked by anyone. */
 		if (!c->self_signed && check_weak_md(c->sig_md))
 			check_problem(r, P_SHA1, "#%zu \"%s\" is signed with "

@@ -56,4 +56,11 @@ ok "the suggested bundle verifies against the current root"
 run_check plain "localhost:$PORT" --roots "$T/roots.pem" --json
 expect_rc 2 "critical without --intermediates"
 jcheck "$T/plain.out" 'codes == ["intermediate_expired"]' "intermediate_expired"
+
+# A client holding int1 itself as an anchor (as modern stores hold ISRG
+# Root X1) never needs the cross-sign: it is dead weight, a warning.
+check_cat "$T/modern.pem" "$P/root.pem" "$P/int1.pem"
+run_check modern "localhost:$PORT" --roots "$T/modern.pem" --json
+expect_rc 1 "unneeded expired cross-sign"
+jcheck "$T/modern.out" 'codes == ["extra_certificates"] and "expired on 2021-01-01" in probs["extra_certificates"]["message"] and j["chain"]["verified"]' "named as extra, chain verifies"
 pass
