@@ -1,0 +1,324 @@
+/*
+ * test_tlsctx.c: server contexts serve exactly the assembled chain, SNI
+ * picks the site (exact names before wildcards, else the default), and the
+ * protocol settings follow the site's configuration.  Handshakes run in
+ * memory over BIO pairs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "certload.h"
+#include "chain.h"
+#include "config.h"
+#include "tlsctx.h"
+#include "testpki.h"
+
+static struct testpki *P;
+
+struct site {
+	struct config_site	 cfg;
+	struct chain		*chain;
+	SSL_CTX			*ctx;
+	X509			*leaf;
+	EVP_PKEY		*key;
+};
+
+static int
+setup(void **state)
+{
+	(void)state;
+	P = testpki_new();
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	testpki_free(P);
+	return 0;
+}
+
+/* A site serving leaf (key) with int2, int1 from the pool, root trusted. */
+static void
+site_init(struct site *s, const char *name, X509 *leaf, EVP_PKEY *key,
+    int min_protocol)
+{
+	struct certload_set *pool, *roots;
+	char err[256];
+
+	memset(s, 0, sizeof(*s));
+	s->cfg.name = (char *)(uintptr_t)name;
+	s->cfg.min_protocol = min_protocol;
+	assert_non_null(pool = certload_set_new());
+	assert_non_null(roots = certload_set_new());
+	assert_int_equal(certload_set_add(pool, P->int1, "int1"), 1);
+	assert_int_equal(certload_set_add(pool, P->int2, "int2"), 1);
+	assert_int_equal(certload_set_add(roots, P->root, "root"), 1);
+	s->chain = chain_assemble(leaf, name, key, pool, roots, 0, err,
+	    sizeof(err));
+	if (s->chain == NULL)
+		fail_msg("chain_assemble: %s", err);
+	certload_set_free(pool);
+	certload_set_free(roots);
+	s->ctx = tlsctx_server_new(&s->cfg, s->chain, s);
+	assert_non_null(s->ctx);
+	s->leaf = leaf;
+	s->key = key;
+}
+
+static void
+site_clear(struct site *s)
+{
+	SSL_CTX_free(s->ctx);
+	chain_free(s->chain);
+}
+
+/* Another leaf under int2 with the given SAN. */
+static X509 *
+leaf_with(const char *cn, const char *san)
+{
+	struct testpki_certspec spec;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.cn = cn;
+	spec.key = P->leaf2_key;
+	spec.issuer = P->int2;
+	spec.issuer_key = P->int2_key;
+	spec.not_before = -TESTPKI_DAY;
+	spec.not_after = 30 * TESTPKI_DAY;
+	spec.server = 1;
+	spec.san = san;
+	return testpki_cert(&spec);
+}
+
+/*
+ * Handshake a strict client (trusts root alone, checks servername) against
+ * a server SSL made from sctx.  Returns the server SSL (caller frees) and
+ * how many certificates the client received.
+ */
+static SSL *
+handshake(SSL_CTX *sctx, const char *servername, int *ncerts, int *ok)
+{
+	SSL_CTX *cctx;
+	SSL *c, *s;
+	BIO *cb, *sb;
+	X509_STORE *store;
+	int i, cr = 0, sr = 0;
+
+	assert_non_null(cctx = SSL_CTX_new(TLS_client_method()));
+	store = SSL_CTX_get_cert_store(cctx);
+	assert_int_equal(X509_STORE_add_cert(store, P->root), 1);
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
+	assert_non_null(c = SSL_new(cctx));
+	assert_non_null(s = SSL_new(sctx));
+	if (servername != NULL) {
+		assert_int_equal(SSL_set_tlsext_host_name(c, servername), 1);
+		assert_int_equal(SSL_set1_host(c, servername), 1);
+	}
+	assert_int_equal(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
+	SSL_set_bio(c, cb, cb);
+	SSL_set_bio(s, sb, sb);
+	SSL_set_connect_state(c);
+	SSL_set_accept_state(s);
+	for (i = 0; i < 100 && (cr != 1 || sr != 1); i++) {
+		if (cr != 1 && (cr = SSL_do_handshake(c)) != 1 &&
+		    SSL_get_error(c, cr) != SSL_ERROR_WANT_READ)
+			break;
+		if (sr != 1 && (sr = SSL_do_handshake(s)) != 1 &&
+		    SSL_get_error(s, sr) != SSL_ERROR_WANT_READ)
+			break;
+	}
+	*ok = cr == 1 && sr == 1 && SSL_get_verify_result(c) == X509_V_OK;
+	*ncerts = SSL_get_peer_cert_chain(c) != NULL ?
+	    sk_X509_num(SSL_get_peer_cert_chain(c)) : 0;
+	ERR_clear_error();
+	SSL_free(c);
+	SSL_CTX_free(cctx);
+	return s;
+}
+
+/* The context serves leaf, int2, int1 (not the root) and never more. */
+static void
+test_server_chain(void **state)
+{
+	struct site a;
+	STACK_OF(X509) *extra = NULL;
+	int n, ok;
+	SSL *s;
+
+	(void)state;
+	site_init(&a, "a", P->leaf, P->leaf_key, 0);
+	assert_true(SSL_CTX_get_mode(a.ctx) & SSL_MODE_NO_AUTO_CHAIN);
+	assert_true(SSL_CTX_get_mode(a.ctx) & SSL_MODE_RELEASE_BUFFERS);
+	assert_int_equal(SSL_CTX_get0_chain_certs(a.ctx, &extra), 1);
+	assert_int_equal(sk_X509_num(extra), 2);
+	assert_int_equal(X509_cmp(sk_X509_value(extra, 0), P->int2), 0);
+	assert_int_equal(X509_cmp(sk_X509_value(extra, 1), P->int1), 0);
+	assert_int_equal(SSL_CTX_get_min_proto_version(a.ctx),
+	    TLS1_2_VERSION);
+
+	s = handshake(a.ctx, "localhost", &n, &ok);
+	assert_true(ok);
+	assert_int_equal(n, 3);
+	assert_ptr_equal(tlsctx_server_site(s), &a);
+	SSL_free(s);
+	site_clear(&a);
+}
+
+/* Old devices: TLS 1.0 only when asked, with the security level lowered. */
+static void
+test_min_protocol(void **state)
+{
+	struct site a;
+
+	(void)state;
+	site_init(&a, "old", P->leaf, P->leaf_key, TLS1_VERSION);
+	assert_int_equal(SSL_CTX_get_min_proto_version(a.ctx), TLS1_VERSION);
+	assert_int_equal(SSL_CTX_get_security_level(a.ctx), 0);
+	site_clear(&a);
+	site_init(&a, "new", P->leaf, P->leaf_key, 0);
+	assert_true(SSL_CTX_get_security_level(a.ctx) > 0);
+	site_clear(&a);
+}
+
+/* Exact names win over wildcards whatever the order; else the default. */
+static void
+test_sni_lookup(void **state)
+{
+	struct site a, wild, exact;
+	struct tlsctx_sni *t;
+	X509 *lw, *le;
+
+	(void)state;
+	lw = leaf_with("other.test", "DNS:other.test,DNS:*.other.test");
+	le = leaf_with("exact.other.test", "DNS:exact.other.test");
+	site_init(&a, "a", P->leaf, P->leaf_key, 0);
+	site_init(&wild, "wild", lw, P->leaf2_key, 0);
+	site_init(&exact, "exact", le, P->leaf2_key, 0);
+	assert_non_null(t = tlsctx_sni_new());
+	assert_null(tlsctx_sni_default(t));
+	assert_int_equal(tlsctx_sni_add(t, a.ctx, a.leaf), 0);
+	assert_int_equal(tlsctx_sni_add(t, wild.ctx, wild.leaf), 0);
+	assert_int_equal(tlsctx_sni_add(t, exact.ctx, exact.leaf), 0);
+
+	assert_ptr_equal(tlsctx_sni_default(t), a.ctx);
+	assert_ptr_equal(tlsctx_sni_lookup(t, NULL), a.ctx);
+	assert_ptr_equal(tlsctx_sni_lookup(t, ""), a.ctx);
+	assert_ptr_equal(tlsctx_sni_lookup(t, "localhost"), a.ctx);
+	assert_ptr_equal(tlsctx_sni_lookup(t, "LOCALHOST"), a.ctx);
+	assert_ptr_equal(tlsctx_sni_lookup(t, "other.test"), wild.ctx);
+	assert_ptr_equal(tlsctx_sni_lookup(t, "mail.other.test"), wild.ctx);
+	assert_ptr_equal(tlsctx_sni_lookup(t, "exact.other.test"),
+	    exact.ctx);
+	/* A wildcard covers one label only. */
+	assert_ptr_equal(tlsctx_sni_lookup(t, "a.b.other.test"), a.ctx);
+	assert_ptr_equal(tlsctx_sni_lookup(t, "unknown.example"), a.ctx);
+
+	tlsctx_sni_free(t);
+	site_clear(&exact);
+	site_clear(&wild);
+	site_clear(&a);
+	X509_free(le);
+	X509_free(lw);
+	tlsctx_sni_free(NULL);
+}
+
+/* The servername callback moves the handshake to the matching site. */
+static void
+test_sni_handshake(void **state)
+{
+	struct site a, b;
+	struct tlsctx_sni *t;
+	X509 *lb;
+	int n, ok;
+	SSL *s;
+
+	(void)state;
+	lb = leaf_with("other.test", "DNS:other.test,DNS:*.other.test");
+	site_init(&a, "a", P->leaf, P->leaf_key, 0);
+	site_init(&b, "b", lb, P->leaf2_key, 0);
+	assert_non_null(t = tlsctx_sni_new());
+	assert_int_equal(tlsctx_sni_add(t, a.ctx, a.leaf), 0);
+	assert_int_equal(tlsctx_sni_add(t, b.ctx, b.leaf), 0);
+
+	s = handshake(tlsctx_sni_default(t), "www.other.test", &n, &ok);
+	assert_true(ok);
+	assert_int_equal(n, 3);
+	assert_ptr_equal(tlsctx_server_site(s), &b);
+	SSL_free(s);
+
+	s = handshake(tlsctx_sni_default(t), "localhost", &n, &ok);
+	assert_true(ok);
+	assert_ptr_equal(tlsctx_server_site(s), &a);
+	SSL_free(s);
+
+	/* No SNI: the default site (the client does not check names). */
+	s = handshake(tlsctx_sni_default(t), NULL, &n, &ok);
+	assert_true(ok);
+	assert_ptr_equal(tlsctx_server_site(s), &a);
+	SSL_free(s);
+
+	tlsctx_sni_free(t);
+	site_clear(&b);
+	site_clear(&a);
+	X509_free(lb);
+}
+
+/* backend_verify = no is accepted, and said loudly. */
+static void
+test_backend_verify_no_warns(void **state)
+{
+	struct config_hostport hp = { (char *)(uintptr_t)"127.0.0.1", 443,
+	    (char *)(uintptr_t)"127.0.0.1:443" };
+	struct config_site cfg;
+	struct tlsctx_backend *tb;
+	char *out;
+	SSL *ssl;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.name = (char *)(uintptr_t)"nv";
+	cfg.backends = &hp;
+	cfg.nbackends = 1;
+	cfg.backend_tls = 1;
+	cfg.backend_verify = CONFIG_VERIFY_NO;
+	testpki_capture_start();
+	tb = tlsctx_backend_new(&cfg);
+	out = testpki_capture_end();
+	assert_non_null(tb);
+	assert_non_null(strstr(out, "NOT checked"));
+	free(out);
+	assert_non_null(ssl = tlsctx_backend_ssl(tb, 0, "client.example"));
+	assert_string_equal(SSL_get_servername(ssl,
+	    TLSEXT_NAMETYPE_host_name), "client.example");
+	assert_int_equal(SSL_get_verify_mode(ssl), SSL_VERIFY_NONE);
+	SSL_free(ssl);
+	tlsctx_backend_free(tb);
+	tlsctx_backend_free(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_server_chain),
+		cmocka_unit_test(test_min_protocol),
+		cmocka_unit_test(test_sni_lookup),
+		cmocka_unit_test(test_sni_handshake),
+		cmocka_unit_test(test_backend_verify_no_warns),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
