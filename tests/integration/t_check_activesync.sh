@@ -29,6 +29,16 @@ expect_rc 0 "human report"
 grep_out "$T/human.out" "^  MS-ASProtocolVersions: 2.0,2.1,2.5,12.0,12.1,14.0,14.1,16.0,16.1$" "versions shown"
 grep_out "$T/human.out" "^  HTTP/1.1 200 OK$" "status line shown"
 
+# Exchange answers 401 without credentials: normal, not a problem.
+PORT3=$(free_port)
+bg auth "$PY" "$RESP" "$PORT3" "$P/leaf-full.pem" "$P/leaf.key" --auth
+wait_port "$PORT3"
+run_check auth "localhost:$PORT3" --roots "$P/root.pem" --activesync --json
+expect_rc 0 "401 is Exchange's normal answer"
+jcheck "$T/auth.out" 'j["activesync"]["status"] == 401 and codes == []' "status 401, no problem"
+run_check authh "localhost:$PORT3" --roots "$P/root.pem" --activesync
+grep_out "$T/authh.out" "401: authentication required" "explained in the human report"
+
 PORT2=$(free_port)
 bg plain "$PY" "$RESP" "$PORT2" "$P/leaf-full.pem" "$P/leaf.key" --plain
 wait_port "$PORT2"

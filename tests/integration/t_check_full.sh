@@ -33,6 +33,18 @@ run_check ip "127.0.0.1:$PORT" --roots "$P/root.pem" --json
 expect_rc 0 "by IP address"
 jcheck "$T/ip.out" 'j["target"]["servername"] is None and j["target"]["checked_name"] == "127.0.0.1"' "no SNI for an address"
 
+# --roots as a directory of PEM files.
+mkdir "$T/roots"
+cp "$P/root.pem" "$P/root-old.pem" "$T/roots/"
+run_check rootdir "localhost:$PORT" --roots "$T/roots" --json
+expect_rc 0 "--roots DIR"
+jcheck "$T/rootdir.out" 'j["target"]["roots_count"] == 2 and codes == []' "both roots loaded, chain trusted"
+
+# A --roots that cannot be read is a usage error.
+run_check noroots "localhost:$PORT" --roots "$T/nonexistent.pem"
+expect_rc 3 "unreadable --roots"
+grep_out "$T/noroots.log" "nonexistent.pem" "the file named"
+
 # Trusting only the system roots, the same chain is not trusted.
 run_check system "localhost:$PORT" --json
 expect_rc 2 "system roots do not know the test root"

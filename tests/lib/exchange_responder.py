@@ -2,12 +2,13 @@
 """A small HTTPS responder that answers OPTIONS /Microsoft-Server-ActiveSync
 the way Exchange does, for the `chainfix check --activesync` tests.
 
-usage: exchange_responder.py PORT CERTFILE KEYFILE [--plain]
+usage: exchange_responder.py PORT CERTFILE KEYFILE [--plain | --auth]
 
 CERTFILE holds the leaf and its chain (PEM).  Listens on 127.0.0.1:PORT and
 logs one line per request ("REQUEST <conn> <method> <path>") on stdout.
 --plain: answer 200 without the ActiveSync headers (a web server that is
-not Exchange).  Standard library only.
+not Exchange).  --auth: answer 401 with WWW-Authenticate, as Exchange does
+when the request carries no credentials.  Standard library only.
 """
 import http.server
 import itertools
@@ -22,6 +23,7 @@ COMMANDS = ("Sync,SendMail,SmartForward,SmartReply,GetAttachment,"
             "GetItemEstimate,MeetingResponse,Search,Settings,Ping,"
             "ItemOperations,Provision,ResolveRecipients,ValidateCert,Find")
 PLAIN = False
+AUTH = False
 CONN_IDS = itertools.count(1)
 
 
@@ -43,6 +45,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_OPTIONS(self):
         self._log()
+        if AUTH and "Authorization" not in self.headers:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="mail"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(200)
         if self.path.split("?")[0].lower() == "/microsoft-server-activesync" \
                 and not PLAIN:
@@ -79,9 +87,10 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def main():
-    global PLAIN
-    args = [a for a in sys.argv[1:] if a != "--plain"]
+    global PLAIN, AUTH
+    args = [a for a in sys.argv[1:] if a not in ("--plain", "--auth")]
     PLAIN = "--plain" in sys.argv[1:]
+    AUTH = "--auth" in sys.argv[1:]
     if len(args) != 3:
         sys.stderr.write(__doc__)
         return 2
