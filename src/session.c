@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -459,7 +461,7 @@ session_backend_tls(struct session *s)
 {
 	struct bufferevent *bev;
 	SSL *ssl;
-	int fd;
+	int fd, one = 1;
 
 	if ((ssl = tlsctx_backend_ssl(s->site->backend, s->bidx,
 	    s->sni)) == NULL) {
@@ -467,6 +469,7 @@ session_backend_tls(struct session *s)
 		return;
 	}
 	fd = bufferevent_getfd(s->backend.bev);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* Without CLOSE_ON_FREE this leaves the connected fd to us. */
 	bufferevent_free(s->backend.bev);
 	s->backend.bev = NULL;
@@ -524,10 +527,14 @@ static void
 session_backend_ready(struct session *s)
 {
 	char why[160];
+	int one = 1;
 
 	s->backend.up = 1;
 	evtimer_del(s->timer);
-	if (s->site->backend != NULL) {
+	if (s->site->backend == NULL) {
+		(void)setsockopt(bufferevent_getfd(s->backend.bev),
+		    IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	} else {
 		if (tlsctx_backend_check(s->site->backend, s->backend.ssl, why,
 		    sizeof(why)) == -1) {
 			metrics_inc(M_BACKEND_VERIFY_FAIL);

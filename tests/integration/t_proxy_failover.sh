@@ -52,6 +52,40 @@ fi
 wait_log "$T/chainfix.log" "site=alldown .*: no backend reachable \(last: 127\.0\.0\.1:$DEAD2: "
 ok "every backend down: client closed and logged"
 
+# A backend that accepts TCP and never answers the TLS handshake: it is
+# given up after connect_timeout and the next one serves.
+SILENT=$(free_port)
+bg silent /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$SILENT"
+wait_port "$SILENT"
+P_SLOW=$(free_port)
+cat >>"$T/chainfix.conf" <<EOF
+
+[slow]
+listen = 127.0.0.1:$P_SLOW
+cert = $P/leaf.pem
+key = $P/leaf.key
+intermediates = $P/intermediates
+roots = $P/root.pem
+backend = 127.0.0.1:$SILENT, 127.0.0.1:$LIVE
+backend_ca = $P/root.pem
+connect_timeout = 2
+EOF
+kill -HUP "$CFX_PID"
+wait_log "$T/chainfix.log" "reloaded .*generation 2"
+[ "$(peer client --port "$P_SLOW" --cafile "$P/root.pem" who)" = live ] ||
+    fail "no failover after a connect timeout"
+wait_log "$T/chainfix.log" "backend 127\\.0\\.0\\.1:$SILENT: timeout \\(2s\\)"
+ok "silent backend given up after connect_timeout, next one used"
+
 # The daemon still serves.
 [ "$(peer client --port "$P_FO" --cafile "$P/root.pem" who)" = live ] ||
     fail "no service after the failures"
