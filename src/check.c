@@ -528,10 +528,12 @@ check_parse_target(struct check_opts *o, char *err, size_t errlen)
 		errno = 0;
 		port = strtoul(o->port, &ep, 10);
 		if (*ep != '\0' || errno != 0 || port == 0 || port > 65535 ||
-		    o->port[0] == '-' || o->port[0] == '+') {
+		    o->port[0] < '0' || o->port[0] > '9') {
 			snprintf(err, errlen, "bad port in '%s'", o->target);
 			return -1;
 		}
+		/* "0443" is a port, not a JSON number: keep the canonical form. */
+		snprintf(o->port, sizeof(o->port), "%lu", port);
 	} else
 		snprintf(o->port, sizeof(o->port), "%s", CHECK_DEFAULT_PORT);
 	return 0;

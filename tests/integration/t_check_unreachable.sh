@@ -17,6 +17,13 @@ run_check v6 "[::1]:$PORT" --json
 expect_rc 3 "IPv6 literal"
 jcheck "$T/v6.out" 'j["target"]["host"] == "::1" and j["target"]["port"] == '"$PORT" "[::1]:PORT parsed"
 
+run_check zeros "127.0.0.1:0${PORT}" --json
+expect_rc 3 "port with a leading zero"
+jcheck "$T/zeros.out" 'j["target"]["port"] == '"$PORT" "port in canonical form (valid JSON)"
+run_check spaceport "127.0.0.1: 443"
+expect_rc 3 "space in the port"
+grep_out "$T/spaceport.log" "bad port" "bad port named"
+
 run_check noname "no-such-host.invalid:443"
 expect_rc 3 "unresolvable name"
 grep_out "$T/noname.out" "^UNREACHABLE .*cannot resolve no-such-host.invalid" "resolution error"
