@@ -440,6 +440,9 @@ session_backend_try(struct session *s)
 		 * Names resolve through the worker's evdns: never block the
 		 * loop.  Numeric addresses need no lookup.  Failures come
 		 * back through session_eventcb (deferred callbacks).
+		 * XXX libevent connects to the first address a name
+		 * resolves to; failover is across `backend` entries, not
+		 * across the addresses of one name.
 		 */
 		if (bufferevent_socket_connect_hostname(bev, s->dns,
 		    AF_UNSPEC, hp->host, hp->port) == 0) {
