@@ -67,4 +67,19 @@ if systemd-analyze security --help 2>/dev/null | grep -q -- '--offline'; then
 	ok "systemd-analyze security exposure $score"
 fi
 
+# The sysusers.d entry creates the user the unit runs as.
+SYSUSERS="$CHAINFIX_TEST_ROOT/../systemd/chainfix.sysusers"
+[ -f "$SYSUSERS" ] || fail "no systemd/chainfix.sysusers"
+if command -v systemd-sysusers >/dev/null 2>&1; then
+	mkdir -p "$T/sysroot"
+	systemd-sysusers --dry-run --root="$T/sysroot" "$(cd "$(dirname "$SYSUSERS")" && pwd)/chainfix.sysusers" \
+	    >"$T/sysusers.log" 2>&1 || fail "systemd-sysusers rejects the entry: $(cat "$T/sysusers.log")"
+	grep -q "Creating user 'chainfix'" "$T/sysusers.log" ||
+	    fail "systemd-sysusers would not create user chainfix: $(cat "$T/sysusers.log")"
+	if grep -Eqi "garbage|failed|ignoring|missing" "$T/sysusers.log"; then
+		fail "systemd-sysusers complained: $(cat "$T/sysusers.log")"
+	fi
+	ok "systemd-sysusers would create user chainfix"
+fi
+
 pass
