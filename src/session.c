@@ -481,7 +481,11 @@ session_backend_tls(struct session *s)
 	    BUFFEREVENT_SSL_CONNECTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (bev == NULL) {
-		/* XXX libevent 2.1 leaves both to us on this (OOM) path. */
+		/*
+		 * XXX libevent 2.1 leaves the SSL and fd to us when its
+		 * allocation fails (the likely case); only a later event_add
+		 * failure would free them itself.
+		 */
 		SSL_free(ssl);
 		close(fd);
 		session_close(s, "out of memory for the backend");
@@ -698,7 +702,11 @@ session_start(const struct session_env *env, int fd,
 	    BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (s->client.bev == NULL) {
-		/* XXX libevent 2.1 leaves both to us on this (OOM) path. */
+		/*
+		 * XXX libevent 2.1 leaves the SSL and fd to us when its
+		 * allocation fails (the likely case); only a later event_add
+		 * failure would free them itself.
+		 */
 		log_warnx("session %s: cannot create the client bufferevent",
 		    s->peer);
 		SSL_free(ssl);
