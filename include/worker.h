@@ -30,6 +30,9 @@ struct worker *worker_start(unsigned id);
 int worker_submit(struct worker *w, int fd, const struct sockaddr *sa,
     socklen_t salen, struct generation *g, struct gen_listen *gl);
 
+/* worker_queued(w): connections queued for w not yet started (any thread). */
+size_t worker_queued(struct worker *w);
+
 /*
  * worker_close_all(w, reason):
  * Ask w to end all its sessions now (any thread; asynchronous).

@@ -217,6 +217,9 @@ proxy_drain_check(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* Accepted but not yet started connections are sessions too. */
+	for (i = 0; i < p->nworkers; i++)
+		n += worker_queued(p->workers[i]);
 	if (n == 0) {
 		log_info("drained: exiting");
 		event_base_loopbreak(p->base);

@@ -42,6 +42,7 @@ struct worker {
 	struct event		*kill;		/* close all sessions */
 	pthread_mutex_t		 lock;
 	struct worker_job	*head, *tail;	/* under lock */
+	size_t			 queued;	/* under lock */
 	const char		*kill_reason;	/* under lock */
 	struct session_list	 sessions;	/* worker thread only */
 	struct session_env	 env;
@@ -52,6 +53,7 @@ worker_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct worker_job *j, *next;
+	size_t n;
 
 	(void)fd;
 	(void)what;
@@ -59,12 +61,19 @@ worker_wake(evutil_socket_t fd, short what, void *arg)
 	j = w->head;
 	w->head = w->tail = NULL;
 	pthread_mutex_unlock(&w->lock);
-	for (; j != NULL; j = next) {
+	for (n = 0; j != NULL; j = next, n++) {
 		next = j->next;
 		(void)session_start(&w->env, j->fd,
 		    (struct sockaddr *)&j->ss, j->sslen, j->gen, j->gl);
 		free(j);
 	}
+	/*
+	 * Only now: the drain counts queued plus live sessions, and a
+	 * connection must never be in neither.
+	 */
+	pthread_mutex_lock(&w->lock);
+	w->queued -= n;
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void
@@ -196,9 +205,21 @@ worker_submit(struct worker *w, int fd, const struct sockaddr *sa,
 	else
 		w->head = j;
 	w->tail = j;
+	w->queued++;
 	pthread_mutex_unlock(&w->lock);
 	event_active(w->wake, 0, 0);
 	return 0;
+}
+
+size_t
+worker_queued(struct worker *w)
+{
+	size_t n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->queued;
+	pthread_mutex_unlock(&w->lock);
+	return n;
 }
 
 void
