@@ -11,12 +11,15 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <netdb.h>
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -31,6 +34,8 @@
 #define ADMIN_TIMEOUT_SECS	10
 /* Requests are a GET line and a few headers; nothing bigger is legitimate. */
 #define ADMIN_MAX_HEADERS	8192
+/* Scrapers and health checks, a few at a time. */
+#define ADMIN_BACKLOG		64
 
 struct admin {
 	struct evhttp			*http;
@@ -368,6 +373,85 @@ done:
 	evbuffer_free(body);
 }
 
+static const char *
+admin_text(const struct config_hostport *hp)
+{
+	return hp->text != NULL ? hp->text : "?";
+}
+
+/*
+ * A listening socket for hp, non-blocking and close-on-exec.  We bind it
+ * ourselves rather than with evhttp_bind_socket(): libevent resolves with
+ * AI_ADDRCONFIG, which makes glibc ask the kernel for the host's addresses
+ * over an AF_NETLINK socket, a family the systemd unit does not allow
+ * (RestrictAddressFamilies).  An empty host is every address: "::" with
+ * IPV6_V6ONLY off (IPv4 too), or "0.0.0.0" where there is no IPv6.
+ */
+static evutil_socket_t
+admin_listen_fd(const struct config_hostport *hp)
+{
+	struct addrinfo hints, *res, *ai;
+	const char *hosts[2];
+	char port[8];
+	size_t nhosts, i;
+	int fd = -1, on = 1, off = 0, r, saved = 0;
+
+	if (hp->host[0] == '\0') {
+		hosts[0] = "::";
+		hosts[1] = "0.0.0.0";
+		nhosts = 2;
+	} else {
+		hosts[0] = hp->host;
+		nhosts = 1;
+	}
+	(void)snprintf(port, sizeof(port), "%u", (unsigned)hp->port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+
+	for (i = 0; i < nhosts && fd == -1; i++) {
+		if ((r = getaddrinfo(hosts[i], port, &hints, &res)) != 0) {
+			if (nhosts == 1) {
+				log_errx("admin_listen %s: %s", admin_text(hp),
+				    gai_strerror(r));
+				return -1;
+			}
+			continue;
+		}
+		for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
+			fd = socket(ai->ai_family, ai->ai_socktype |
+			    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+			if (fd == -1) {
+				saved = errno;
+				continue;
+			}
+			/* A restarted daemon rebinds despite TIME_WAIT. */
+			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+			    sizeof(on));
+			if (ai->ai_family == AF_INET6 && nhosts == 2)
+				(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+				    &off, sizeof(off));
+			if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+			    listen(fd, ADMIN_BACKLOG) == 0)
+				break;
+			saved = errno;
+			close(fd);
+			fd = -1;
+		}
+		freeaddrinfo(res);
+	}
+	if (fd == -1) {
+		errno = saved;
+		if (saved != 0)
+			log_err("admin_listen %s: cannot listen", admin_text(hp));
+		else
+			log_errx("admin_listen %s: cannot listen",
+			    admin_text(hp));
+	}
+	return fd;
+}
+
 struct admin *
 admin_start(struct event_base *base, const struct config_hostport *listen,
     const struct admin_ops *ops, void *arg)
@@ -375,9 +459,7 @@ admin_start(struct event_base *base, const struct config_hostport *listen,
 	struct admin *a;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
-	const char *host;
 	evutil_socket_t fd;
-	int saved;
 
 	if (listen == NULL || listen->host == NULL) {
 		log_errx("admin: no listen address");
@@ -406,19 +488,13 @@ admin_start(struct event_base *base, const struct config_hostport *listen,
 	    EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(a->http, admin_request, a);
 
-	/* "" (":9100" or "*:9100") is any address; libevent takes NULL. */
-	host = listen->host[0] == '\0' ? NULL : listen->host;
-	errno = 0;
-	a->sock = evhttp_bind_socket_with_handle(a->http, host, listen->port);
-	if (a->sock == NULL) {
-		saved = errno;
-		if (saved != 0) {
-			errno = saved;
-			log_err("admin_listen %s: cannot listen",
-			    listen->text != NULL ? listen->text : "?");
-		} else
-			log_errx("admin_listen %s: cannot listen",
-			    listen->text != NULL ? listen->text : "?");
+	if ((fd = admin_listen_fd(listen)) == -1)
+		goto err;
+	/* From here the listener owns fd (LEV_OPT_CLOSE_ON_FREE). */
+	if ((a->sock = evhttp_accept_socket_with_handle(a->http, fd)) == NULL) {
+		log_errx("admin_listen %s: cannot serve on the socket",
+		    admin_text(listen));
+		evutil_closesocket(fd);
 		goto err;
 	}
 	fd = evhttp_bound_socket_get_fd(a->sock);
@@ -430,11 +506,10 @@ admin_start(struct event_base *base, const struct config_hostport *listen,
 	}
 	if (listen->port == 0)
 		log_info("admin endpoint on %s (port %u): /healthz /metrics "
-		    "/chains", listen->text != NULL ? listen->text : "?",
-		    (unsigned)a->port);
+		    "/chains", admin_text(listen), (unsigned)a->port);
 	else
 		log_info("admin endpoint on %s: /healthz /metrics /chains",
-		    listen->text != NULL ? listen->text : "?");
+		    admin_text(listen));
 	return a;
 err:
 	admin_free(a);

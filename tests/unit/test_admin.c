@@ -611,6 +611,64 @@ test_ipv6(void **state)
 	response_free(&r);
 }
 
+/* An empty host ("*:port", ":port") is every address, IPv4 and IPv6. */
+static void
+test_any_address(void **state)
+{
+	struct fixture *f = *state;
+	struct response r;
+	struct sockaddr_in6 sin6;
+	int fd, v6;
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr = in6addr_loopback;
+	v6 = (fd = socket(AF_INET6, SOCK_STREAM, 0)) >= 0 &&
+	    bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
+	if (fd >= 0)
+		close(fd);
+
+	assert_int_equal(start(f, ""), 0);
+	f->family = AF_INET;
+	http_get(f, "GET", "/healthz", &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+	if (v6) {
+		f->family = AF_INET6;
+		http_get(f, "GET", "/healthz", &r);
+		assert_int_equal(r.status, 200);
+		response_free(&r);
+	}
+}
+
+/*
+ * An address that is not this host's (TEST-NET-3, and no DNS involved):
+ * NULL and a message naming it.
+ */
+static void
+test_foreign_address(void **state)
+{
+	struct config_hostport hp;
+	struct event_base *base;
+	struct admin *a;
+	char *log;
+
+	(void)state;
+	memset(&hp, 0, sizeof(hp));
+	hp.host = (char *)(uintptr_t)"203.0.113.77";
+	hp.port = 9100;
+	hp.text = (char *)(uintptr_t)"203.0.113.77:9100";
+	assert_non_null(base = event_base_new());
+	testpki_capture_start();
+	a = admin_start(base, &hp, &fake_ops, NULL);
+	log = testpki_capture_end();
+	assert_null(a);
+	assert_non_null(strstr(log,
+	    "admin_listen 203.0.113.77:9100: cannot listen"));
+	free(log);
+	event_base_free(base);
+}
+
 /* A port already taken: NULL and a log line naming admin_listen. */
 static void
 test_bind_fails(void **state)
@@ -648,6 +706,8 @@ main(void)
 		cmocka_unit_test_teardown(test_metrics, reset),
 		cmocka_unit_test_teardown(test_chains, reset),
 		cmocka_unit_test_teardown(test_ipv6, reset),
+		cmocka_unit_test_teardown(test_any_address, reset),
+		cmocka_unit_test_teardown(test_foreign_address, reset),
 		cmocka_unit_test_teardown(test_bind_fails, reset),
 	};
 
