@@ -70,16 +70,18 @@ val() {
 	    END { if (!found) print "MISSING" }' \
 	    "$T/$1.prom"
 }
-# wait_metric SERIES OP N: scrape until [ value OP N ] holds.
+# wait_metric SERIES OP N: scrape until [ value OP N ] holds (OP -eq, -ge).
 wait_metric() {
 	local i=0 v
 	while :; do
 		scrape wait
 		v=$(val wait "$1")
 		[ "$v" != MISSING ] || fail "no series $1 on /metrics"
-		if [ "$v" "$2" "$3" ]; then
-			return 0
-		fi
+		case $2 in
+		-eq)	[ "$v" -eq "$3" ] && return 0 ;;
+		-ge)	[ "$v" -ge "$3" ] && return 0 ;;
+		*)	fail "wait_metric: unknown operator $2" ;;
+		esac
 		i=$((i + 1))
 		[ "$i" -lt 600 ] || fail "$1 is $v, expected $2 $3"
 		sleep 0.05
