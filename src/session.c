@@ -96,9 +96,15 @@ struct session {
 	struct gen_listen	*gl;
 	struct gen_site		*site;	/* NULL until SNI picked one */
 	size_t			 bidx;	/* backend tried or in use */
+	struct evdns_getaddrinfo_request *dnsreq; /* resolving bidx */
+	struct evutil_addrinfo	*addrs;	/* of backend bidx */
+	struct evutil_addrinfo	*ai;	/* the address tried or in use */
+	int			 in_resolve;	/* inside evdns_getaddrinfo */
+	int			 resolved;	/* its answer is in */
+	int			 dnserr;
 	char			*sni;	/* the client's, raw; NULL: none */
 	char			 peer[80];
-	char			 lasterr[160];	/* last backend failure */
+	char			 lasterr[256];	/* last backend failure */
 	char			 endreason[256]; /* kept while flushing */
 	struct timespec		 start;
 	time_t			 last;	/* last byte relayed, monotonic s */
@@ -110,6 +116,7 @@ static void session_readcb(struct bufferevent *, void *);
 static void session_writecb(struct bufferevent *, void *);
 static void session_eventcb(struct bufferevent *, short, void *);
 static void session_backend_try(struct session *);
+static void session_backend_connect(struct session *);
 static void session_close(struct session *, const char *, ...)
     LOG_PRINTF(2, 3);
 
@@ -263,6 +270,13 @@ session_close(struct session *s, const char *fmt, ...)
 
 	if (s->timer != NULL)
 		event_free(s->timer);
+	if (s->dnsreq != NULL) {
+		/* Its callback sees EVUTIL_EAI_CANCEL and leaves s alone. */
+		evdns_getaddrinfo_cancel(s->dnsreq);
+		s->dnsreq = NULL;
+	}
+	if (s->addrs != NULL)
+		evutil_freeaddrinfo(s->addrs);
 	session_side_free(&s->backend);
 	session_side_free(&s->client);
 
@@ -406,16 +420,116 @@ session_client_ready(struct session *s)
 	session_backend_try(s);
 }
 
-/* Connect to backend[bidx], or the next that can be tried. */
+/* Note why the current backend address failed, and count it. */
+static void
+session_backend_note(struct session *s, const char *why)
+{
+	const struct config_hostport *hp = &s->site->cfg->backends[s->bidx];
+	char host[48];	/* numeric: INET6_ADDRSTRLEN */
+
+	metrics_inc(M_BACKEND_CONNECT_FAIL);
+	if (s->ai != NULL && getnameinfo(s->ai->ai_addr, s->ai->ai_addrlen,
+	    host, sizeof(host), NULL, 0, NI_NUMERICHOST) == 0 &&
+	    strcmp(host, hp->host) != 0)
+		snprintf(s->lasterr, sizeof(s->lasterr), "%s (%s): %s",
+		    hp->text, host, why);
+	else
+		snprintf(s->lasterr, sizeof(s->lasterr), "%s: %s", hp->text,
+		    why);
+	log_info("session %s: backend %s", s->peer, s->lasterr);
+}
+
+/* Give up on backend bidx: on to the next one. */
+static void
+session_backend_next(struct session *s)
+{
+	if (s->addrs != NULL)
+		evutil_freeaddrinfo(s->addrs);
+	s->addrs = s->ai = NULL;
+	s->bidx++;
+	session_backend_try(s);
+}
+
+/*
+ * The resolver's answer.  It may come synchronously from inside
+ * evdns_getaddrinfo() (addresses, /etc/hosts): then only record it and let
+ * session_backend_try() go on, so no caller runs on a freed session.
+ */
+static void
+session_resolved(int err, struct evutil_addrinfo *res, void *arg)
+{
+	struct session *s = arg;
+
+	if (err == EVUTIL_EAI_CANCEL) {
+		/* The session is closing or gave up: do not touch it. */
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		return;
+	}
+	s->dnsreq = NULL;
+	s->dnserr = err;
+	s->addrs = s->ai = res;
+	s->resolved = 1;
+	if (s->in_resolve)
+		return;
+	session_backend_connect(s);
+}
+
+/*
+ * Resolve backend[bidx] through the worker's evdns (never block the loop),
+ * then try its addresses in order; then the next backend.
+ */
 static void
 session_backend_try(struct session *s)
 {
 	const struct config_site *cfg = s->site->cfg;
 	const struct config_hostport *hp;
-	struct bufferevent *bev;
+	struct evdns_getaddrinfo_request *req;
+	struct evutil_addrinfo hints;
+	char port[8];
 
-	for (; s->bidx < cfg->nbackends; s->bidx++) {
-		hp = &cfg->backends[s->bidx];
+	if (s->bidx >= cfg->nbackends) {
+		session_close(s, "no backend reachable (last: %s)",
+		    s->lasterr);
+		return;
+	}
+	hp = &cfg->backends[s->bidx];
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	snprintf(port, sizeof(port), "%u", (unsigned)hp->port);
+	/* connect_timeout covers the lookup as well. */
+	session_timer(s, cfg->connect_timeout);
+	s->resolved = 0;
+	s->in_resolve = 1;
+	req = evdns_getaddrinfo(s->dns, hp->host, port, &hints,
+	    session_resolved, s);
+	s->in_resolve = 0;
+	if (!s->resolved) {
+		s->dnsreq = req;
+		return;
+	}
+	session_backend_connect(s);
+}
+
+/* Connect to address s->ai of backend bidx, or the next that works. */
+static void
+session_backend_connect(struct session *s)
+{
+	const struct config_site *cfg = s->site->cfg;
+	struct bufferevent *bev;
+	char why[96];
+
+	if (s->dnserr != 0) {
+		snprintf(why, sizeof(why), "cannot resolve: %s",
+		    evutil_gai_strerror(s->dnserr));
+		s->dnserr = 0;
+		session_backend_note(s, why);
+		session_backend_next(s);
+		return;
+	}
+	for (; s->ai != NULL; s->ai = s->ai->ai_next) {
 		/*
 		 * TCP first, TLS once connected: a refused or timed out
 		 * connect then reads as such, not as a TLS-level EOF.  The
@@ -436,26 +550,16 @@ session_backend_try(struct session *s)
 		    &s->backend);
 		bufferevent_setwatermark(bev, EV_READ, 0, SESSION_HIGHWAT);
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
-		/*
-		 * Names resolve through the worker's evdns: never block the
-		 * loop.  Numeric addresses need no lookup.  Failures come
-		 * back through session_eventcb (deferred callbacks).
-		 * XXX libevent connects to the first address a name
-		 * resolves to; failover is across `backend` entries, not
-		 * across the addresses of one name.
-		 */
-		if (bufferevent_socket_connect_hostname(bev, s->dns,
-		    AF_UNSPEC, hp->host, hp->port) == 0) {
+		/* Failures come back through session_eventcb, deferred. */
+		if (bufferevent_socket_connect(bev, s->ai->ai_addr,
+		    (int)s->ai->ai_addrlen) == 0) {
 			session_timer(s, cfg->connect_timeout);
 			return;
 		}
-		metrics_inc(M_BACKEND_CONNECT_FAIL);
-		snprintf(s->lasterr, sizeof(s->lasterr), "%s: cannot connect",
-		    hp->text);
-		log_info("session %s: backend %s", s->peer, s->lasterr);
+		session_backend_note(s, "cannot connect");
 		session_side_free(&s->backend);
 	}
-	session_close(s, "no backend reachable (last: %s)", s->lasterr);
+	session_backend_next(s);
 }
 
 /* TCP is up: run the TLS handshake on the same socket. */
@@ -520,14 +624,12 @@ session_backend_failed(struct session *s, short what)
 	session_side_error(&s->backend, what, why, sizeof(why));
 	if (!s->backend.tcp_stage && (what & BEV_EVENT_EOF))
 		snprintf(why, sizeof(why), "closed during the TLS handshake");
-	metrics_inc(M_BACKEND_CONNECT_FAIL);
-	snprintf(s->lasterr, sizeof(s->lasterr), "%s: %s",
-	    cfg->backends[s->bidx].text, why);
-	log_info("session %s: backend %s", s->peer, s->lasterr);
+	session_backend_note(s, why);
 	session_side_free(&s->backend);
 	evtimer_del(s->timer);
-	s->bidx++;
-	session_backend_try(s);
+	if (s->ai != NULL)
+		s->ai = s->ai->ai_next;
+	session_backend_connect(s);
 }
 
 static void
@@ -613,6 +715,8 @@ session_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 	const struct config_site *cfg = session_cfg(s);
+	struct evdns_getaddrinfo_request *req;
+	char why[64];
 	time_t idle;
 
 	(void)fd;
@@ -624,13 +728,21 @@ session_timeout(evutil_socket_t fd, short what, void *arg)
 		    cfg->handshake_timeout);
 		return;
 	case SS_CONNECTING:
-		metrics_inc(M_BACKEND_CONNECT_FAIL);
-		snprintf(s->lasterr, sizeof(s->lasterr), "%s: timeout (%us)",
-		    cfg->backends[s->bidx].text, cfg->connect_timeout);
-		log_info("session %s: backend %s", s->peer, s->lasterr);
+		snprintf(why, sizeof(why), "timeout (%us)",
+		    cfg->connect_timeout);
+		if (s->dnsreq != NULL) {
+			req = s->dnsreq;
+			s->dnsreq = NULL;
+			evdns_getaddrinfo_cancel(req);
+			session_backend_note(s, "name lookup timeout");
+			session_backend_next(s);
+			return;
+		}
+		session_backend_note(s, why);
 		session_side_free(&s->backend);
-		s->bidx++;
-		session_backend_try(s);
+		if (s->ai != NULL)
+			s->ai = s->ai->ai_next;
+		session_backend_connect(s);
 		return;
 	case SS_RELAY:
 	case SS_FLUSH:

@@ -17,7 +17,7 @@ OTHER=$(free_port); py_backend other "$OTHER" --cert "$T/leaf2-full.pem" --key "
 PIN=$(openssl x509 -in "$P/self.pem" -outform DER | sha256sum | cut -d' ' -f1)
 BADPIN=$(printf '%064d' 0)
 
-site() {	# NAME PORT BACKEND EXTRA...
+site() {	# NAME PORT BACKEND(HOST:PORT) EXTRA...
 	local name=$1 port=$2 backend=$3
 	shift 3
 	cat >>"$T/chainfix.conf" <<EOF
@@ -27,20 +27,22 @@ cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
 roots = $P/root.pem
-backend = 127.0.0.1:$backend
+backend = $backend
 EOF
 	for l in "$@"; do echo "$l" >>"$T/chainfix.conf"; done
 	echo >>"$T/chainfix.conf"
 }
 
 global_conf "$T/chainfix.conf"
-P_OK=$(free_port);       site goodca "$P_OK" "$GOOD" "backend_ca = $P/root.pem"
-P_WRONGCA=$(free_port);  site wrongca "$P_WRONGCA" "$GOOD" "backend_ca = $P/root-old.pem"
-P_PIN=$(free_port);      site goodpin "$P_PIN" "$SELF" "backend_verify = sha256:$PIN"
-P_BADPIN=$(free_port);   site badpin "$P_BADPIN" "$SELF" "backend_verify = sha256:$BADPIN"
-P_NAME=$(free_port);     site badname "$P_NAME" "$OTHER" "backend_ca = $P/root.pem" "backend_sni = localhost"
-P_IP=$(free_port);       site badip "$P_IP" "$OTHER" "backend_ca = $P/root.pem"
-P_SELFCA=$(free_port);   site selfca "$P_SELFCA" "$SELF" "backend_ca = $P/root.pem"
+P_OK=$(free_port);       site goodca "$P_OK" "127.0.0.1:$GOOD" "backend_ca = $P/root.pem"
+P_WRONGCA=$(free_port);  site wrongca "$P_WRONGCA" "127.0.0.1:$GOOD" "backend_ca = $P/root-old.pem"
+P_PIN=$(free_port);      site goodpin "$P_PIN" "127.0.0.1:$SELF" "backend_verify = sha256:$PIN"
+P_BADPIN=$(free_port);   site badpin "$P_BADPIN" "127.0.0.1:$SELF" "backend_verify = sha256:$BADPIN"
+P_NAME=$(free_port);     site badname "$P_NAME" "127.0.0.1:$OTHER" "backend_ca = $P/root.pem" "backend_sni = localhost"
+P_IP=$(free_port);       site badip "$P_IP" "127.0.0.1:$OTHER" "backend_ca = $P/root.pem"
+P_SELFCA=$(free_port);   site selfca "$P_SELFCA" "127.0.0.1:$SELF" "backend_ca = $P/root.pem"
+# A backend named, not numbered: resolved (hosts file), name verified.
+P_BYNAME=$(free_port);   site byname "$P_BYNAME" "localhost:$GOOD" "backend_ca = $P/root.pem"
 chainfix_start chainfix "$T/chainfix.conf"
 
 who() {
@@ -51,6 +53,10 @@ who() {
 ok "backend verified by CA and IP address works"
 [ "$(who "$P_PIN")" = self ] || fail "pinned self-signed backend not reached"
 ok "pinned self-signed backend works"
+if getent hosts localhost | grep -q '^127\.0\.0\.1'; then
+	[ "$(who "$P_BYNAME")" = good ] || fail "backend by name not reached: $(cat "$T/who-$P_BYNAME.err")"
+	ok "backend given by name: resolved and its name verified"
+fi
 
 refused() {	# PORT SITE PATTERN WHAT
 	local out
