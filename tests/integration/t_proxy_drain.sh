@@ -61,6 +61,8 @@ grep -q "shutdown_timeout (2s) passed: closing 1 session" "$T/chainfix2.log" ||
     fail "the shutdown timeout did not close the idle session"
 grep -q "site=d .*: shutdown timeout" "$T/chainfix2.log" ||
     fail "no session line for the cut session"
+grep -Eq "ERROR: (Leak|Address)Sanitizer|runtime error:" "$T/chainfix2.log" &&
+    fail "sanitizer report"
 wait "$WAITER" || fail "the idle client did not see the close"
 ok "idle session closed at shutdown_timeout, exit 0"
 pass
