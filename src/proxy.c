@@ -32,6 +32,7 @@
 #include "worker.h"
 
 #define PROXY_DRAIN_POLL_MS	100
+#define PROXY_STATUS_SECS	10	/* systemd STATUS= refresh */
 
 struct proxy {
 	const char		*path;
@@ -45,6 +46,7 @@ struct proxy {
 	size_t			 next;		/* round robin */
 	struct event		*sighup, *sigterm, *sigint;
 	struct event		*drain_timer;
+	struct event		*status_timer;
 	struct admin		*admin;
 	int			 draining;
 	int			 killed;	/* sessions told to close */
@@ -147,6 +149,14 @@ proxy_status(struct proxy *p)
 	    p->gen->nsites, p->gen->nsites == 1 ? "" : "s",
 	    p->gen->nlistens, p->gen->nlistens == 1 ? "" : "es",
 	    session_count());
+}
+
+static void
+proxy_status_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	proxy_status(arg);
 }
 
 static void
@@ -307,6 +317,7 @@ proxy_nworkers(const struct config *cfg)
 int
 proxy_main(const char *config_path)
 {
+	struct timeval status_tv = { PROXY_STATUS_SECS, 0 };
 	struct proxy p;
 	int rc = 1;
 	size_t i;
@@ -356,6 +367,8 @@ proxy_main(const char *config_path)
 	    &p)) == NULL || (p.sigint = evsignal_new(p.base, SIGINT,
 	    proxy_sigterm, &p)) == NULL || (p.drain_timer = event_new(p.base,
 	    -1, EV_PERSIST, proxy_drain_check, &p)) == NULL ||
+	    (p.status_timer = event_new(p.base, -1, EV_PERSIST,
+	    proxy_status_tick, &p)) == NULL ||
 	    event_add(p.sighup, NULL) == -1 ||
 	    event_add(p.sigterm, NULL) == -1 ||
 	    event_add(p.sigint, NULL) == -1) {
@@ -370,6 +383,7 @@ proxy_main(const char *config_path)
 	    p.nworkers == 1 ? "" : "s");
 	service_ready();
 	proxy_status(&p);
+	event_add(p.status_timer, &status_tv);
 	if (event_base_dispatch(p.base) == -1)
 		log_errx("the main event loop failed");
 	else
@@ -382,6 +396,8 @@ proxy_main(const char *config_path)
 		free(p.workers);
 	}
 	admin_free(p.admin);
+	if (p.status_timer != NULL)
+		event_free(p.status_timer);
 	if (p.drain_timer != NULL)
 		event_free(p.drain_timer);
 	if (p.sigint != NULL)
