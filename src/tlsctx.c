@@ -48,7 +48,6 @@ struct tlsctx_backend {
 
 static pthread_once_t tlsctx_once = PTHREAD_ONCE_INIT;
 static int tlsctx_ctx_site_idx = -1;	/* SSL_CTX: site_arg */
-static int tlsctx_ctx_sni_idx = -1;	/* SSL_CTX: its SNI table */
 static int tlsctx_ctx_backend_idx = -1;	/* SSL_CTX: tlsctx_backend */
 static int tlsctx_ssl_backend_idx = -1;	/* SSL: backend index + 1 */
 
@@ -56,8 +55,6 @@ static void
 tlsctx_init_once(void)
 {
 	tlsctx_ctx_site_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
-	    NULL);
-	tlsctx_ctx_sni_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
 	    NULL);
 	tlsctx_ctx_backend_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL,
 	    NULL, NULL);
@@ -69,7 +66,7 @@ static int
 tlsctx_init(void)
 {
 	if (pthread_once(&tlsctx_once, tlsctx_init_once) != 0 ||
-	    tlsctx_ctx_site_idx < 0 || tlsctx_ctx_sni_idx < 0 ||
+	    tlsctx_ctx_site_idx < 0 ||
 	    tlsctx_ctx_backend_idx < 0 || tlsctx_ssl_backend_idx < 0) {
 		log_ssl(LOG_LEVEL_ERR, "cannot allocate OpenSSL ex_data");
 		return -1;
@@ -104,7 +101,7 @@ tlsctx_is_ip(const char *s)
 }
 
 /* Settings both sides share. */
-static int
+static void
 tlsctx_common(SSL_CTX *ctx)
 {
 	/*
@@ -115,7 +112,6 @@ tlsctx_common(SSL_CTX *ctx)
 	    SSL_OP_NO_RENEGOTIATION);
 	/* Thousands of idle phones: give the record buffers back. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	return 0;
 }
 
 SSL_CTX *
