@@ -10,7 +10,7 @@ PACKAGES=(
 	libssl-dev libevent-dev libinih-dev libsystemd-dev
 	# tests: unit framework, peers and strict clients
 	libcmocka-dev clang openssl ca-certificates curl gnutls-bin python3
-	systemd procps iproute2
+	systemd procps iproute2 strace
 )
 
 missing=()
@@ -18,6 +18,9 @@ for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 	    missing+=("$p")
 done
+# The Dockerfile linter runs through npx; a machine whose Node.js came
+# from elsewhere already has it, and Debian's npm would conflict there.
+command -v npx >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=
