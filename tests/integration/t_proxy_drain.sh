@@ -3,16 +3,18 @@
 # transfer complete, then exits 0.  A session that does not end by itself
 # is closed at shutdown_timeout and the process still exits 0.
 . "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
-need /usr/bin/python3
+need /usr/bin/python3 curl
 
 mkpki "$T/pki"
 P=$T/pki
 BPORT=$(free_port)
 PPORT=$(free_port)
+APORT=$(free_port)
 py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 write_conf() {
 	: >"$T/chainfix.conf"
 	global_conf "$T/chainfix.conf"
+	sed -i "s/^\[global\]$/&\nadmin_listen = 127.0.0.1:$APORT/" "$T/chainfix.conf"
 	cat >>"$T/chainfix.conf" <<EOF
 [d]
 listen = 127.0.0.1:$PPORT
@@ -31,12 +33,16 @@ chainfix_start chainfix "$T/chainfix.conf"
 peer client --port "$PPORT" --cafile "$P/root.pem" hold 5 >"$T/hold.log" 2>&1 &
 HOLD=$!
 wait_log "$T/chainfix.log" "connecting -> relay"
+[ "$(curl -sS "http://127.0.0.1:$APORT/healthz")" = ok ] || fail "/healthz not ok while serving"
 kill -TERM "$CFX_PID"
 wait_log "$T/chainfix.log" "draining 1 session"
 if (exec 3<>"/dev/tcp/127.0.0.1/$PPORT") 2>/dev/null; then
 	fail "still accepting while draining"
 fi
 ok "accepting stopped at SIGTERM"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$APORT/healthz")
+[ "$code" = 503 ] || fail "/healthz answered $code while draining"
+ok "/healthz says 503 while draining"
 wait "$HOLD" || fail "the transfer in flight failed: $(cat "$T/hold.log")"
 ok "the transfer in flight completed"
 rc=0
