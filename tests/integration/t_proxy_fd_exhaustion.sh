@@ -24,7 +24,7 @@ handshake_timeout = 3
 EOF
 bg chainfix bash -c 'ulimit -n 64 && exec "$0" -c "$1"' "$CHAINFIX" "$T/chainfix.conf"
 CFX_PID=$BG_PID
-wait_log "$T/chainfix.log" "serving .* site"
+wait_log "$T/chainfix.log" "chainfix [^ ]+: serving [0-9]+ sites? on"
 
 # 100 silent connections, held 5 s: more than 64 descriptors.
 /usr/bin/python3 - "$PPORT" >"$T/flood.log" 2>&1 <<'PY' || fail "flood: $(cat "$T/flood.log")"

@@ -195,7 +195,7 @@ chainfix_start() {
 	bg "$name" "$CHAINFIX" -c "$conf"
 	CFX_PID=$BG_PID
 	local i=0
-	while ! grep -q "serving .* site" "$T/$name.log" 2>/dev/null; do
+	while ! grep -Eq "chainfix [^ ]+: serving [0-9]+ sites? on" "$T/$name.log" 2>/dev/null; do
 		kill -0 "$CFX_PID" 2>/dev/null ||
 		    fail "chainfix exited at startup (see $T/$name.log)"
 		[ "$i" -lt 200 ] || fail "chainfix did not start"
