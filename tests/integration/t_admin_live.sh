@@ -21,15 +21,8 @@ py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 
 global_conf "$T/chainfix.conf"
 printf 'admin_listen = 127.0.0.1:%s\n' "$ADMIN" >>"$T/chainfix.conf"
+site_conf "$T/chainfix.conf" good "$P1" "$BPORT"
 cat >>"$T/chainfix.conf" <<CONF
-[good]
-listen = 127.0.0.1:$P1
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $P/intermediates
-roots = $P/root.pem
-backend = 127.0.0.1:$BPORT
-backend_ca = $P/root.pem
 backend_sni = localhost
 
 [dead]

@@ -12,16 +12,7 @@ BPORT=$(free_port)
 PPORT=$(free_port)
 py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 global_conf "$T/chainfix.conf"
-cat >>"$T/chainfix.conf" <<EOF
-[b]
-listen = 127.0.0.1:$PPORT
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $P/intermediates
-roots = $P/root.pem
-backend = 127.0.0.1:$BPORT
-backend_ca = $P/root.pem
-EOF
+site_conf "$T/chainfix.conf" b "$PPORT" "$BPORT"
 chainfix_start chainfix "$T/chainfix.conf"
 
 alive() {

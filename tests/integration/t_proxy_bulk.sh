@@ -12,16 +12,7 @@ N=$((64 * 1024 * 1024))
 
 py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 global_conf "$T/chainfix.conf"
-cat >>"$T/chainfix.conf" <<EOF
-[bulk]
-listen = 127.0.0.1:$PPORT
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $P/intermediates
-roots = $P/root.pem
-backend = 127.0.0.1:$BPORT
-backend_ca = $P/root.pem
-EOF
+site_conf "$T/chainfix.conf" bulk "$PPORT" "$BPORT"
 chainfix_start chainfix "$T/chainfix.conf"
 
 peer client --port "$PPORT" --cafile "$P/root.pem" up "$N" >"$T/up.log" 2>&1 ||

@@ -15,16 +15,7 @@ write_conf() {
 	: >"$T/chainfix.conf"
 	global_conf "$T/chainfix.conf"
 	sed -i "s/^\[global\]$/&\nadmin_listen = 127.0.0.1:$APORT/" "$T/chainfix.conf"
-	cat >>"$T/chainfix.conf" <<EOF
-[d]
-listen = 127.0.0.1:$PPORT
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $P/intermediates
-roots = $P/root.pem
-backend = 127.0.0.1:$BPORT
-backend_ca = $P/root.pem
-EOF
+	site_conf "$T/chainfix.conf" d "$PPORT" "$BPORT"
 }
 
 # 1. The transfer completes, then the process exits 0.

@@ -11,15 +11,8 @@ BPORT=$(free_port)
 PPORT=$(free_port)
 py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 global_conf "$T/chainfix.conf"
+site_conf "$T/chainfix.conf" fd "$PPORT" "$BPORT"
 cat >>"$T/chainfix.conf" <<EOF
-[fd]
-listen = 127.0.0.1:$PPORT
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $P/intermediates
-roots = $P/root.pem
-backend = 127.0.0.1:$BPORT
-backend_ca = $P/root.pem
 handshake_timeout = 3
 EOF
 bg chainfix bash -c 'ulimit -n 64 && exec "$0" -c "$1"' "$CHAINFIX" "$T/chainfix.conf"

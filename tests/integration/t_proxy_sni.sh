@@ -11,15 +11,8 @@ A=$(free_port); py_backend alpha "$A" --cert "$P/leaf-full.pem" --key "$P/leaf.k
 B=$(free_port); py_backend beta "$B" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 PPORT=$(free_port)
 global_conf "$T/chainfix.conf"
+site_conf "$T/chainfix.conf" local "$PPORT" "$A"
 cat >>"$T/chainfix.conf" <<EOF
-[local]
-listen = 127.0.0.1:$PPORT
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $P/intermediates
-roots = $P/root.pem
-backend = 127.0.0.1:$A
-backend_ca = $P/root.pem
 
 [other]
 listen = 127.0.0.1:$PPORT

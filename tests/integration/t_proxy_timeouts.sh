@@ -12,15 +12,8 @@ BPORT=$(free_port)
 PPORT=$(free_port)
 py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 global_conf "$T/chainfix.conf"
+site_conf "$T/chainfix.conf" t "$PPORT" "$BPORT"
 cat >>"$T/chainfix.conf" <<EOF
-[t]
-listen = 127.0.0.1:$PPORT
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $P/intermediates
-roots = $P/root.pem
-backend = 127.0.0.1:$BPORT
-backend_ca = $P/root.pem
 idle_timeout = 4
 handshake_timeout = 2
 EOF

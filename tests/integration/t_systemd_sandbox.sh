@@ -23,15 +23,8 @@ ADMIN=$(free_port)
 py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 global_conf "$T/chainfix.conf"
 printf 'admin_listen = 127.0.0.1:%s\n' "$ADMIN" >>"$T/chainfix.conf"
+site_conf "$T/chainfix.conf" s "$PPORT" "$BPORT"
 cat >>"$T/chainfix.conf" <<CONF
-[s]
-listen = 127.0.0.1:$PPORT
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $P/intermediates
-roots = $P/root.pem
-backend = 127.0.0.1:$BPORT
-backend_ca = $P/root.pem
 backend_sni = localhost
 CONF
 

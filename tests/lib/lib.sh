@@ -226,3 +226,21 @@ shutdown_timeout = ${CFX_SHUTDOWN_TIMEOUT:-10}
 
 EOG
 }
+
+# site_conf FILE NAME LISTEN_PORT BACKEND_PORT: append the usual test site to
+# FILE: the leaf-only certificate of the PKI in $P with its intermediates
+# directory, on 127.0.0.1:LISTEN_PORT, in front of a backend on
+# 127.0.0.1:BACKEND_PORT verified against the test root.  Append more keys
+# of that site right after it.
+site_conf() {
+	cat >>"$1" <<EOS
+[$2]
+listen = 127.0.0.1:$3
+cert = $P/leaf.pem
+key = $P/leaf.key
+intermediates = $P/intermediates
+roots = $P/root.pem
+backend = 127.0.0.1:$4
+backend_ca = $P/root.pem
+EOS
+}
