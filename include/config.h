@@ -74,6 +74,7 @@ struct config {
 	enum log_level	 log_level;	/* default LOG_LEVEL_INFO */
 	struct config_hostport admin_listen;	/* host NULL: no admin endpoint */
 	unsigned	 expiry_warning_days;	/* default 30 */
+	unsigned	 expiry_check_interval;	/* seconds, default 1d, min 1 */
 	unsigned	 shutdown_timeout;	/* seconds, default 30 */
 
 	struct config_site **sites;	/* in file order; sites[0] is the

@@ -72,6 +72,7 @@ static int fn(struct config_ctx *, struct config_section *, const char *, \
 	X(LOG_LEVEL,		"log_level",		1, config_set_log_level) \
 	X(ADMIN_LISTEN,		"admin_listen",		1, config_set_admin_listen) \
 	X(EXPIRY_WARNING_DAYS,	"expiry_warning_days",	1, config_set_expiry) \
+	X(EXPIRY_CHECK_INTERVAL, "expiry_check_interval", 1, config_set_expiry_interval) \
 	X(SHUTDOWN_TIMEOUT,	"shutdown_timeout",	1, config_set_shutdown) \
 	X(LISTEN,		"listen",		0, config_set_listen)	\
 	X(CERT,			"cert",			0, config_set_cert)	\
@@ -706,6 +707,15 @@ config_set_expiry(struct config_ctx *ctx, struct config_section *sec,
 	(void)sec;
 	return config_uint(v, 0, CONFIG_MAX_WARN_DAYS,
 	    &ctx->cfg->expiry_warning_days, why, len);
+}
+
+static int
+config_set_expiry_interval(struct config_ctx *ctx, struct config_section *sec,
+    const char *v, char *why, size_t len)
+{
+	(void)sec;
+	return config_duration(v, 1, &ctx->cfg->expiry_check_interval, why,
+	    len);
 }
 
 static int
@@ -1403,6 +1413,7 @@ config_load(const char *path)
 	cfg->workers = 0;
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->expiry_warning_days = 30;
+	cfg->expiry_check_interval = 86400;
 	cfg->shutdown_timeout = 30;
 	ctx.cfg = cfg;
 

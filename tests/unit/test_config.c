@@ -390,6 +390,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
 	assert_null(cfg->admin_listen.host);
 	assert_int_equal(cfg->expiry_warning_days, 30);
+	assert_int_equal(cfg->expiry_check_interval, 86400);
 	assert_int_equal(cfg->shutdown_timeout, 30);
 	assert_int_equal(cfg->nsites, 1);
 	s = cfg->sites[0];
@@ -996,6 +997,30 @@ example_text(void)
 	return text;
 }
 
+/* expiry_check_interval: a duration of at least one second. */
+static void
+test_expiry_interval(void **state)
+{
+	struct config *cfg;
+	char *errs;
+
+	(void)state;
+	cfg = load("[global]\nexpiry_check_interval = 6h\n" GOOD_SITE, &errs);
+	assert_non_null(cfg);
+	assert_string_equal(errs, "");
+	assert_int_equal(cfg->expiry_check_interval, 6 * 3600);
+	config_free(cfg);
+
+	errs = load_fails("[global]\nexpiry_check_interval = 0s\n"
+	    GOOD_SITE, 1);
+	assert_error(errs, 2, "[global] expiry_check_interval: \"0s\" is too "
+	    "short (at least 1 second)");
+	errs = load_fails("[global]\nexpiry_check_interval = daily\n"
+	    GOOD_SITE, 1);
+	assert_error(errs, 2, "[global] expiry_check_interval: \"daily\" is "
+	    "not a duration");
+}
+
 static void
 test_example(void **state)
 {
@@ -1083,6 +1108,7 @@ main(void)
 		T(test_cannot_open),
 		T(test_syntax),
 		T(test_several_errors),
+		T(test_expiry_interval),
 		T(test_example),
 #undef T
 	};
