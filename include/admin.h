@@ -1,8 +1,11 @@
 /*
  * admin.h: the admin HTTP endpoint on `admin_listen` (libevent evhttp):
  *   /healthz  200 "ok" while serving, 503 "draining" while draining
- *   /metrics  Prometheus text: metrics.h counters plus
- *             chainfix_certificate_not_after_seconds{site,depth,subject}
+ *   /metrics  Prometheus text: metrics.h counters plus, per served
+ *             certificate {site,depth,subject}:
+ *             chainfix_certificate_not_after_seconds,
+ *             chainfix_certificate_expiring and chainfix_certificate_expired
+ *             (0/1, expiry.h)
  *   /chains   JSON: every site's chain as served
  * It runs on the daemon's main event_base, the thread that also reloads, so
  * the site list it reads cannot change under a request.
@@ -22,6 +25,7 @@ struct event_base;
 struct admin_site {
 	const char		*name;
 	const struct chain	*chain;
+	unsigned		 expiry_warning_days;	/* for the expiring gauge */
 };
 
 /* What the admin endpoint asks the daemon; called on the main thread. */

@@ -55,6 +55,14 @@ struct generation {
  */
 struct generation *generation_load(const char *path, unsigned serial);
 
+/*
+ * generation_site_spec(cs, spec):
+ * Fill *spec with what chain_build() needs for site cs, as a load does;
+ * the strings point into cs, which must outlive spec.
+ */
+void generation_site_spec(const struct config_site *cs,
+    struct chain_spec *spec);
+
 /* generation_log(g): log each site's listen, backends and served chain. */
 void generation_log(const struct generation *g);
 

@@ -27,6 +27,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "admin.h"
+#include "expiry.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -180,37 +181,86 @@ admin_iso8601(time_t t, char *buf, size_t len)
 		(void)snprintf(buf, len, "%lld", (long long)t);
 }
 
+/* One per-certificate sample: NAME{site="..",depth="..",subject=".."} V. */
+static int
+admin_cert_sample(struct evbuffer *out, const char *name, const char *site,
+    size_t depth, const char *subject, long long v)
+{
+	if (evbuffer_add_printf(out, "%s{site=\"", name) < 0 ||
+	    admin_prom_label(out, site) == -1 ||
+	    evbuffer_add_printf(out, "\",depth=\"%zu\",subject=\"", depth) < 0 ||
+	    admin_prom_label(out, subject) == -1 ||
+	    evbuffer_add_printf(out, "\"} %lld\n", v) < 0)
+		return -1;
+	return 0;
+}
+
+/* The per-certificate families, one sample per served certificate. */
+enum admin_cert_family {
+	ACF_NOT_AFTER,
+	ACF_EXPIRING,
+	ACF_EXPIRED,
+	ACF__COUNT
+};
+
+static const struct {
+	const char	*name;
+	const char	*help;
+} admin_cert_families[ACF__COUNT] = {
+	[ACF_NOT_AFTER] = { "chainfix_certificate_not_after_seconds",
+	    "Expiry (notAfter, Unix time) of each certificate served" },
+	[ACF_EXPIRING] = { "chainfix_certificate_expiring",
+	    "1 if a served certificate is valid but expires within "
+	    "expiry_warning_days, else 0" },
+	[ACF_EXPIRED] = { "chainfix_certificate_expired",
+	    "1 if a served certificate has expired (or is not yet valid), "
+	    "else 0" },
+};
+
+static long long
+admin_cert_value(enum admin_cert_family f, const struct chain_cert *cc,
+    time_t now, unsigned warn_days)
+{
+	enum expiry_state st;
+
+	if (f == ACF_NOT_AFTER)
+		return (long long)cc->not_after;
+	st = expiry_state(cc, now, warn_days);
+	if (f == ACF_EXPIRING)
+		return st == EXPIRY_EXPIRING;
+	return st == EXPIRY_EXPIRED || st == EXPIRY_NOT_YET_VALID;
+}
+
 static int
 admin_render_metrics(struct admin *a, struct evbuffer *out)
 {
 	const struct admin_site *sites;
 	const struct chain_cert *cc;
-	size_t n, i, d;
+	time_t now = time(NULL);
+	size_t n, i, d, f;
 
 	if (metrics_render(out) == -1)
 		return -1;
-	if (evbuffer_add_printf(out,
-	    "# HELP chainfix_certificate_not_after_seconds "
-	    "Expiry (notAfter, Unix time) of each certificate served\n"
-	    "# TYPE chainfix_certificate_not_after_seconds gauge\n") < 0)
-		return -1;
 	n = admin_sites(a, &sites);
-	for (i = 0; i < n; i++) {
-		if (sites[i].chain == NULL)
-			continue;
-		for (d = 0; d < chain_length(sites[i].chain); d++) {
-			if ((cc = chain_get(sites[i].chain, d)) == NULL ||
-			    !cc->served)
+	/* Samples of one family must be together (the text format). */
+	for (f = 0; f < ACF__COUNT; f++) {
+		if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n",
+		    admin_cert_families[f].name, admin_cert_families[f].help,
+		    admin_cert_families[f].name) < 0)
+			return -1;
+		for (i = 0; i < n; i++) {
+			if (sites[i].chain == NULL)
 				continue;
-			if (evbuffer_add_printf(out,
-			    "chainfix_certificate_not_after_seconds{site=\"") < 0 ||
-			    admin_prom_label(out, sites[i].name) == -1 ||
-			    evbuffer_add_printf(out, "\",depth=\"%zu\","
-			    "subject=\"", d) < 0 ||
-			    admin_prom_label(out, cc->subject) == -1 ||
-			    evbuffer_add_printf(out, "\"} %lld\n",
-			    (long long)cc->not_after) < 0)
-				return -1;
+			for (d = 0; d < chain_length(sites[i].chain); d++) {
+				if ((cc = chain_get(sites[i].chain, d)) ==
+				    NULL || !cc->served)
+					continue;
+				if (admin_cert_sample(out,
+				    admin_cert_families[f].name, sites[i].name,
+				    d, cc->subject, admin_cert_value(f, cc, now,
+				    sites[i].expiry_warning_days)) == -1)
+					return -1;
+			}
 		}
 	}
 	return 0;

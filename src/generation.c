@@ -43,6 +43,20 @@ generation_listen_for(struct generation *g, const struct config_hostport *hp)
 	return gl;
 }
 
+void
+generation_site_spec(const struct config_site *cs, struct chain_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->label = cs->name;
+	spec->cert = cs->cert;
+	spec->key = cs->key;
+	spec->password_file = cs->password_file;
+	spec->intermediates = cs->intermediates;
+	spec->roots = cs->roots;
+	spec->send_root = cs->send_root;
+	spec->need_key = 1;
+}
+
 static int
 generation_build_site(struct generation *g, size_t i)
 {
@@ -51,15 +65,7 @@ generation_build_site(struct generation *g, size_t i)
 	struct chain_spec spec;
 
 	gs->cfg = cs;
-	memset(&spec, 0, sizeof(spec));
-	spec.label = cs->name;
-	spec.cert = cs->cert;
-	spec.key = cs->key;
-	spec.password_file = cs->password_file;
-	spec.intermediates = cs->intermediates;
-	spec.roots = cs->roots;
-	spec.send_root = cs->send_root;
-	spec.need_key = 1;
+	generation_site_spec(cs, &spec);
 	if ((gs->chain = chain_build(&spec)) == NULL) {
 		log_errx("site %s: cannot build the certificate chain of %s",
 		    cs->name, cs->cert);
@@ -79,6 +85,7 @@ generation_build_site(struct generation *g, size_t i)
 		return -1;
 	g->admin_sites[i].name = cs->name;
 	g->admin_sites[i].chain = gs->chain;
+	g->admin_sites[i].expiry_warning_days = g->cfg->expiry_warning_days;
 	return 0;
 }
 

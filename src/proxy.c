@@ -22,6 +22,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "expiry.h"
 #include "generation.h"
 #include "listener.h"
 #include "log.h"
@@ -47,6 +48,8 @@ struct proxy {
 	struct event		*sighup, *sigterm, *sigint;
 	struct event		*drain_timer;
 	struct event		*status_timer;
+	struct event		*expiry_timer;
+	unsigned		 expiry_interval;	/* as armed, seconds */
 	struct admin		*admin;
 	int			 draining;
 	int			 killed;	/* sessions told to close */
@@ -159,6 +162,21 @@ proxy_status_tick(evutil_socket_t fd, short what, void *arg)
 	proxy_status(arg);
 }
 
+/* (Re)arm the expiry check for the live generation's interval. */
+static void
+proxy_expiry_arm(struct proxy *p)
+{
+	struct timeval tv;
+
+	if (p->expiry_interval == p->gen->cfg->expiry_check_interval)
+		return;
+	p->expiry_interval = p->gen->cfg->expiry_check_interval;
+	tv.tv_sec = (time_t)p->expiry_interval;
+	tv.tv_usec = 0;
+	if (event_add(p->expiry_timer, &tv) == -1)
+		log_warnx("cannot schedule the certificate expiry check");
+}
+
 static void
 proxy_reload(struct proxy *p)
 {
@@ -196,6 +214,8 @@ proxy_reload(struct proxy *p)
 	generation_unref(old);
 	log_setlevel(g->cfg->log_level);
 	generation_log(g);
+	(void)expiry_check(g, time(NULL));
+	proxy_expiry_arm(p);
 	metrics_inc(M_RELOADS);
 	log_info("reloaded %s: %zu site%s (generation %u)", p->path,
 	    g->nsites, g->nsites == 1 ? "" : "s", g->serial);
@@ -205,6 +225,32 @@ proxy_reload(struct proxy *p)
  fail:
 	metrics_inc(M_RELOAD_FAIL);
 	service_ready();
+}
+
+/*
+ * The periodic expiry check.  A served certificate that is no longer valid
+ * is worth a reload only when the same files now give a better chain (a
+ * renewed intermediate was dropped into the directory); the reload is the
+ * SIGHUP one, so the new chains are swapped in only if everything builds.
+ */
+static void
+proxy_expiry_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy *p = arg;
+	struct generation *old;
+	time_t now = time(NULL);
+
+	(void)fd;
+	(void)what;
+	if (p->draining || expiry_check(p->gen, now) == 0 ||
+	    !expiry_rebuild_helps(p->gen, now))
+		return;
+	/* Our own reference: proxy_reload() drops the proxy's. */
+	old = generation_ref(p->gen);
+	proxy_reload(p);
+	if (p->gen != old)
+		(void)expiry_log_replaced(old, p->gen, now);
+	generation_unref(old);
 }
 
 static void
@@ -337,6 +383,7 @@ proxy_main(const char *config_path)
 	p.serial = 1;
 	log_setlevel(p.gen->cfg->log_level);
 	generation_log(p.gen);
+	(void)expiry_check(p.gen, time(NULL));
 
 	if ((p.base = event_base_new()) == NULL) {
 		log_errx("cannot create the event loop");
@@ -369,6 +416,8 @@ proxy_main(const char *config_path)
 	    -1, EV_PERSIST, proxy_drain_check, &p)) == NULL ||
 	    (p.status_timer = event_new(p.base, -1, EV_PERSIST,
 	    proxy_status_tick, &p)) == NULL ||
+	    (p.expiry_timer = event_new(p.base, -1, EV_PERSIST,
+	    proxy_expiry_tick, &p)) == NULL ||
 	    event_add(p.sighup, NULL) == -1 ||
 	    event_add(p.sigterm, NULL) == -1 ||
 	    event_add(p.sigint, NULL) == -1) {
@@ -384,6 +433,7 @@ proxy_main(const char *config_path)
 	service_ready();
 	proxy_status(&p);
 	event_add(p.status_timer, &status_tv);
+	proxy_expiry_arm(&p);
 	if (event_base_dispatch(p.base) == -1)
 		log_errx("the main event loop failed");
 	else
@@ -396,6 +446,8 @@ proxy_main(const char *config_path)
 		free(p.workers);
 	}
 	admin_free(p.admin);
+	if (p.expiry_timer != NULL)
+		event_free(p.expiry_timer);
 	if (p.status_timer != NULL)
 		event_free(p.status_timer);
 	if (p.drain_timer != NULL)

@@ -1,0 +1,248 @@
+/*
+ * expiry.c: the expiry watch of the served certificates (expiry.h).
+ *
+ * Nothing is cached between checks: every check looks at the live
+ * generation's chains with the time it is given, so what the logs say and
+ * what /metrics says (admin.c calls expiry_state() at scrape time) cannot
+ * disagree for long, and a reload needs no bookkeeping here.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "chain.h"
+#include "config.h"
+#include "expiry.h"
+#include "generation.h"
+#include "log.h"
+
+#define EXPIRY_DAY	86400
+
+static const char *const expiry_names[] = {
+#define EXPIRY_NAME(sym, name) [sym] = name,
+	EXPIRY_STATES(EXPIRY_NAME)
+#undef EXPIRY_NAME
+};
+
+enum expiry_state
+expiry_state(const struct chain_cert *cc, time_t now, unsigned warn_days)
+{
+	if (cc->not_before > now)
+		return EXPIRY_NOT_YET_VALID;
+	if (cc->not_after < now)
+		return EXPIRY_EXPIRED;
+	if (cc->not_after - now < (time_t)warn_days * EXPIRY_DAY)
+		return EXPIRY_EXPIRING;
+	return EXPIRY_OK;
+}
+
+const char *
+expiry_state_name(enum expiry_state s)
+{
+	if ((size_t)s >= sizeof(expiry_names) / sizeof(expiry_names[0]))
+		return "?";
+	return expiry_names[s];
+}
+
+static int
+expiry_invalid(enum expiry_state s)
+{
+	return s == EXPIRY_EXPIRED || s == EXPIRY_NOT_YET_VALID;
+}
+
+/* t as "2026-12-07" (with_time 0) or "2026-12-07 13:40:12 UTC". */
+static const char *
+expiry_date(time_t t, int with_time, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, with_time ?
+	    "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d", &tm) == 0)
+		(void)snprintf(buf, len, "%lld", (long long)t);
+	return buf;
+}
+
+/* Served certificates of c that are not valid at now. */
+static size_t
+expiry_count_invalid(const struct chain *c, time_t now)
+{
+	const struct chain_cert *cc;
+	size_t i, n = 0;
+
+	for (i = 0; i < chain_length(c); i++) {
+		cc = chain_get(c, i);
+		if (cc != NULL && cc->served &&
+		    expiry_invalid(expiry_state(cc, now, 0)))
+			n++;
+	}
+	return n;
+}
+
+size_t
+expiry_check(const struct generation *g, time_t now)
+{
+	const struct gen_site *gs;
+	const struct chain_cert *cc;
+	unsigned warn = g->cfg->expiry_warning_days;
+	long long days;
+	char date[40];
+	size_t i, d, invalid = 0;
+
+	for (i = 0; i < g->nsites; i++) {
+		gs = &g->sites[i];
+		for (d = 0; d < chain_length(gs->chain); d++) {
+			if ((cc = chain_get(gs->chain, d)) == NULL ||
+			    !cc->served)
+				continue;
+			switch (expiry_state(cc, now, warn)) {
+			case EXPIRY_OK:
+				break;
+			case EXPIRY_EXPIRING:
+				days = (long long)((cc->not_after - now) /
+				    EXPIRY_DAY);
+				if (days > 0)
+					log_warnx("site %s: certificate depth "
+					    "%zu \"%s\" expires in %lld day%s "
+					    "(%s)", gs->cfg->name, d,
+					    cc->subject, days,
+					    days == 1 ? "" : "s",
+					    expiry_date(cc->not_after, 0,
+					    date, sizeof(date)));
+				else
+					log_warnx("site %s: certificate depth "
+					    "%zu \"%s\" expires in less than a "
+					    "day (%s)", gs->cfg->name, d,
+					    cc->subject, expiry_date(
+					    cc->not_after, 1, date,
+					    sizeof(date)));
+				break;
+			case EXPIRY_EXPIRED:
+				invalid++;
+				log_errx("site %s: certificate depth %zu "
+				    "\"%s\" has expired (%s): strict clients "
+				    "reject the chain", gs->cfg->name, d,
+				    cc->subject, expiry_date(cc->not_after, 1,
+				    date, sizeof(date)));
+				break;
+			case EXPIRY_NOT_YET_VALID:
+				invalid++;
+				log_errx("site %s: certificate depth %zu "
+				    "\"%s\" is not valid before %s: strict "
+				    "clients reject the chain", gs->cfg->name,
+				    d, cc->subject, expiry_date(cc->not_before,
+				    1, date, sizeof(date)));
+				break;
+			}
+		}
+	}
+	return invalid;
+}
+
+int
+expiry_rebuild_helps(const struct generation *g, time_t now)
+{
+	const struct gen_site *gs;
+	struct chain_spec spec;
+	struct chain *c;
+	size_t i, have, would;
+	int helps = 0;
+
+	for (i = 0; i < g->nsites; i++) {
+		gs = &g->sites[i];
+		if ((have = expiry_count_invalid(gs->chain, now)) == 0)
+			continue;
+		/*
+		 * The same files the running chain came from, read again: a
+		 * renewed intermediate copied into the directory since the
+		 * last load is a candidate now, and the engine prefers a
+		 * certificate that is valid now.
+		 */
+		generation_site_spec(gs->cfg, &spec);
+		c = chain_build(&spec);
+		would = c != NULL ? expiry_count_invalid(c, now) : have;
+		chain_free(c);
+		if (would < have) {
+			log_info("site %s: a valid replacement for an expired "
+			    "certificate is available: rebuilding the chains",
+			    gs->cfg->name);
+			helps = 1;
+		} else
+			log_warnx("site %s: no valid replacement for the "
+			    "expired certificate%s in %s%s%s: still serving "
+			    "the chain as it is", gs->cfg->name,
+			    have == 1 ? "" : "s", gs->cfg->cert,
+			    gs->cfg->intermediates != NULL ? " or " : "",
+			    gs->cfg->intermediates != NULL ?
+			    gs->cfg->intermediates : "");
+	}
+	return helps;
+}
+
+static const struct gen_site *
+expiry_find_site(const struct generation *g, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < g->nsites; i++)
+		if (strcmp(g->sites[i].cfg->name, name) == 0)
+			return &g->sites[i];
+	return NULL;
+}
+
+/*
+ * What took the place of old certificate oc (depth d) in chain c: the
+ * certificate with the same subject (a renewed twin), else the one at the
+ * same depth (the path changed shape).
+ */
+static const struct chain_cert *
+expiry_successor(const struct chain *c, const struct chain_cert *oc, size_t d)
+{
+	const struct chain_cert *cc;
+	size_t i;
+
+	for (i = 0; i < chain_length(c); i++) {
+		cc = chain_get(c, i);
+		if (cc != NULL && strcmp(cc->subject, oc->subject) == 0)
+			return cc;
+	}
+	return d < chain_length(c) ? chain_get(c, d) : NULL;
+}
+
+size_t
+expiry_log_replaced(const struct generation *old,
+    const struct generation *cur, time_t now)
+{
+	const struct gen_site *os, *ns;
+	const struct chain_cert *oc, *nc;
+	char date[40];
+	size_t i, d, n = 0;
+
+	for (i = 0; i < cur->nsites; i++) {
+		ns = &cur->sites[i];
+		if ((os = expiry_find_site(old, ns->cfg->name)) == NULL)
+			continue;
+		for (d = 0; d < chain_length(os->chain); d++) {
+			oc = chain_get(os->chain, d);
+			if (oc == NULL || !oc->served ||
+			    !expiry_invalid(expiry_state(oc, now, 0)))
+				continue;
+			nc = expiry_successor(ns->chain, oc, d);
+			if (nc == NULL || !nc->served ||
+			    memcmp(nc->sha256, oc->sha256,
+			    sizeof(oc->sha256)) == 0 ||
+			    expiry_invalid(expiry_state(nc, now, 0)))
+				continue;
+			log_info("site %s: %s %s \"%s\" replaced by \"%s\" "
+			    "(notAfter %s, from %s) without a restart",
+			    ns->cfg->name,
+			    expiry_state(oc, now, 0) == EXPIRY_EXPIRED ?
+			    "expired" : "not yet valid",
+			    d == 0 ? "certificate" : "intermediate",
+			    oc->subject, nc->subject,
+			    expiry_date(nc->not_after, 1, date, sizeof(date)),
+			    nc->source != NULL ? nc->source : "-");
+			n++;
+		}
+	}
+	return n;
+}
