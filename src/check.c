@@ -10,18 +10,16 @@
  * cache of intermediates, nothing from earlier connections.  The order of
  * the chain is judged by signatures (chain_issued()), never by names, and
  * the fix is computed by chain_assemble(), the engine behind
- * `chainfix bundle`, so the two commands cannot disagree.
+ * `chainfix bundle`, so the two commands cannot disagree.  The connection
+ * itself (connect, handshake and I/O under deadlines) is probe.c's.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,7 +27,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -44,6 +41,7 @@
 #include "chain.h"
 #include "check.h"
 #include "log.h"
+#include "probe.h"
 
 #define CHECK_DEFAULT_PORT	"443"
 #define CHECK_DEFAULT_TIMEOUT	10		/* seconds, each phase */
@@ -262,15 +260,6 @@ static const char check_usage_text[] =
 /*
  * Small helpers.
  */
-
-static long long
-check_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Copy len bytes of s, escaping anything that is not printable ASCII. */
 static void
@@ -685,128 +674,9 @@ check_parse_args(int argc, char **argv, struct check_opts *o, int *help)
 }
 
 /*
- * Connecting.
+ * Connecting: probe.c does the waiting; the policy (what to trust, which
+ * versions) is ours.
  */
-
-/* Wait for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
-static int
-check_wait(int fd, short events, long long deadline)
-{
-	struct pollfd pfd;
-	long long left;
-	int rv;
-
-	for (;;) {
-		left = deadline - check_now_ms();
-		if (left <= 0)
-			return 0;
-		pfd.fd = fd;
-		pfd.events = events;
-		pfd.revents = 0;
-		rv = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (rv == -1 && errno == EINTR)
-			continue;
-		if (rv == -1)
-			return -1;
-		if (rv == 0)
-			return 0;
-		return 1;
-	}
-}
-
-static void
-check_addrstr(const struct sockaddr *sa, socklen_t salen, char *buf,
-    size_t len)
-{
-	char h[INET6_ADDRSTRLEN], p[16];
-
-	if (getnameinfo(sa, salen, h, sizeof(h), p, sizeof(p),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		snprintf(buf, len, "?");
-		return;
-	}
-	if (sa->sa_family == AF_INET6)
-		snprintf(buf, len, "[%s]:%s", h, p);
-	else
-		snprintf(buf, len, "%s:%s", h, p);
-}
-
-/*
- * A non-blocking TCP connection to the first address of host that answers
- * within the timeout.  Returns the socket, or -1 with the reason in err.
- */
-static int
-check_connect(const struct check_opts *o, char *addr, size_t addrlen,
-    char *err, size_t errlen)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	socklen_t sl;
-	int fd = -1, rv, soerr;
-	char a[INET6_ADDRSTRLEN + 24], h[300];
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
-	log_escape(o->host, h, sizeof(h));
-	if ((rv = getaddrinfo(o->host, o->port, &hints, &res)) != 0) {
-		/* AI_ADDRCONFIG hides ::1 on hosts with only loopback v6. */
-		hints.ai_flags = 0;
-		if ((rv = getaddrinfo(o->host, o->port, &hints, &res)) != 0) {
-			snprintf(err, errlen, "cannot resolve %s port %s: %s",
-			    h, o->port, gai_strerror(rv));
-			return -1;
-		}
-	}
-	snprintf(err, errlen, "cannot connect to %s port %s", h, o->port);
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		check_addrstr(ai->ai_addr, ai->ai_addrlen, a, sizeof(a));
-		fd = socket(ai->ai_family,
-		    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1) {
-			snprintf(err, errlen, "socket for %s: %s", a,
-			    strerror(errno));
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno != EINPROGRESS) {
-			snprintf(err, errlen, "connect to %s: %s", a,
-			    strerror(errno));
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		rv = check_wait(fd, POLLOUT, check_now_ms() + o->timeout_ms);
-		if (rv == 0) {
-			snprintf(err, errlen, "connect to %s: timed out "
-			    "after %d s", a, o->timeout_ms / 1000);
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		soerr = 0;
-		sl = sizeof(soerr);
-		if (rv == -1 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)
-			soerr = errno;
-		if (soerr != 0) {
-			snprintf(err, errlen, "connect to %s: %s", a,
-			    strerror(soerr));
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		break;
-	}
-	if (fd != -1) {
-		snprintf(addr, addrlen, "%s", a);
-		err[0] = '\0';	/* an earlier address may have failed */
-	}
-	freeaddrinfo(res);
-	return fd;
-}
 
 static SSL_CTX *
 check_ctx(void)
@@ -833,116 +703,50 @@ check_ctx(void)
 	return ctx;
 }
 
-/* Why the last SSL call failed, in one line. */
-static void
-check_ssl_error(SSL *ssl, int rv, const char *what, char *err, size_t errlen)
-{
-	char reason[256];
-	int e, saved = errno;
-
-	e = SSL_get_error(ssl, rv);
-	log_ssl_reason(reason, sizeof(reason));
-	if (reason[0] != '\0')
-		snprintf(err, errlen, "%s: %s", what, reason);
-	else if (e == SSL_ERROR_SYSCALL && saved != 0)
-		snprintf(err, errlen, "%s: %s", what, strerror(saved));
-	else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN)
-		snprintf(err, errlen, "%s: the server closed the connection",
-		    what);
-	else
-		snprintf(err, errlen, "%s: SSL error %d", what, e);
-}
-
 /*
  * Connect and complete a handshake, optionally pinned to one protocol
- * version (0: any).  Returns the SSL (its fd is closed by check_close())
- * or NULL with the reason in err.
+ * version (0: any).  Returns the probe (free with probe_close()), or NULL
+ * with the reason in err.  addr gets the address once connected, even if
+ * the handshake then fails.
  */
-static SSL *
+static struct probe *
 check_handshake(SSL_CTX *ctx, const struct check_opts *o, int version,
     char *addr, size_t addrlen, char *err, size_t errlen)
 {
-	SSL *ssl = NULL;
-	long long deadline;
-	int fd, rv, e, w;
-	char what[128];
+	struct probe *p;
+	SSL *ssl;
 
-	if ((fd = check_connect(o, addr, addrlen, err, errlen)) == -1)
+	if ((p = probe_connect(o->host, o->port, o->timeout_ms, err,
+	    errlen)) == NULL)
 		return NULL;
-	snprintf(what, sizeof(what), "TLS handshake with %s", addr);
-	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1)
-		goto sslerr;
-	if (version != 0 && (SSL_set_min_proto_version(ssl, version) != 1 ||
-	    SSL_set_max_proto_version(ssl, version) != 1))
-		goto sslerr;
-	if (o->sni != NULL && SSL_set_tlsext_host_name(ssl, o->sni) != 1)
-		goto sslerr;
-	deadline = check_now_ms() + o->timeout_ms;
-	for (;;) {
-		ERR_clear_error();
-		errno = 0;
-		if ((rv = SSL_connect(ssl)) == 1)
-			break;
-		e = SSL_get_error(ssl, rv);
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-			check_ssl_error(ssl, rv, what, err, errlen);
-			goto fail;
-		}
-		w = check_wait(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-		    deadline);
-		if (w == 0) {
-			snprintf(err, errlen, "%s: timed out after %d s", what,
-			    o->timeout_ms / 1000);
-			goto fail;
-		}
-		if (w == -1) {
-			snprintf(err, errlen, "%s: %s", what, strerror(errno));
-			goto fail;
-		}
+	snprintf(addr, addrlen, "%s", probe_address(p));
+	if ((ssl = SSL_new(ctx)) != NULL && ((version != 0 &&
+	    (SSL_set_min_proto_version(ssl, version) != 1 ||
+	    SSL_set_max_proto_version(ssl, version) != 1)) ||
+	    (o->sni != NULL && SSL_set_tlsext_host_name(ssl, o->sni) != 1))) {
+		/* probe_handshake() turns NULL into OpenSSL's reason. */
+		SSL_free(ssl);
+		ssl = NULL;
 	}
-	return ssl;
-
- sslerr:
-	{
-		char reason[256];
-
-		snprintf(err, errlen, "%s: %s", what,
-		    log_ssl_reason(reason, sizeof(reason)));
+	if (probe_handshake(p, ssl, o->timeout_ms, err, errlen) == -1) {
+		probe_close(p);
+		return NULL;
 	}
- fail:
-	SSL_free(ssl);
-	close(fd);
-	return NULL;
-}
-
-static void
-check_close(SSL *ssl)
-{
-	int fd;
-
-	if (ssl == NULL)
-		return;
-	fd = SSL_get_fd(ssl);
-	/* One non-blocking attempt: we only want the session marked done. */
-	if (SSL_shutdown(ssl) < 0)
-		ERR_clear_error();
-	SSL_free(ssl);
-	if (fd != -1)
-		close(fd);
+	return p;
 }
 
 /* 1 if a handshake pinned to version succeeds, else 0. */
 static int
 check_probe(SSL_CTX *ctx, const struct check_opts *o, int version)
 {
-	char addr[INET6_ADDRSTRLEN + 24], err[512];
-	SSL *ssl;
+	char addr[PROBE_ADDRSTRLEN], err[512];
+	struct probe *p;
 
-	ssl = check_handshake(ctx, o, version, addr, sizeof(addr), err,
+	p = check_handshake(ctx, o, version, addr, sizeof(addr), err,
 	    sizeof(err));
-	if (ssl == NULL)
+	if (p == NULL)
 		return 0;
-	check_close(ssl);
+	probe_close(p);
 	return 1;
 }
 
@@ -1621,44 +1425,6 @@ check_fix(struct check_report *r, const struct certload_set *roots,
  * --activesync: what a phone sends first, on the connection whose chain we
  * just looked at.
  */
-static int
-check_ssl_io(SSL *ssl, int writing, void *buf, size_t len, size_t *done,
-    long long deadline, char *err, size_t errlen)
-{
-	int rv, e, w;
-
-	for (;;) {
-		ERR_clear_error();
-		errno = 0;
-		if (writing)
-			rv = SSL_write_ex(ssl, buf, len, done);
-		else
-			rv = SSL_read_ex(ssl, buf, len, done);
-		if (rv == 1)
-			return 1;
-		e = SSL_get_error(ssl, rv);
-		if (!writing && (e == SSL_ERROR_ZERO_RETURN ||
-		    (e == SSL_ERROR_SYSCALL && errno == 0))) {
-			ERR_clear_error();
-			*done = 0;
-			return 0;	/* EOF */
-		}
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-			check_ssl_error(ssl, rv, writing ? "sending the "
-			    "request" : "reading the response", err, errlen);
-			return -1;
-		}
-		w = check_wait(SSL_get_fd(ssl), e == SSL_ERROR_WANT_READ ?
-		    POLLIN : POLLOUT, deadline);
-		if (w != 1) {
-			snprintf(err, errlen, "%s: %s", writing ? "sending the "
-			    "request" : "reading the response", w == 0 ?
-			    "timed out" : strerror(errno));
-			return -1;
-		}
-	}
-}
-
 static void
 check_header(const char *line, size_t len, const char *name, char *out,
     size_t outlen)
@@ -1681,11 +1447,11 @@ check_header(const char *line, size_t len, const char *name, char *out,
 
 static void
 check_activesync(struct check_report *r, const struct check_opts *o,
-    SSL *ssl)
+    struct probe *pr)
 {
 	char req[1024], hosthdr[300], *buf = NULL, *eol, *p, *end;
 	size_t have = 0, done, off;
-	long long deadline = check_now_ms() + o->timeout_ms;
+	long long deadline = probe_now_ms() + o->timeout_ms;
 	int rv;
 
 	r->as_tried = 1;
@@ -1709,8 +1475,9 @@ check_activesync(struct check_report *r, const struct check_opts *o,
 	    "Connection: close\r\n"
 	    "\r\n", hosthdr, CHAINFIX_VERSION);
 	for (off = 0; off < strlen(req); off += done) {
-		if (check_ssl_io(ssl, 1, req + off, strlen(req) - off, &done,
-		    deadline, r->as_error, sizeof(r->as_error)) != 1) {
+		if (probe_write(pr, req + off, strlen(req) - off, &done,
+		    deadline, "sending the request", r->as_error,
+		    sizeof(r->as_error)) != 1) {
 			if (r->as_error[0] == '\0')
 				snprintf(r->as_error, sizeof(r->as_error),
 				    "the server closed the connection");
@@ -1723,8 +1490,9 @@ check_activesync(struct check_report *r, const struct check_opts *o,
 	}
 	/* Only the head matters; stop at the blank line or the limit. */
 	while (have < CHECK_HTTP_MAX) {
-		rv = check_ssl_io(ssl, 0, buf + have, CHECK_HTTP_MAX - have,
-		    &done, deadline, r->as_error, sizeof(r->as_error));
+		rv = probe_read(pr, buf + have, CHECK_HTTP_MAX - have, &done,
+		    deadline, "reading the response", r->as_error,
+		    sizeof(r->as_error));
 		if (rv == -1)
 			break;
 		have += done;
@@ -2189,7 +1957,7 @@ check_main(int argc, char **argv)
 	struct check_report *r = NULL;
 	struct certload_set *roots = NULL, *pool = NULL;
 	SSL_CTX *ctx = NULL;
-	SSL *ssl = NULL;
+	struct probe *p;
 	enum check_sev worst;
 	char esc[512];
 	size_t i;
@@ -2232,20 +2000,19 @@ check_main(int argc, char **argv)
 		goto out;
 	}
 
-	ssl = check_handshake(ctx, &o, 0, r->address, sizeof(r->address),
+	p = check_handshake(ctx, &o, 0, r->address, sizeof(r->address),
 	    r->error, sizeof(r->error));
-	if (ssl != NULL) {
+	if (p != NULL) {
 		r->reachable = 1;
-		check_collect(r, ssl);
-		v = SSL_version(ssl);
+		check_collect(r, probe_ssl(p));
+		v = SSL_version(probe_ssl(p));
 		if (v == TLS1_3_VERSION)
 			r->tls13 = 1;
 		if (v == TLS1_2_VERSION)
 			r->tls12 = 1;
 		if (o.activesync)
-			check_activesync(r, &o, ssl);
-		check_close(ssl);
-		ssl = NULL;
+			check_activesync(r, &o, p);
+		probe_close(p);
 		if (r->tls12 == -1)
 			r->tls12 = check_probe(ctx, &o, TLS1_2_VERSION);
 		if (r->tls13 == -1)
