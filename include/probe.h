@@ -40,6 +40,17 @@ struct probe *probe_connect(const char *host, const char *port,
     int timeout_ms, char *err, size_t errlen);
 
 /*
+ * probe_connect_cancel(host, port, timeout_ms, cancel_fd, err, errlen):
+ * probe_connect() for a background thread that must be stoppable: as soon
+ * as cancel_fd (say a pipe's read end; borrowed, -1: none) is readable,
+ * the wait in progress ends and fails with "...: Operation canceled"
+ * ("connect to A: cancelled" while connecting), and so does every later
+ * wait of the probe.
+ */
+struct probe *probe_connect_cancel(const char *host, const char *port,
+    int timeout_ms, int cancel_fd, char *err, size_t errlen);
+
+/*
  * probe_address(p): the address connected to, "127.0.0.1:443" or
  * "[::1]:443"; storage in p.
  */
@@ -50,7 +61,8 @@ const char *probe_address(const struct probe *p);
  * Run the TLS client handshake of ssl (set up by the caller: SNI, version
  * limits, expected host name) over p's socket, within timeout_ms.  p takes
  * ssl over in every case (probe_close() frees it); a probe carries at most
- * one.  Returns 0, or -1 with "TLS handshake with ADDR: why" in err.
+ * one.  ssl may be NULL (the caller's SSL_new() or setup failed): the
+ * reason is then taken from this thread's OpenSSL error queue.  Returns 0, or -1 with "TLS handshake with ADDR: why" in err.
  */
 int probe_handshake(struct probe *p, SSL *ssl, int timeout_ms, char *err,
     size_t errlen);

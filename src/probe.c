@@ -29,6 +29,7 @@
 
 struct probe {
 	int		 fd;
+	int		 cancel_fd;	/* readable: give up; -1: none */
 	SSL		*ssl;		/* NULL until probe_handshake() */
 	char		 addr[PROBE_ADDRSTRLEN];
 };
@@ -42,11 +43,14 @@ probe_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Wait for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
+/*
+ * Wait for events on fd until deadline: 1 ready, 0 timed out, -1 error
+ * (errno set; ECANCELED when cancel_fd became readable first).
+ */
 static int
-probe_wait(int fd, short events, long long deadline)
+probe_wait(int fd, short events, long long deadline, int cancel_fd)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	long long left;
 	int rv;
 
@@ -54,16 +58,24 @@ probe_wait(int fd, short events, long long deadline)
 		left = deadline - probe_now_ms();
 		if (left <= 0)
 			return 0;
-		pfd.fd = fd;
-		pfd.events = events;
-		pfd.revents = 0;
-		rv = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		pfd[0].fd = fd;
+		pfd[0].events = events;
+		pfd[0].revents = 0;
+		/* poll() ignores a negative fd: no cancel_fd, no entry. */
+		pfd[1].fd = cancel_fd;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		rv = poll(pfd, 2, left > INT_MAX ? INT_MAX : (int)left);
 		if (rv == -1 && errno == EINTR)
 			continue;
 		if (rv == -1)
 			return -1;
 		if (rv == 0)
 			return 0;
+		if (pfd[1].revents != 0) {
+			errno = ECANCELED;
+			return -1;
+		}
 		return 1;
 	}
 }
@@ -90,8 +102,8 @@ probe_addrstr(const struct sockaddr *sa, socklen_t salen, char *buf,
  * within the timeout.  Returns the socket, or -1 with the reason in err.
  */
 static int
-probe_tcp(const char *host, const char *port, int timeout_ms, char *addr,
-    size_t addrlen, char *err, size_t errlen)
+probe_tcp(const char *host, const char *port, int timeout_ms, int cancel_fd,
+    char *addr, size_t addrlen, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	socklen_t sl;
@@ -132,7 +144,14 @@ probe_tcp(const char *host, const char *port, int timeout_ms, char *addr,
 			fd = -1;
 			continue;
 		}
-		rv = probe_wait(fd, POLLOUT, probe_now_ms() + timeout_ms);
+		rv = probe_wait(fd, POLLOUT, probe_now_ms() + timeout_ms,
+		    cancel_fd);
+		if (rv == -1 && errno == ECANCELED) {
+			snprintf(err, errlen, "connect to %s: cancelled", a);
+			close(fd);
+			fd = -1;
+			break;
+		}
 		if (rv == 0) {
 			snprintf(err, errlen, "connect to %s: timed out "
 			    "after %d s", a, timeout_ms / 1000);
@@ -166,14 +185,22 @@ struct probe *
 probe_connect(const char *host, const char *port, int timeout_ms, char *err,
     size_t errlen)
 {
+	return probe_connect_cancel(host, port, timeout_ms, -1, err, errlen);
+}
+
+struct probe *
+probe_connect_cancel(const char *host, const char *port, int timeout_ms,
+    int cancel_fd, char *err, size_t errlen)
+{
 	struct probe *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	p->fd = probe_tcp(host, port, timeout_ms, p->addr, sizeof(p->addr),
-	    err, errlen);
+	p->cancel_fd = cancel_fd;
+	p->fd = probe_tcp(host, port, timeout_ms, cancel_fd, p->addr,
+	    sizeof(p->addr), err, errlen);
 	if (p->fd == -1) {
 		free(p);
 		return NULL;
@@ -246,7 +273,7 @@ probe_handshake(struct probe *p, SSL *ssl, int timeout_ms, char *err,
 			return -1;
 		}
 		w = probe_wait(p->fd, e == SSL_ERROR_WANT_READ ? POLLIN :
-		    POLLOUT, deadline);
+		    POLLOUT, deadline, p->cancel_fd);
 		if (w == 0) {
 			snprintf(err, errlen, "%s: timed out after %d s", what,
 			    timeout_ms / 1000);
@@ -298,7 +325,7 @@ probe_io(struct probe *p, const void *wbuf, void *rbuf, size_t len,
 			return -1;
 		}
 		w = probe_wait(p->fd, e == SSL_ERROR_WANT_READ ? POLLIN :
-		    POLLOUT, deadline);
+		    POLLOUT, deadline, p->cancel_fd);
 		if (w != 1) {
 			snprintf(err, errlen, "%s: %s", what, w == 0 ?
 			    "timed out" : strerror(errno));

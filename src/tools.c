@@ -3,6 +3,7 @@
  * that run the chain engine without serving anything.
  */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "chain.h"
 #include "config.h"
 #include "log.h"
+#include "selftest.h"
 #include "tools.h"
 
 static const char tools_bundle_usage[] =
@@ -33,10 +35,17 @@ static const char tools_bundle_usage[] =
 "completed or an input is bad, 2 usage.\n";
 
 static const char tools_configtest_usage[] =
-"usage: chainfix configtest -c FILE\n"
+"usage: chainfix configtest -c FILE [--no-selftest]\n"
 "\n"
 "Load the configuration and every certificate, build every site's chain and\n"
-"print it.  Ends with \"configuration OK\" (exit 0) or the errors (exit 1).\n";
+"print it.  Ends with \"configuration OK\" (exit 0) or the errors (exit 1).\n"
+"\n"
+"After each site's chain, a self-test connects to each of its backends as the\n"
+"proxy would and reports whether it is reachable, whether it verifies, and\n"
+"whether it presents the same certificate as the site (Exchange Extended\n"
+"Protection needs that).  Advisory only: it never changes the exit status.\n"
+"\n"
+"  --no-selftest   do not connect to the backends (offline use)\n";
 
 /* tools_time(t, buf, len): t as "2026-11-25 12:00:00Z". */
 static const char *
@@ -255,11 +264,21 @@ tools_site_spec(const struct config_site *site, struct chain_spec *spec)
 	spec->need_key = 1;
 }
 
+/* configtest's sink for the self-test: lines on stdout, under the chain. */
+static void
+tools_selftest_line(void *arg, enum selftest_kind kind, const char *line)
+{
+	(void)arg;
+	printf("  %s%s\n", kind == SELFTEST_MISMATCH ? "WARNING: " :
+	    "self-test: ", line);
+}
+
 int
 tools_configtest(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "config",	required_argument, NULL, 'c' },
+		{ "no-selftest", no_argument,	   NULL, 'n' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -269,12 +288,13 @@ tools_configtest(int argc, char **argv)
 	struct chain *c;
 	const char *path = NULL;
 	size_t i, b;
-	int ch, errors = 0;
+	int ch, errors = 0, selftest = 1;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
+		case 'n': selftest = 0; break;
 		case 'h':
 			fputs(tools_configtest_usage, stdout);
 			return 0;
@@ -293,6 +313,9 @@ tools_configtest(int argc, char **argv)
 		return 1;
 	}
 	log_setlevel(cfg->log_level);
+	/* A backend that resets the handshake must not kill us. */
+	if (selftest)
+		signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < cfg->nsites; i++) {
 		site = cfg->sites[i];
 		tools_site_spec(site, &spec);
@@ -309,6 +332,12 @@ tools_configtest(int argc, char **argv)
 		tools_print_chain(stdout, c, "  ");
 		fflush(stdout);
 		chain_diagnose(c, site->name, cfg->expiry_warning_days);
+		if (selftest) {
+			/* Advisory: its findings never count as errors. */
+			(void)selftest_site(site, NULL, c, -1,
+			    tools_selftest_line, NULL);
+			fflush(stdout);
+		}
 		chain_free(c);
 	}
 	config_free(cfg);

@@ -1,0 +1,76 @@
+/*
+ * selftest.h: the backend self-test (at startup and in `configtest`).
+ *
+ * For each backend of a site: connect (connect_timeout), handshake the way
+ * the proxy would (backend_tls, SNI = backend_sni else the site's leaf
+ * name, verification per backend_verify), and say whether it is reachable,
+ * whether it verifies, and whether its leaf certificate is the very one
+ * chainfix serves for the site.  Exchange Extended Protection (on by
+ * default since Exchange 2019 CU14) accepts a TLS-bridging proxy only when
+ * both present the same certificate; otherwise Windows logins (NTLM,
+ * Kerberos) fail, which is the warning this module exists for.
+ *
+ * Everything here is advisory: nothing changes an exit code or stops the
+ * daemon.
+ */
+#ifndef CHAINFIX_SELFTEST_H
+#define CHAINFIX_SELFTEST_H
+
+#include <stddef.h>
+
+struct chain;
+struct config_site;
+struct generation;
+struct tlsctx_backend;
+
+/* What a reported line is. */
+#define SELFTEST_KINDS(X)						\
+	X(SELFTEST_OK,       "ok")	/* reachable, verifies, same cert */ \
+	X(SELFTEST_PROBLEM,  "problem")	/* unreachable, no TLS, no verify */ \
+	X(SELFTEST_MISMATCH, "mismatch")	/* Extended Protection warning */
+
+enum selftest_kind {
+#define SELFTEST_ENUM(sym, name) sym,
+	SELFTEST_KINDS(SELFTEST_ENUM)
+#undef SELFTEST_ENUM
+};
+
+/*
+ * The sink for the lines: configtest prints them, the daemon logs them.
+ * line is one line without a newline, peer strings escaped; valid only
+ * during the call.
+ */
+typedef void selftest_report_fn(void *arg, enum selftest_kind kind,
+    const char *line);
+
+/*
+ * selftest_site(site, tb, served, cancel_fd, report, arg):
+ * Test every backend of site, in order, calling report once per backend
+ * with its status line ("site S: backend H:P: reachable (ADDR, TLSv1.3),
+ * verifies (...), same certificate as served (SUBJECT)") and once more
+ * with a SELFTEST_MISMATCH warning when its leaf differs from served's.
+ * tb is the site's backend context (borrowed; NULL: a private one is made
+ * with tlsctx_backend_new(), and with backend_tls = no none is needed).
+ * served is the site's chain (borrowed; NULL: the comparison is skipped).
+ * cancel_fd as in probe_connect_cancel() (-1: none).  Blocks up to
+ * connect_timeout + handshake_timeout per backend.  Returns the number of
+ * SELFTEST_PROBLEM and SELFTEST_MISMATCH lines reported.
+ */
+int selftest_site(const struct config_site *site, struct tlsctx_backend *tb,
+    const struct chain *served, int cancel_fd, selftest_report_fn *report,
+    void *arg);
+
+/*
+ * selftest_start(g):
+ * The daemon's startup self-test: run selftest_site() on every site of g in
+ * a background thread, logging each line (log_info when fine, log_warnx
+ * otherwise), so readiness is not delayed.  The thread holds its own
+ * reference to g and touches no event loop.  At process exit (an atexit
+ * handler) a thread still running is cancelled and joined, so it never
+ * races OpenSSL's own cleanup and leaves nothing for LeakSanitizer.  Only
+ * the first call starts anything.  Returns 0, or -1 (logged) if the thread
+ * could not be started; the daemon goes on either way.
+ */
+int selftest_start(struct generation *g);
+
+#endif /* CHAINFIX_SELFTEST_H */
