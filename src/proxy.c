@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "proxy.h"
+#include "selftest.h"
 #include "service.h"
 #include "session.h"
 #include "worker.h"
@@ -431,6 +432,8 @@ proxy_main(const char *config_path)
 	    p.gen->nlistens == 1 ? "" : "es", p.nworkers,
 	    p.nworkers == 1 ? "" : "s");
 	service_ready();
+	/* Advisory, in the background: serving does not wait for it. */
+	(void)selftest_start(p.gen);
 	proxy_status(&p);
 	event_add(p.status_timer, &status_tv);
 	proxy_expiry_arm(&p);
