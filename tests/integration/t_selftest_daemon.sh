@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The daemon runs the backend self-test in the background at startup: the
+# Extended Protection warning for a backend with another certificate is
+# logged, a backend with the site's own certificate gets none, and both
+# sites serve normally meanwhile.  A self-test still waiting on a silent
+# backend at shutdown is cancelled: clean exit, nothing for the sanitizers.
+. "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
+need openssl /usr/bin/python3
+
+mkpki "$T/pki"
+P=$T/pki
+
+SAME=$(free_port);  py_backend same "$SAME" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+OTHER=$(free_port); py_backend other "$OTHER" --cert "$P/self.pem" --key "$P/self.key"
+PIN=$(openssl x509 -in "$P/self.pem" -outform DER | sha256sum | cut -d' ' -f1)
+
+site() {	# NAME PORT BACKEND EXTRA...
+	local name=$1 port=$2 backend=$3
+	shift 3
+	cat >>"$T/chainfix.conf" <<EOF
+[$name]
+listen = 127.0.0.1:$port
+cert = $P/leaf.pem
+key = $P/leaf.key
+intermediates = $P/intermediates
+roots = $P/root.pem
+backend = $backend
+EOF
+	for l in "$@"; do echo "$l" >>"$T/chainfix.conf"; done
+	echo >>"$T/chainfix.conf"
+}
+
+global_conf "$T/chainfix.conf"
+P_SAME=$(free_port);  site same "$P_SAME" "127.0.0.1:$SAME" "backend_ca = $P/root.pem"
+P_OTHER=$(free_port); site pinned "$P_OTHER" "127.0.0.1:$OTHER" "backend_verify = sha256:$PIN"
+chainfix_start chainfix "$T/chainfix.conf"
+L=$T/chainfix.log
+
+wait_log "$L" "self-test: done"
+grep -Eq "warning: self-test: backend 127\.0\.0\.1:$OTHER presents a different certificate \(CN=localhost, sha256 [0-9a-f]{16}\.\.\.\) than site pinned serves \(CN=localhost, .*Exchange Extended Protection.*NTLM/Kerberos" "$L" ||
+	fail "no Extended Protection warning for the backend with another certificate"
+grep -Eq "info: self-test: site same: backend 127\.0\.0\.1:$SAME: reachable .*verifies .*same certificate as served" "$L" ||
+	fail "backend with the same certificate not reported as such"
+grep -q "backend 127.0.0.1:$SAME presents a different" "$L" &&
+	fail "Extended Protection warning for the backend with the same certificate"
+ok "startup self-test logged: warning for the other certificate, none for the same"
+
+who() {
+	peer client --port "$1" --cafile "$P/root.pem" who 2>"$T/who-$1.err"
+}
+[ "$(who "$P_SAME")" = same ] || fail "site same does not serve: $(cat "$T/who-$P_SAME.err")"
+[ "$(who "$P_OTHER")" = other ] || fail "site pinned does not serve: $(cat "$T/who-$P_OTHER.err")"
+ok "both sites serve normally"
+chainfix_stop_clean chainfix
+ok "clean stop"
+
+# A backend that accepts and never speaks: the self-test waits in the
+# handshake (handshake_timeout far away) when the daemon is told to stop.
+SILENT=$(free_port)
+bg silent /usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+time.sleep(3600)' "$SILENT"
+wait_port "$SILENT"
+: >"$T/chainfix.conf"
+global_conf "$T/chainfix.conf"
+P_SILENT=$(free_port); site silent "$P_SILENT" "127.0.0.1:$SILENT" "backend_ca = $P/root.pem" "handshake_timeout = 600"
+chainfix_start chainfix2 "$T/chainfix.conf"
+wait_log "$T/chainfix2.log" "self-test: checking the backends"
+chainfix_stop_clean chainfix2
+grep -q "self-test: cancelled" "$T/chainfix2.log" ||
+	fail "the self-test was not cancelled at shutdown"
+grep -q "Operation canceled" "$T/chainfix2.log" &&
+	fail "a cancelled probe was reported as a backend problem"
+ok "self-test waiting on a silent backend is cancelled at shutdown, clean exit"
+pass
