@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/lib/expiry_lib.sh: helpers of the expiry watch tests
 # (t_expiry_*.sh).  Source it after lib.sh, with the test PKI in $P.
 
