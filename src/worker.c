@@ -126,6 +126,28 @@ worker_free(struct worker *w)
 	free(w);
 }
 
+/*
+ * An event_base whose epoll backend batches interest changes: a TLS
+ * bufferevent enables and disables its write event around every record,
+ * and without the changelist each toggle is an epoll_ctl(2) of its own
+ * (measured: two per 16 KiB record in a bulk transfer).  The changelist's
+ * known hazard, a dup(2)ed fd closed between changes, does not arise: every
+ * fd here belongs to exactly one bufferevent.
+ */
+static struct event_base *
+worker_base_new(void)
+{
+	struct event_config *cfg;
+	struct event_base *base;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 struct worker *
 worker_start(unsigned id)
 {
@@ -142,7 +164,7 @@ worker_start(unsigned id)
 		free(w);
 		return NULL;
 	}
-	if ((w->base = event_base_new()) == NULL)
+	if ((w->base = worker_base_new()) == NULL)
 		goto err;
 	if ((w->dns = evdns_base_new(w->base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL) {
