@@ -41,11 +41,12 @@ struct probe *probe_connect(const char *host, const char *port,
 
 /*
  * probe_connect_cancel(host, port, timeout_ms, cancel_fd, err, errlen):
- * probe_connect() for a background thread that must be stoppable: as soon
- * as cancel_fd (say a pipe's read end; borrowed, -1: none) is readable,
- * the wait in progress ends and fails with "...: Operation canceled"
+ * probe_connect() for the daemon and its background thread: as soon as
+ * cancel_fd (say a pipe's read end; borrowed, -1: none) is readable, the
+ * wait in progress ends and fails with "...: Operation canceled"
  * ("connect to A: cancelled" while connecting), and so does every later
- * wait of the probe.
+ * wait of the probe.  Resolves without AI_ADDRCONFIG, so no netlink
+ * socket is opened (the systemd unit forbids AF_NETLINK).
  */
 struct probe *probe_connect_cancel(const char *host, const char *port,
     int timeout_ms, int cancel_fd, char *err, size_t errlen);
@@ -67,7 +68,11 @@ const char *probe_address(const struct probe *p);
 int probe_handshake(struct probe *p, SSL *ssl, int timeout_ms, char *err,
     size_t errlen);
 
-/* probe_ssl(p): the SSL after probe_handshake() (borrowed), else NULL. */
+/*
+ * probe_ssl(p): the SSL given to probe_handshake() (borrowed), also when
+ * the handshake failed (SSL_get_verify_result() tells whether the
+ * certificate was why); NULL before.
+ */
 SSL *probe_ssl(const struct probe *p);
 
 /*

@@ -103,7 +103,7 @@ probe_addrstr(const struct sockaddr *sa, socklen_t salen, char *buf,
  */
 static int
 probe_tcp(const char *host, const char *port, int timeout_ms, int cancel_fd,
-    char *addr, size_t addrlen, char *err, size_t errlen)
+    int addrconfig, char *addr, size_t addrlen, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	socklen_t sl;
@@ -113,16 +113,18 @@ probe_tcp(const char *host, const char *port, int timeout_ms, int cancel_fd,
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
+	hints.ai_flags = addrconfig ? AI_ADDRCONFIG : 0;
 	log_escape(host, h, sizeof(h));
-	if ((rv = getaddrinfo(host, port, &hints, &res)) != 0) {
+	rv = getaddrinfo(host, port, &hints, &res);
+	if (rv != 0 && addrconfig) {
 		/* AI_ADDRCONFIG hides ::1 on hosts with only loopback v6. */
 		hints.ai_flags = 0;
-		if ((rv = getaddrinfo(host, port, &hints, &res)) != 0) {
-			snprintf(err, errlen, "cannot resolve %s port %s: %s",
-			    h, port, gai_strerror(rv));
-			return -1;
-		}
+		rv = getaddrinfo(host, port, &hints, &res);
+	}
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot resolve %s port %s: %s", h, port,
+		    gai_strerror(rv));
+		return -1;
 	}
 	snprintf(err, errlen, "cannot connect to %s port %s", h, port);
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -181,16 +183,9 @@ probe_tcp(const char *host, const char *port, int timeout_ms, int cancel_fd,
 	return fd;
 }
 
-struct probe *
-probe_connect(const char *host, const char *port, int timeout_ms, char *err,
-    size_t errlen)
-{
-	return probe_connect_cancel(host, port, timeout_ms, -1, err, errlen);
-}
-
-struct probe *
-probe_connect_cancel(const char *host, const char *port, int timeout_ms,
-    int cancel_fd, char *err, size_t errlen)
+static struct probe *
+probe_open(const char *host, const char *port, int timeout_ms, int cancel_fd,
+    int addrconfig, char *err, size_t errlen)
 {
 	struct probe *p;
 
@@ -199,13 +194,32 @@ probe_connect_cancel(const char *host, const char *port, int timeout_ms,
 		return NULL;
 	}
 	p->cancel_fd = cancel_fd;
-	p->fd = probe_tcp(host, port, timeout_ms, cancel_fd, p->addr,
-	    sizeof(p->addr), err, errlen);
+	p->fd = probe_tcp(host, port, timeout_ms, cancel_fd, addrconfig,
+	    p->addr, sizeof(p->addr), err, errlen);
 	if (p->fd == -1) {
 		free(p);
 		return NULL;
 	}
 	return p;
+}
+
+struct probe *
+probe_connect(const char *host, const char *port, int timeout_ms, char *err,
+    size_t errlen)
+{
+	return probe_open(host, port, timeout_ms, -1, 1, err, errlen);
+}
+
+struct probe *
+probe_connect_cancel(const char *host, const char *port, int timeout_ms,
+    int cancel_fd, char *err, size_t errlen)
+{
+	/*
+	 * No AI_ADDRCONFIG: glibc answers it with a netlink query, and the
+	 * daemon's unit forbids AF_NETLINK (RestrictAddressFamilies).  An
+	 * address of an unconfigured family just fails to connect.
+	 */
+	return probe_open(host, port, timeout_ms, cancel_fd, 0, err, errlen);
 }
 
 const char *

@@ -3,14 +3,18 @@
  *
  * The handshake uses the site's own backend context (tlsctx.c), so SNI,
  * the expected name, the CA and the protocol settings are exactly the
- * proxy's.  One difference, on purpose: where the proxy aborts a handshake
- * whose certificate does not verify, we let it finish (a verify callback
- * that says yes and remembers the first error), because a backend that
- * does not verify is exactly when the admin wants to see which certificate
- * it presents.
+ * proxy's, and a backend that the proxy would refuse fails here too.  Only
+ * then, to show which certificate such a backend presents, a second
+ * handshake without verification runs on a context of our own: a session
+ * from it must never reach the proxy's backend session cache, where a
+ * worker could resume it and skip verification altogether.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -40,13 +44,6 @@
 
 #define SELFTEST_LINE	1536
 
-/*
- * The first verification error of the handshake in progress on this
- * thread.  The callback runs inside SSL_connect() on the calling thread,
- * so a thread-local is all the plumbing it needs.
- */
-static _Thread_local int selftest_verr;
-
 /* The daemon's background run; joined at exit (selftest_atexit). */
 struct selftest_run {
 	struct generation *g;		/* our reference */
@@ -57,15 +54,6 @@ struct selftest_run {
 static pthread_mutex_t selftest_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct selftest_run *selftest_running;
 static int selftest_started;
-
-static int
-selftest_verify_cb(int ok, X509_STORE_CTX *ctx)
-{
-	if (!ok && selftest_verr == X509_V_OK)
-		selftest_verr = X509_STORE_CTX_get_error(ctx);
-	/* Let the handshake finish: see the comment at the top. */
-	return 1;
-}
 
 static void
 selftest_report(selftest_report_fn *report, void *arg, enum selftest_kind kind,
@@ -186,9 +174,7 @@ selftest_verdict(const struct config_site *site, struct tlsctx_backend *tb,
 
 	switch (site->backend_verify) {
 	case CONFIG_VERIFY_YES:
-		vr = selftest_verr != X509_V_OK ? selftest_verr :
-		    SSL_get_verify_result(ssl);
-		if (vr != X509_V_OK) {
+		if ((vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
 			snprintf(out, outlen, "does NOT verify: %s",
 			    X509_verify_cert_error_string(vr));
 			return 0;
@@ -228,6 +214,60 @@ selftest_cancelled(int cancel_fd)
 	return poll(&pfd, 1, 0) == 1;
 }
 
+/* 1 if s is an IPv4 or IPv6 address literal (never sent as SNI). */
+static int
+selftest_is_ip(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	    inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/*
+ * A handshake with backend idx that verifies nothing, only to see its
+ * certificate, with the SNI the proxy would send.  The context is ours and
+ * caches no session (see the top of the file).  Returns the probe or NULL
+ * with the reason in err.
+ */
+static struct probe *
+selftest_peek(const struct config_site *site, size_t idx, const char *sni,
+    int cancel_fd, char *err, size_t errlen)
+{
+	const struct config_hostport *b = &site->backends[idx];
+	const char *name;
+	struct probe *p;
+	SSL_CTX *ctx;
+	SSL *ssl = NULL;
+	char port[8];
+
+	snprintf(port, sizeof(port), "%u", (unsigned)b->port);
+	if ((p = probe_connect_cancel(b->host, port,
+	    selftest_ms(site->connect_timeout), cancel_fd, err, errlen)) == NULL)
+		return NULL;
+	name = site->backend_sni != NULL ? site->backend_sni :
+	    sni[0] != '\0' ? sni : b->host;
+	if ((ctx = SSL_CTX_new(TLS_client_method())) != NULL) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
+		    SSL_OP_NO_TICKET);
+		if ((ssl = SSL_new(ctx)) != NULL && !selftest_is_ip(name) &&
+		    SSL_set_tlsext_host_name(ssl, name) != 1) {
+			SSL_free(ssl);
+			ssl = NULL;
+		}
+	}
+	/* The SSL holds its own reference to ctx. */
+	SSL_CTX_free(ctx);
+	if (probe_handshake(p, ssl, selftest_ms(site->handshake_timeout),
+	    err, errlen) == -1) {
+		probe_close(p);
+		return NULL;
+	}
+	return p;
+}
+
 /* One backend: returns the number of problem and mismatch lines. */
 static int
 selftest_backend(const struct config_site *site, struct tlsctx_backend *tb,
@@ -242,6 +282,7 @@ selftest_backend(const struct config_site *site, struct tlsctx_backend *tb,
 	struct probe *p;
 	X509 *peer;
 	SSL *ssl;
+	long vr;
 	int ok, same, problems = 0;
 
 	snprintf(port, sizeof(port), "%u", (unsigned)b->port);
@@ -263,28 +304,42 @@ selftest_backend(const struct config_site *site, struct tlsctx_backend *tb,
 	}
 
 	/* tlsctx_backend_ssl() logs its own failure; probe says why too. */
-	if ((ssl = tlsctx_backend_ssl(tb, idx, sni[0] != '\0' ? sni :
-	    NULL)) != NULL)
-		SSL_set_verify(ssl, SSL_get_verify_mode(ssl),
-		    selftest_verify_cb);
-	selftest_verr = X509_V_OK;
+	ssl = tlsctx_backend_ssl(tb, idx, sni[0] != '\0' ? sni : NULL);
 	if (probe_handshake(p, ssl, selftest_ms(site->handshake_timeout),
-	    err, sizeof(err)) == -1) {
-		if (selftest_cancelled(cancel_fd)) {
-			probe_close(p);
-			return 0;
-		}
-		/* With our callback a bad certificate does not end up here. */
+	    err, sizeof(err)) == 0)
+		ok = selftest_verdict(site, tb, idx, probe_ssl(p), verdict,
+		    sizeof(verdict));
+	else if (selftest_cancelled(cancel_fd)) {
+		probe_close(p);
+		return 0;
+	} else if ((ssl = probe_ssl(p)) == NULL ||
+	    site->backend_verify != CONFIG_VERIFY_YES ||
+	    (vr = SSL_get_verify_result(ssl)) == X509_V_OK) {
 		selftest_report(report, arg, SELFTEST_PROBLEM, "site %s: "
 		    "backend %s: reachable (%s), but the TLS handshake failed: "
 		    "%s", site->name, b->text, probe_address(p), err);
 		probe_close(p);
 		return 1;
+	} else {
+		/* The proxy refuses it; still, which certificate is it? */
+		ok = 0;
+		snprintf(verdict, sizeof(verdict), "does NOT verify: %s",
+		    X509_verify_cert_error_string(vr));
+		probe_close(p);
+		if ((p = selftest_peek(site, idx, sni, cancel_fd, err,
+		    sizeof(err))) == NULL) {
+			if (selftest_cancelled(cancel_fd))
+				return 0;
+			selftest_report(report, arg, SELFTEST_PROBLEM, "site "
+			    "%s: backend %s: reachable, %s (and its "
+			    "certificate could not be fetched: %s)",
+			    site->name, b->text, verdict, err);
+			return 1;
+		}
 	}
-	ssl = probe_ssl(p);
-	ok = selftest_verdict(site, tb, idx, ssl, verdict, sizeof(verdict));
 	if (!ok)
 		problems++;
+	ssl = probe_ssl(p);
 
 	if ((peer = SSL_get0_peer_certificate(ssl)) == NULL) {
 		selftest_report(report, arg, SELFTEST_PROBLEM, "site %s: "
@@ -292,7 +347,7 @@ selftest_backend(const struct config_site *site, struct tlsctx_backend *tb,
 		    "certificate", site->name, b->text, probe_address(p),
 		    SSL_get_version(ssl));
 		probe_close(p);
-		return 1;
+		return problems + 1;
 	}
 	selftest_subject(peer, subj, sizeof(subj));
 	if (leaf == NULL) {
@@ -325,11 +380,12 @@ selftest_backend(const struct config_site *site, struct tlsctx_backend *tb,
 		selftest_fpr(leaf->sha256, mine, sizeof(mine));
 		selftest_report(report, arg, SELFTEST_MISMATCH, "backend %s "
 		    "presents a different certificate (%s, sha256 %s) than "
-		    "site %s serves (%s, sha256 %s): Exchange Extended Protection (on by default "
-		    "since Exchange 2019 CU14) only supports TLS bridging when "
-		    "the proxy and Exchange present the same certificate; "
-		    "Windows logins (NTLM/Kerberos) will fail.  Install the "
-		    "site's certificate and key on the backend",
+		    "site %s serves (%s, sha256 %s): Exchange Extended "
+		    "Protection (on by default since Exchange 2019 CU14) only "
+		    "supports TLS bridging when the proxy and Exchange present "
+		    "the same certificate; Windows logins (NTLM/Kerberos) will "
+		    "fail.  Install the site's certificate and key on the "
+		    "backend",
 		    b->text, subj, theirs, site->name, leaf->subject, mine);
 		problems++;
 	}
