@@ -13,6 +13,13 @@ P=$T/pki
 SAME=$(free_port);  py_backend same "$SAME" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 OTHER=$(free_port); py_backend other "$OTHER" --cert "$P/self.pem" --key "$P/self.key"
 PIN=$(openssl x509 -in "$P/self.pem" -outform DER | sha256sum | cut -d' ' -f1)
+# TLS 1.2 with session IDs: the client side caches a session at the end of
+# the handshake itself, so a self-test that let an unverified handshake
+# finish on the proxy's context would hand the proxy a session to resume.
+WRONG=$(free_port)
+bg wrong openssl s_server -quiet -www -tls1_2 -accept "127.0.0.1:$WRONG" \
+    -cert "$P/self.pem" -key "$P/self.key" -naccept 100000
+wait_port "$WRONG"
 
 site() {	# NAME PORT BACKEND EXTRA...
 	local name=$1 port=$2 backend=$3
@@ -33,6 +40,7 @@ EOF
 global_conf "$T/chainfix.conf"
 P_SAME=$(free_port);  site same "$P_SAME" "127.0.0.1:$SAME" "backend_ca = $P/root.pem"
 P_OTHER=$(free_port); site pinned "$P_OTHER" "127.0.0.1:$OTHER" "backend_verify = sha256:$PIN"
+P_WRONG=$(free_port); site wrongca "$P_WRONG" "127.0.0.1:$WRONG" "backend_ca = $P/root.pem"
 chainfix_start chainfix "$T/chainfix.conf"
 L=$T/chainfix.log
 
@@ -51,6 +59,17 @@ who() {
 [ "$(who "$P_SAME")" = same ] || fail "site same does not serve: $(cat "$T/who-$P_SAME.err")"
 [ "$(who "$P_OTHER")" = other ] || fail "site pinned does not serve: $(cat "$T/who-$P_OTHER.err")"
 ok "both sites serve normally"
+
+grep -Eq "warning: self-test: site wrongca: backend 127\.0\.0\.1:$WRONG: reachable .*TLSv1\.2.*does NOT verify: " "$L" ||
+	fail "backend failing verification not reported"
+grep -q "warning: self-test: backend 127.0.0.1:$WRONG presents a different certificate" "$L" ||
+	fail "refused backend: its certificate was not compared"
+printf 'GET / HTTP/1.0\r\n\r\n' | openssl s_client -quiet -connect "127.0.0.1:$P_WRONG" \
+    -servername localhost -CAfile "$P/root.pem" >"$T/wrong.out" 2>&1 || true
+wait_log "$L" "site=wrongca backend=127\.0\.0\.1:$WRONG .*certificate verify failed"
+grep -q "site=wrongca.*resumed\|HTTP/1" "$T/wrong.out" &&
+	fail "the proxy relayed to a backend that does not verify"
+ok "a backend failing verification: reported, and the proxy still refuses it afterwards"
 chainfix_stop_clean chainfix
 ok "clean stop"
 
