@@ -24,15 +24,10 @@ struct generation;
 struct tlsctx_backend;
 
 /* What a reported line is. */
-#define SELFTEST_KINDS(X)						\
-	X(SELFTEST_OK,       "ok")	/* reachable, verifies, same cert */ \
-	X(SELFTEST_PROBLEM,  "problem")	/* unreachable, no TLS, no verify */ \
-	X(SELFTEST_MISMATCH, "mismatch")	/* Extended Protection warning */
-
 enum selftest_kind {
-#define SELFTEST_ENUM(sym, name) sym,
-	SELFTEST_KINDS(SELFTEST_ENUM)
-#undef SELFTEST_ENUM
+	SELFTEST_OK,		/* reachable, verifies (or not asked to) */
+	SELFTEST_PROBLEM,	/* unreachable, no TLS, does not verify */
+	SELFTEST_MISMATCH,	/* the Extended Protection warning */
 };
 
 /*
