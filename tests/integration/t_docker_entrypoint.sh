@@ -62,7 +62,7 @@ grep -q "configtest failed for $T/bad.conf" "$T/bad.log" ||
     fail "bad config: no 'configtest failed' line: $(cat "$T/bad.log")"
 grep -q "workers" "$T/bad.log" ||
     fail "bad config: configtest's own error is not shown"
-[ "$(wc -l <"$T/calls")" = 1 ] && grep -q " configtest -c $T/bad.conf\$" "$T/calls" ||
+[ "$(wc -l <"$T/calls")" = 1 ] && grep -q " configtest --no-selftest -c $T/bad.conf\$" "$T/calls" ||
     fail "bad config: expected one configtest call, got: $(cat "$T/calls")"
 rm -f "$T/calls"
 ok "a broken configuration stops at configtest"
@@ -84,7 +84,7 @@ CHAINFIX_CONF="$T/good.conf" bg daemon "$ENTRY" run
 DPID=$BG_PID
 wait_log "$T/daemon.log" "admin endpoint on" 30
 wait_port "$ADMIN"
-grep -q " configtest -c $T/good.conf\$" "$T/calls" || fail "run did not configtest first"
+grep -q " configtest --no-selftest -c $T/good.conf\$" "$T/calls" || fail "run did not configtest first"
 grep -qx "$DPID -c $T/good.conf" "$T/calls" ||
     fail "the daemon is not the entrypoint's process (no exec?): $(cat "$T/calls") vs PID $DPID"
 grep -q "configuration OK" "$T/daemon.log" ||

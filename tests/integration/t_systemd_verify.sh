@@ -30,9 +30,9 @@ key() {
 	grep -Eq "^$1\$" "$UNIT_SRC" || fail "the unit lacks: $1"
 }
 key 'Type=notify'
-key 'ExecStartPre=/usr/bin/chainfix configtest -c /etc/chainfix/chainfix\.conf'
+key 'ExecStartPre=/usr/bin/chainfix configtest --no-selftest -c /etc/chainfix/chainfix\.conf'
 key 'ExecStart=/usr/bin/chainfix -c /etc/chainfix/chainfix\.conf'
-key 'ExecReload=/usr/bin/chainfix configtest -c /etc/chainfix/chainfix\.conf'
+key 'ExecReload=/usr/bin/chainfix configtest --no-selftest -c /etc/chainfix/chainfix\.conf'
 key 'ExecReload=/bin/kill -HUP \$MAINPID'
 key 'KillSignal=SIGTERM'
 key 'Restart=on-failure'
