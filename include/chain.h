@@ -107,16 +107,20 @@ size_t chain_served_size(const struct chain *c);
 /* chain_write_pem(c, out): the served certificates, leaf first.  0 or -1. */
 int chain_write_pem(const struct chain *c, BIO *out);
 
+/* chain_diagnose() flags. */
+#define CHAIN_DIAG_NO_EXPIRY	0x1	/* leave expiry to the caller (the
+					   daemon's expiry watch, expiry.h) */
+
 /*
- * chain_diagnose(c, label, warn_days):
+ * chain_diagnose(c, label, warn_days, flags):
  * Log a warning for each thing worth fixing that does not stop the chain
- * from being served: a certificate expiring within warn_days, an
- * intermediate that expires before the leaf, a SHA-1 signature, a chain over
- * one TCP initial window (~14 KB), a key weaker than RSA-2048 / P-256.
- * Returns the number of warnings.
+ * from being served: a certificate expired or expiring within warn_days
+ * (unless CHAIN_DIAG_NO_EXPIRY), an intermediate that expires before the
+ * leaf, a SHA-1 signature, a chain over one TCP initial window (~14 KB), a
+ * key weaker than RSA-2048 / P-256.  Returns the number of warnings.
  */
 int chain_diagnose(const struct chain *c, const char *label,
-    unsigned warn_days);
+    unsigned warn_days, int flags);
 
 /* chain_free(c): NULL is a no-op. */
 void chain_free(struct chain *c);

@@ -811,7 +811,8 @@ chain_weak_key(X509 *x, char *what, size_t len)
 }
 
 int
-chain_diagnose(const struct chain *c, const char *label, unsigned warn_days)
+chain_diagnose(const struct chain *c, const char *label, unsigned warn_days,
+    int flags)
 {
 	const struct chain_cert *cc, *leaf = &c->certs[0];
 	time_t now = time(NULL);
@@ -826,16 +827,19 @@ chain_diagnose(const struct chain *c, const char *label, unsigned warn_days)
 		    X509_self_signed(cc->x509, 0) == 1;
 		gmtime_r(&cc->not_after, &tm);
 		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
-		if (cc->not_after < now) {
-			log_warnx("%s: \"%s\" expired on %s", label,
-			    cc->subject, date);
-			warnings++;
-		} else if (cc->not_after - now <
-		    (time_t)warn_days * 86400) {
-			log_warnx("%s: \"%s\" expires in %lld days (%s)",
-			    label, cc->subject,
-			    (long long)((cc->not_after - now) / 86400), date);
-			warnings++;
+		if (!(flags & CHAIN_DIAG_NO_EXPIRY)) {
+			if (cc->not_after < now) {
+				log_warnx("%s: \"%s\" expired on %s", label,
+				    cc->subject, date);
+				warnings++;
+			} else if (cc->not_after - now <
+			    (time_t)warn_days * 86400) {
+				log_warnx("%s: \"%s\" expires in %lld days "
+				    "(%s)", label, cc->subject,
+				    (long long)((cc->not_after - now) / 86400),
+				    date);
+				warnings++;
+			}
 		}
 		if (i > 0 && !topself && cc->not_after < leaf->not_after) {
 			log_warnx("%s: intermediate \"%s\" expires (%s) "

@@ -159,8 +159,9 @@ generation_log(const struct generation *g)
 			    cc->source != NULL ? cc->source : "-",
 			    cc->served ? "" : " (root, not sent)");
 		}
+		/* Expiry is the expiry watch's to report (expiry.c). */
 		chain_diagnose(gs->chain, gs->cfg->name,
-		    g->cfg->expiry_warning_days);
+		    g->cfg->expiry_warning_days, CHAIN_DIAG_NO_EXPIRY);
 	}
 }
 

@@ -240,7 +240,7 @@ tools_bundle(int argc, char **argv)
 	if ((c = chain_build(&spec)) == NULL)
 		return 1;
 	tools_print_chain(stderr, c, "chain: ");
-	chain_diagnose(c, spec.label, warn_days);
+	chain_diagnose(c, spec.label, warn_days, 0);
 	if (out != NULL)
 		rc = tools_write_atomic(c, out);
 	else
@@ -331,7 +331,7 @@ tools_configtest(int argc, char **argv)
 		}
 		tools_print_chain(stdout, c, "  ");
 		fflush(stdout);
-		chain_diagnose(c, site->name, cfg->expiry_warning_days);
+		chain_diagnose(c, site->name, cfg->expiry_warning_days, 0);
 		if (selftest) {
 			/* Advisory: its findings never count as errors. */
 			(void)selftest_site(site, NULL, c, -1,

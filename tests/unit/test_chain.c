@@ -308,7 +308,7 @@ test_expired_twin(void **state)
 	c = build(cert, NULL, NULL, d3, root, 0, &log);
 	expect_path(c, P->leaf, P->int2, P->int1_expired, P->root, NULL);
 	assert_contains(log, "expired");
-	assert_int_equal(chain_diagnose(c, "site", 0) >= 1, 1);
+	assert_int_equal(chain_diagnose(c, "site", 0, 0) >= 1, 1);
 	chain_free(c);
 	free(log);
 	free(d1);
@@ -787,7 +787,7 @@ test_expired_leaf(void **state)
 	c = chain_assemble(old, "old", NULL, pool, roots, 0, err, sizeof(err));
 	expect_path(c, old, P->int2, P->int1, P->root, NULL);
 	testpki_capture_start();
-	assert_true(chain_diagnose(c, "old", 30) >= 1);
+	assert_true(chain_diagnose(c, "old", 30, 0) >= 1);
 	log = testpki_capture_end();
 	assert_contains(log, "\"CN=localhost\" expired on");
 	free(log);
@@ -838,7 +838,7 @@ test_diagnose(void **state)
 	    sizeof(err));
 	expect_path(c, leaf, sha1int, P->root, NULL);
 	testpki_capture_start();
-	assert_int_equal(chain_diagnose(c, "d", 30), 5);
+	assert_int_equal(chain_diagnose(c, "d", 30, 0), 5);
 	log = testpki_capture_end();
 	assert_contains(log, "\"CN=weak leaf\" expires in");
 	assert_contains(log, "\"CN=sha1 int\" expires in");
@@ -847,7 +847,7 @@ test_diagnose(void **state)
 	assert_contains(log, "weak RSA-1024 key");
 	free(log);
 	testpki_capture_start();
-	assert_int_equal(chain_diagnose(c, "d", 0), 3);
+	assert_int_equal(chain_diagnose(c, "d", 0, 0), 3);
 	free(testpki_capture_end());
 	chain_free(c);
 
@@ -862,7 +862,7 @@ test_diagnose(void **state)
 	    sizeof(err));
 	expect_path(c, P->leaf, P->int2, P->int1, P->root, NULL);
 	testpki_capture_start();
-	assert_int_equal(chain_diagnose(c, "d", 30), 0);
+	assert_int_equal(chain_diagnose(c, "d", 30, 0), 0);
 	free(testpki_capture_end());
 	chain_free(c);
 	certload_set_free(pool);
