@@ -6,6 +6,9 @@
 mkpki "$T/pki"
 P=$T/pki
 printf 'secret\n' >"$T/pass"
+# configtest binds nothing; its backend self-test connects to the backends,
+# which are ports nothing listens on (reported, not an error).
+B1=$(free_port) B2=$(free_port) B3=$(free_port)
 
 cat >"$T/good.conf" <<CONF
 [global]
@@ -19,7 +22,7 @@ cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
 roots = $P/root.pem
-backend = 127.0.0.1:9443
+backend = 127.0.0.1:$B1
 backend_verify = no
 
 [other]
@@ -27,7 +30,7 @@ listen = 127.0.0.1:8443
 cert = $P/leaf.pfx
 password_file = $T/pass
 roots = $P/root.pem
-backend = 127.0.0.1:9444, 127.0.0.1:9445
+backend = 127.0.0.1:$B2, 127.0.0.1:$B3
 backend_verify = no
 CONF
 "$CHAINFIX" configtest -c "$T/good.conf" >"$T/good.out" 2>"$T/good.err" ||
