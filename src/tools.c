@@ -16,6 +16,7 @@
 
 #include "chain.h"
 #include "config.h"
+#include "generation.h"
 #include "log.h"
 #include "selftest.h"
 #include "tools.h"
@@ -249,21 +250,6 @@ tools_bundle(int argc, char **argv)
 	return rc == 0 ? 0 : 1;
 }
 
-/* The chain_spec for one configured site. */
-static void
-tools_site_spec(const struct config_site *site, struct chain_spec *spec)
-{
-	memset(spec, 0, sizeof(*spec));
-	spec->label = site->name;
-	spec->cert = site->cert;
-	spec->key = site->key;
-	spec->password_file = site->password_file;
-	spec->intermediates = site->intermediates;
-	spec->roots = site->roots;
-	spec->send_root = site->send_root;
-	spec->need_key = 1;
-}
-
 /* configtest's sink for the self-test: lines on stdout, under the chain. */
 static void
 tools_selftest_line(void *arg, enum selftest_kind kind, const char *line)
@@ -318,7 +304,7 @@ tools_configtest(int argc, char **argv)
 		signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < cfg->nsites; i++) {
 		site = cfg->sites[i];
-		tools_site_spec(site, &spec);
+		generation_site_spec(site, &spec);
 		printf("site %s: listen %s, backend", site->name,
 		    site->listen.text);
 		for (b = 0; b < site->nbackends; b++)
