@@ -38,6 +38,14 @@ const struct config_hostport *listener_addr(const struct listener *l);
 void listener_set_index(struct listener *l, size_t i);
 size_t listener_index(const struct listener *l);
 
+/*
+ * listener_fd_released():
+ * Say that descriptors were freed (a session closed).  Listeners paused by
+ * fd exhaustion resume accepting.  Safe from any thread; costs one atomic
+ * load when nothing is paused.
+ */
+void listener_fd_released(void);
+
 /* listener_free(l): close the sockets; NULL is a no-op. */
 void listener_free(struct listener *l);
 

@@ -1,5 +1,10 @@
 /*
  * listener.c: listening sockets on the main event_base (listener.h).
+ *
+ * Accepting survives fd exhaustion: on EMFILE/ENFILE a listener pauses and
+ * goes on the paused list; the next session to close anywhere (any worker
+ * thread) wakes it through listener_fd_released(), and a timer wakes it
+ * anyway in case the descriptors come back some other way.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -8,6 +13,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +29,7 @@
 #include "log.h"
 
 #define LISTENER_MAX_FDS	8
-#define LISTENER_PAUSE_MS	250	/* after EMFILE/ENFILE */
+#define LISTENER_PAUSE_MS	1000	/* after EMFILE/ENFILE, at most */
 
 struct listener {
 	struct event_base	*base;
@@ -33,7 +40,57 @@ struct listener {
 	listener_cb		 cb;
 	void			*arg;
 	size_t			 index;
+	struct listener		*next_paused;	/* listener_paused_lock */
+	int			 paused;	/* listener_paused_lock */
 };
+
+/*
+ * Listeners paused by fd exhaustion.  Workers read the list when a session
+ * frees its descriptors; the count lets them skip the lock in the usual
+ * case, where nothing is paused.
+ */
+static pthread_mutex_t listener_paused_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct listener *listener_paused;
+static atomic_int listener_npaused;
+
+/* Take l off the paused list; 1 if it was on it. */
+static int
+listener_unpause(struct listener *l)
+{
+	struct listener **pp;
+	int was;
+
+	pthread_mutex_lock(&listener_paused_lock);
+	if ((was = l->paused)) {
+		for (pp = &listener_paused; *pp != l; pp = &(*pp)->next_paused)
+			;
+		*pp = l->next_paused;
+		l->paused = 0;
+		atomic_fetch_sub(&listener_npaused, 1);
+	}
+	pthread_mutex_unlock(&listener_paused_lock);
+	return was;
+}
+
+void
+listener_fd_released(void)
+{
+	struct listener *l;
+
+	if (atomic_load_explicit(&listener_npaused, memory_order_relaxed) == 0)
+		return;
+	/*
+	 * event_active() on another thread's base is safe with libevent's
+	 * pthreads locking (evthread_use_pthreads), and wakes that loop.
+	 * Holding our lock keeps listener_free() from freeing the event
+	 * meanwhile; the callback itself takes the lock only after libevent
+	 * has released its own, so the two never wait on each other.
+	 */
+	pthread_mutex_lock(&listener_paused_lock);
+	for (l = listener_paused; l != NULL; l = l->next_paused)
+		event_active(l->resume, EV_TIMEOUT, 1);
+	pthread_mutex_unlock(&listener_paused_lock);
+}
 
 static void
 listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
@@ -58,6 +115,10 @@ listener_resume(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (!listener_unpause(l))
+		return;		/* already resumed by an earlier wake-up */
+	evtimer_del(l->resume);
+	log_info("listen %s: accepting again", l->addr.text);
 	for (i = 0; i < l->nevl; i++)
 		evconnlistener_enable(l->evl[i]);
 }
@@ -78,11 +139,19 @@ listener_error(struct evconnlistener *evl, void *arg)
 	(void)evl;
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM) {
-		log_warnx("listen %s: accept: %s: pausing for %d ms",
-		    l->addr.text, evutil_socket_error_to_string(err),
-		    LISTENER_PAUSE_MS);
+		log_warnx("listen %s: accept: %s: pausing until a "
+		    "connection closes", l->addr.text,
+		    evutil_socket_error_to_string(err));
 		for (i = 0; i < l->nevl; i++)
 			evconnlistener_disable(l->evl[i]);
+		pthread_mutex_lock(&listener_paused_lock);
+		if (!l->paused) {
+			l->paused = 1;
+			l->next_paused = listener_paused;
+			listener_paused = l;
+			atomic_fetch_add(&listener_npaused, 1);
+		}
+		pthread_mutex_unlock(&listener_paused_lock);
 		evtimer_add(l->resume, &tv);
 		return;
 	}
@@ -206,6 +275,7 @@ listener_free(struct listener *l)
 
 	if (l == NULL)
 		return;
+	(void)listener_unpause(l);
 	for (i = 0; i < l->nevl; i++)
 		evconnlistener_free(l->evl[i]);
 	if (l->resume != NULL)

@@ -38,6 +38,7 @@
 
 #include "config.h"
 #include "generation.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "session.h"
@@ -279,6 +280,7 @@ session_close(struct session *s, const char *fmt, ...)
 		evutil_freeaddrinfo(s->addrs);
 	session_side_free(&s->backend);
 	session_side_free(&s->client);
+	listener_fd_released();
 
 	if (s->prev != NULL)
 		s->prev->next = s->next;

@@ -40,6 +40,9 @@ until out=$(peer client --port "$PPORT" --cafile "$P/root.pem" who 2>/dev/null) 
 	i=$((i + 1))
 done
 ok "serving again after the flood"
+grep -q "listen 127.0.0.1:$PPORT: accepting again" "$T/chainfix.log" ||
+	fail "no 'accepting again' line after the pause"
+ok "the listener said it accepts again"
 n=$(grep -c "pausing" "$T/chainfix.log")
 [ "$n" -lt 1000 ] || fail "the listener spun: $n pause messages"
 chainfix_stop_clean
