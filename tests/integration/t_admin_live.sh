@@ -130,9 +130,10 @@ scrape m1
 ok "a session: accepted, handshakes, bytes in ($(val m1 chainfix_client_bytes_received_total)) and out move; active back to 0"
 
 # A session held open shows in the active gauge.
-peer client --port "$P1" --cafile "$P/root.pem" idle 600 >"$T/idle.log" 2>&1 &
-IDLE=$!
-LIB_PIDS="$LIB_PIDS $IDLE"
+# bg, not `peer ... &`: the PID must be python's own, so that cleanup stops
+# it (a backgrounded shell function is a subshell with python as its child).
+bg idle /usr/bin/python3 "$PEER" client --port "$P1" --cafile "$P/root.pem" idle 600
+IDLE=$BG_PID
 wait_metric chainfix_connections_active -eq 1
 ok "an open session: connections_active 1"
 
