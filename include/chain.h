@@ -95,6 +95,15 @@ size_t chain_served(const struct chain *c);
 /* chain_get(c, i): certificate i (0 = leaf); borrowed from the chain. */
 const struct chain_cert *chain_get(const struct chain *c, size_t i);
 
+/*
+ * chain_describe(c, i, buf, len):
+ * Certificate i as one line: depth, subject, notAfter, source file, and
+ * "(root, not sent)" where it applies; what configtest, bundle and the
+ * daemon's startup log print.  Returns buf.
+ */
+char *chain_describe(const struct chain *c, size_t i, char *buf,
+    size_t len);
+
 /* chain_key(c): the private key, borrowed; NULL if the spec had none. */
 EVP_PKEY *chain_key(const struct chain *c);
 

@@ -810,6 +810,22 @@ chain_weak_key(X509 *x, char *what, size_t len)
 	return 0;
 }
 
+char *
+chain_describe(const struct chain *c, size_t i, char *buf, size_t len)
+{
+	const struct chain_cert *cc = &c->certs[i];
+	char when[32];
+	struct tm tm;
+
+	if (gmtime_r(&cc->not_after, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
+		snprintf(when, sizeof(when), "?");
+	snprintf(buf, len, "%zu %s  notAfter %s  %s%s", i, cc->subject, when,
+	    cc->source != NULL ? cc->source : "-",
+	    cc->served ? "" : "  (root, not sent)");
+	return buf;
+}
+
 int
 chain_diagnose(const struct chain *c, const char *label, unsigned warn_days,
     int flags)

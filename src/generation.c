@@ -4,7 +4,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "chain.h"
 #include "config.h"
@@ -130,10 +129,8 @@ generation_load(const char *path, unsigned serial)
 void
 generation_log(const struct generation *g)
 {
-	const struct chain_cert *cc;
 	const struct gen_site *gs;
-	struct tm tm;
-	char when[32];
+	char line[1024];
 	size_t i, j;
 
 	for (i = 0; i < g->nsites; i++) {
@@ -148,17 +145,9 @@ generation_log(const struct generation *g)
 		    chain_served(gs->chain) == 1 ? "" : "s",
 		    chain_trusted(gs->chain) ? "" :
 		    " (chain does not end at a trusted root)");
-		for (j = 0; j < chain_length(gs->chain); j++) {
-			cc = chain_get(gs->chain, j);
-			if (gmtime_r(&cc->not_after, &tm) == NULL ||
-			    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ",
-			    &tm) == 0)
-				strcpy(when, "?");
-			log_info("site %s:   %zu %s, notAfter %s, from %s%s",
-			    gs->cfg->name, j, cc->subject, when,
-			    cc->source != NULL ? cc->source : "-",
-			    cc->served ? "" : " (root, not sent)");
-		}
+		for (j = 0; j < chain_length(gs->chain); j++)
+			log_info("site %s:   %s", gs->cfg->name,
+			    chain_describe(gs->chain, j, line, sizeof(line)));
 		/* Expiry is the expiry watch's to report (expiry.c). */
 		chain_diagnose(gs->chain, gs->cfg->name,
 		    g->cfg->expiry_warning_days, CHAIN_DIAG_NO_EXPIRY);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -48,33 +47,16 @@ static const char tools_configtest_usage[] =
 "\n"
 "  --no-selftest   do not connect to the backends (offline use)\n";
 
-/* tools_time(t, buf, len): t as "2026-11-25 12:00:00Z". */
-static const char *
-tools_time(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
-	return buf;
-}
-
 /* Print the chain to f, one line per certificate, root marked if not sent. */
 static void
 tools_print_chain(FILE *f, const struct chain *c, const char *indent)
 {
-	const struct chain_cert *cc;
-	char when[32];
+	char line[1024];
 	size_t i;
 
-	for (i = 0; i < chain_length(c); i++) {
-		cc = chain_get(c, i);
-		fprintf(f, "%s%zu %s  notAfter %s  %s%s\n", indent, i,
-		    cc->subject, tools_time(cc->not_after, when, sizeof(when)),
-		    cc->source != NULL ? cc->source : "-",
-		    cc->served ? "" : "  (root, not sent)");
-	}
+	for (i = 0; i < chain_length(c); i++)
+		fprintf(f, "%s%s\n", indent,
+		    chain_describe(c, i, line, sizeof(line)));
 }
 
 /*
