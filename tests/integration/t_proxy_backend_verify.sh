@@ -17,32 +17,16 @@ OTHER=$(free_port); py_backend other "$OTHER" --cert "$T/leaf2-full.pem" --key "
 PIN=$(openssl x509 -in "$P/self.pem" -outform DER | sha256sum | cut -d' ' -f1)
 BADPIN=$(printf '%064d' 0)
 
-site() {	# NAME PORT BACKEND(HOST:PORT) EXTRA...
-	local name=$1 port=$2 backend=$3
-	shift 3
-	cat >>"$T/chainfix.conf" <<EOF
-[$name]
-listen = 127.0.0.1:$port
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $P/intermediates
-roots = $P/root.pem
-backend = $backend
-EOF
-	for l in "$@"; do echo "$l" >>"$T/chainfix.conf"; done
-	echo >>"$T/chainfix.conf"
-}
-
 global_conf "$T/chainfix.conf"
-P_OK=$(free_port);       site goodca "$P_OK" "127.0.0.1:$GOOD" "backend_ca = $P/root.pem"
-P_WRONGCA=$(free_port);  site wrongca "$P_WRONGCA" "127.0.0.1:$GOOD" "backend_ca = $P/root-old.pem"
-P_PIN=$(free_port);      site goodpin "$P_PIN" "127.0.0.1:$SELF" "backend_verify = sha256:$PIN"
-P_BADPIN=$(free_port);   site badpin "$P_BADPIN" "127.0.0.1:$SELF" "backend_verify = sha256:$BADPIN"
-P_NAME=$(free_port);     site badname "$P_NAME" "127.0.0.1:$OTHER" "backend_ca = $P/root.pem" "backend_sni = localhost"
-P_IP=$(free_port);       site badip "$P_IP" "127.0.0.1:$OTHER" "backend_ca = $P/root.pem"
-P_SELFCA=$(free_port);   site selfca "$P_SELFCA" "127.0.0.1:$SELF" "backend_ca = $P/root.pem"
+P_OK=$(free_port);       site_block "$T/chainfix.conf" goodca "$P_OK" "127.0.0.1:$GOOD" "backend_ca = $P/root.pem"
+P_WRONGCA=$(free_port);  site_block "$T/chainfix.conf" wrongca "$P_WRONGCA" "127.0.0.1:$GOOD" "backend_ca = $P/root-old.pem"
+P_PIN=$(free_port);      site_block "$T/chainfix.conf" goodpin "$P_PIN" "127.0.0.1:$SELF" "backend_verify = sha256:$PIN"
+P_BADPIN=$(free_port);   site_block "$T/chainfix.conf" badpin "$P_BADPIN" "127.0.0.1:$SELF" "backend_verify = sha256:$BADPIN"
+P_NAME=$(free_port);     site_block "$T/chainfix.conf" badname "$P_NAME" "127.0.0.1:$OTHER" "backend_ca = $P/root.pem" "backend_sni = localhost"
+P_IP=$(free_port);       site_block "$T/chainfix.conf" badip "$P_IP" "127.0.0.1:$OTHER" "backend_ca = $P/root.pem"
+P_SELFCA=$(free_port);   site_block "$T/chainfix.conf" selfca "$P_SELFCA" "127.0.0.1:$SELF" "backend_ca = $P/root.pem"
 # A backend named, not numbered: resolved (hosts file), name verified.
-P_BYNAME=$(free_port);   site byname "$P_BYNAME" "localhost:$GOOD" "backend_ca = $P/root.pem"
+P_BYNAME=$(free_port);   site_block "$T/chainfix.conf" byname "$P_BYNAME" "localhost:$GOOD" "backend_ca = $P/root.pem"
 chainfix_start chainfix "$T/chainfix.conf"
 
 who() {

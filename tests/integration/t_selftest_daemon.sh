@@ -21,26 +21,10 @@ bg wrong openssl s_server -quiet -www -tls1_2 -accept "127.0.0.1:$WRONG" \
     -cert "$P/self.pem" -key "$P/self.key" -naccept 100000
 wait_port "$WRONG"
 
-site() {	# NAME PORT BACKEND EXTRA...
-	local name=$1 port=$2 backend=$3
-	shift 3
-	cat >>"$T/chainfix.conf" <<EOF
-[$name]
-listen = 127.0.0.1:$port
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $P/intermediates
-roots = $P/root.pem
-backend = $backend
-EOF
-	for l in "$@"; do echo "$l" >>"$T/chainfix.conf"; done
-	echo >>"$T/chainfix.conf"
-}
-
 global_conf "$T/chainfix.conf"
-P_SAME=$(free_port);  site same "$P_SAME" "127.0.0.1:$SAME" "backend_ca = $P/root.pem"
-P_OTHER=$(free_port); site pinned "$P_OTHER" "127.0.0.1:$OTHER" "backend_verify = sha256:$PIN"
-P_WRONG=$(free_port); site wrongca "$P_WRONG" "127.0.0.1:$WRONG" "backend_ca = $P/root.pem"
+P_SAME=$(free_port);  site_block "$T/chainfix.conf" same "$P_SAME" "127.0.0.1:$SAME" "backend_ca = $P/root.pem"
+P_OTHER=$(free_port); site_block "$T/chainfix.conf" pinned "$P_OTHER" "127.0.0.1:$OTHER" "backend_verify = sha256:$PIN"
+P_WRONG=$(free_port); site_block "$T/chainfix.conf" wrongca "$P_WRONG" "127.0.0.1:$WRONG" "backend_ca = $P/root.pem"
 chainfix_start chainfix "$T/chainfix.conf"
 L=$T/chainfix.log
 
@@ -85,7 +69,7 @@ time.sleep(3600)' "$SILENT"
 wait_port "$SILENT"
 : >"$T/chainfix.conf"
 global_conf "$T/chainfix.conf"
-P_SILENT=$(free_port); site silent "$P_SILENT" "127.0.0.1:$SILENT" "backend_ca = $P/root.pem" "handshake_timeout = 600"
+P_SILENT=$(free_port); site_block "$T/chainfix.conf" silent "$P_SILENT" "127.0.0.1:$SILENT" "backend_ca = $P/root.pem" "handshake_timeout = 600"
 chainfix_start chainfix2 "$T/chainfix.conf"
 wait_log "$T/chainfix2.log" "self-test: checking the backends"
 chainfix_stop_clean chainfix2

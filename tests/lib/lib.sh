@@ -227,20 +227,30 @@ shutdown_timeout = ${CFX_SHUTDOWN_TIMEOUT:-10}
 EOG
 }
 
-# site_conf FILE NAME LISTEN_PORT BACKEND_PORT: append the usual test site to
+# site_block FILE NAME LISTEN_PORT BACKEND [LINE...]: append a test site to
 # FILE: the leaf-only certificate of the PKI in $P with its intermediates
-# directory, on 127.0.0.1:LISTEN_PORT, in front of a backend on
-# 127.0.0.1:BACKEND_PORT verified against the test root.  Append more keys
-# of that site right after it.
-site_conf() {
-	cat >>"$1" <<EOS
-[$2]
-listen = 127.0.0.1:$3
+# directory, on 127.0.0.1:LISTEN_PORT, in front of BACKEND (host:port), then
+# each LINE ("key = value") as given.  More keys of that site may follow.
+site_block() {
+	local file=$1 name=$2 port=$3 backend=$4 line
+	shift 4
+	cat >>"$file" <<EOS
+[$name]
+listen = 127.0.0.1:$port
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
 roots = $P/root.pem
-backend = 127.0.0.1:$4
-backend_ca = $P/root.pem
+backend = $backend
 EOS
+	for line in "$@"; do
+		echo "$line" >>"$file"
+	done
+}
+
+# site_conf FILE NAME LISTEN_PORT BACKEND_PORT: the usual test site, in
+# front of a backend on 127.0.0.1:BACKEND_PORT verified against the test
+# root.
+site_conf() {
+	site_block "$1" "$2" "$3" "127.0.0.1:$4" "backend_ca = $P/root.pem"
 }
