@@ -24,16 +24,8 @@ global_conf "$T/chainfix.conf"
 cat >>"$T/chainfix.conf" <<EOF
 admin_listen = 127.0.0.1:$ADMIN
 expiry_check_interval = 1s
-
-[exp]
-listen = 127.0.0.1:$PPORT
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $T/inter
-roots = $P/root.pem
-backend = 127.0.0.1:$BPORT
-backend_ca = $P/root.pem
 EOF
+SITE_INTERMEDIATES=$T/inter site_conf "$T/chainfix.conf" exp "$PPORT" "$BPORT"
 
 ERR='error: site exp: certificate depth 2 "CN=chainfix test int1" has expired \([0-9-]+ [0-9:]+ UTC\)'
 NOALT='warning: site exp: no valid replacement for the expired certificate in '

@@ -28,16 +28,8 @@ conf() {	# EXPIRY_WARNING_DAYS
 	cat >>"$T/chainfix.conf.new" <<EOF
 admin_listen = 127.0.0.1:$ADMIN
 expiry_warning_days = $1
-
-[exp]
-listen = 127.0.0.1:$PPORT
-cert = $P/leaf.pem
-key = $P/leaf.key
-intermediates = $T/inter
-roots = $P/root.pem
-backend = 127.0.0.1:$BPORT
-backend_ca = $P/root.pem
 EOF
+	SITE_INTERMEDIATES=$T/inter site_conf "$T/chainfix.conf.new" exp "$PPORT" "$BPORT"
 	mv "$T/chainfix.conf.new" "$T/chainfix.conf"
 }
 

@@ -229,8 +229,9 @@ EOG
 
 # site_block FILE NAME LISTEN_PORT BACKEND [LINE...]: append a test site to
 # FILE: the leaf-only certificate of the PKI in $P with its intermediates
-# directory, on 127.0.0.1:LISTEN_PORT, in front of BACKEND (host:port), then
-# each LINE ("key = value") as given.  More keys of that site may follow.
+# directory ($SITE_INTERMEDIATES instead, if set), on 127.0.0.1:LISTEN_PORT,
+# in front of BACKEND (host:port), then each LINE ("key = value") as given.
+# More keys of that site may follow.
 site_block() {
 	local file=$1 name=$2 port=$3 backend=$4 line
 	shift 4
@@ -239,7 +240,7 @@ site_block() {
 listen = 127.0.0.1:$port
 cert = $P/leaf.pem
 key = $P/leaf.key
-intermediates = $P/intermediates
+intermediates = ${SITE_INTERMEDIATES:-$P/intermediates}
 roots = $P/root.pem
 backend = $backend
 EOS
