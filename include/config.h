@@ -135,6 +135,23 @@ int config_parse_bool(const char *s, int *v);
  */
 int config_parse_pin(const char *s, unsigned char pin[32]);
 
+/* One key of the configuration file, as config_key_info() describes it. */
+struct config_keyinfo {
+	const char	*name;		/* "idle_timeout" */
+	int		 global;	/* 1: [global], 0: a [site] */
+	const char	*def;		/* default as written in a file, e.g.
+					   "3660"; NULL: none */
+	int		 required;	/* a site must set it */
+};
+
+/*
+ * config_key_info(i, info):
+ * The i-th key the parser knows (0, 1, ...), in the order of its table, for
+ * documentation checks and tools.  Static storage.  Returns 0 with *info
+ * filled, or -1 past the last key.
+ */
+int config_key_info(size_t i, struct config_keyinfo *info);
+
 /* config_verify_name(v): "yes", "no", "sha256". */
 const char *config_verify_name(enum config_verify v);
 

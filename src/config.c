@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,67 +53,172 @@ enum config_linekind {
 };
 
 struct config_ctx;
-struct config_section;
-
-typedef int (*config_setter)(struct config_ctx *, struct config_section *,
-    const char *, char *, size_t);
-
-#define CONFIG_SETTER(fn)						\
-static int fn(struct config_ctx *, struct config_section *, const char *, \
-    char *, size_t);
+struct config_key;
 
 /*
- * Every key: its name, its section kind and the function that parses it.
- * The enum and the table come from this one list.
+ * How a key's value is read and stored.  The type decides the parser and the
+ * C type of the field the row's offset points at (which config_free() frees).
  */
-#define CONFIG_KEYS(X)							\
-	X(WORKERS,		"workers",		1, config_set_workers)	\
-	X(USER,			"user",			1, config_set_user)	\
-	X(ALLOW_ROOT,		"allow_root",		1, config_set_allow_root) \
-	X(LOG_LEVEL,		"log_level",		1, config_set_log_level) \
-	X(ADMIN_LISTEN,		"admin_listen",		1, config_set_admin_listen) \
-	X(EXPIRY_WARNING_DAYS,	"expiry_warning_days",	1, config_set_expiry) \
-	X(EXPIRY_CHECK_INTERVAL, "expiry_check_interval", 1, config_set_expiry_interval) \
-	X(SHUTDOWN_TIMEOUT,	"shutdown_timeout",	1, config_set_shutdown) \
-	X(LISTEN,		"listen",		0, config_set_listen)	\
-	X(CERT,			"cert",			0, config_set_cert)	\
-	X(KEY,			"key",			0, config_set_key)	\
-	X(PASSWORD_FILE,	"password_file",	0, config_set_password_file) \
-	X(INTERMEDIATES,	"intermediates",	0, config_set_intermediates) \
-	X(ROOTS,		"roots",		0, config_set_roots)	\
-	X(SEND_ROOT,		"send_root",		0, config_set_send_root) \
-	X(BACKEND,		"backend",		0, config_set_backend)	\
-	X(BACKEND_TLS,		"backend_tls",		0, config_set_backend_tls) \
-	X(BACKEND_VERIFY,	"backend_verify",	0, config_set_backend_verify) \
-	X(BACKEND_CA,		"backend_ca",		0, config_set_backend_ca) \
-	X(BACKEND_SNI,		"backend_sni",		0, config_set_backend_sni) \
-	X(IDLE_TIMEOUT,		"idle_timeout",		0, config_set_idle_timeout) \
-	X(HANDSHAKE_TIMEOUT,	"handshake_timeout",	0, config_set_handshake_timeout) \
-	X(CONNECT_TIMEOUT,	"connect_timeout",	0, config_set_connect_timeout) \
-	X(MIN_PROTOCOL,		"min_protocol",		0, config_set_min_protocol) \
-	X(CIPHERS,		"ciphers",		0, config_set_ciphers)	\
-	X(CIPHERSUITES,		"ciphersuites",		0, config_set_ciphersuites)
-
-enum config_keyid {
-#define CONFIG_KEY_ENUM(sym, name, global, fn) CONFIG_KEY_##sym,
-	CONFIG_KEYS(CONFIG_KEY_ENUM)
-#undef CONFIG_KEY_ENUM
-	CONFIG_NKEYS
+enum config_type {
+	CONFIG_T_UINT,		/* unsigned: lo to hi, or one of choices */
+	CONFIG_T_DURATION,	/* unsigned seconds ("90", "15m"), >= lo */
+	CONFIG_T_BOOL,		/* int: yes/no, true/false, on/off, 1/0 */
+	CONFIG_T_ENUM,		/* int: the value of one of choices */
+	CONFIG_T_STRING,	/* char *: any text */
+	CONFIG_T_HOSTNAME,	/* char *: a DNS host name */
+	CONFIG_T_FILE,		/* char *: a readable regular file, now */
+	CONFIG_T_DIR,		/* char *: a readable directory, now */
+	CONFIG_T_HOSTPORT,	/* struct config_hostport: [host]:port */
+	CONFIG_T_CIPHERS,	/* char *: an OpenSSL cipher list (TLS <= 1.2) */
+	CONFIG_T_SUITES,	/* char *: TLS 1.3 cipher suites */
+	CONFIG_T_CUSTOM		/* stored as the row's set function says,
+				   freed by its clear function */
 };
 
-#define CONFIG_KEY_PROTO(sym, name, global, fn) CONFIG_SETTER(fn)
-CONFIG_KEYS(CONFIG_KEY_PROTO)
-#undef CONFIG_KEY_PROTO
+/* The section a key belongs in. */
+enum config_scope {
+	CONFIG_GLOBAL,		/* [global]: a field of struct config */
+	CONFIG_SITE		/* a [site]: a field of struct config_site */
+};
 
-static const struct config_key {
+/* A word a CONFIG_T_ENUM or CONFIG_T_UINT key accepts; a NULL name ends
+ * the list.  An alias is accepted but not offered in error messages. */
+struct config_choice {
 	const char	*name;
-	int		 global;	/* 1: [global], 0: a site */
-	config_setter	 set;
-} config_keys[CONFIG_NKEYS] = {
-#define CONFIG_KEY_ROW(sym, name, global, fn) [CONFIG_KEY_##sym] = { name, global, fn },
-	CONFIG_KEYS(CONFIG_KEY_ROW)
-#undef CONFIG_KEY_ROW
+	int		 value;
+	int		 alias;
 };
+
+/* Row flags. */
+#define CONFIG_REQUIRED		0x01	/* every site must set it */
+#define CONFIG_BACKEND_TLS	0x02	/* ignored (warned) with backend_tls = no */
+
+/*
+ * A setter parses v into the key's field of obj (a struct config or a struct
+ * config_site, as the row's scope says).  On error it writes the reason into
+ * why, leaves the field as it was and returns -1.
+ */
+typedef int (*config_setter)(struct config_ctx *, const struct config_key *,
+    void *obj, const char *v, char *why, size_t len);
+
+/* One configuration key: one row of config_keys[]. */
+struct config_key {
+	const char		*name;
+	enum config_scope	 scope;
+	size_t			 offset;	/* of its field in obj */
+	enum config_type	 type;
+	unsigned		 lo, hi;	/* UINT range; DURATION minimum */
+	const struct config_choice *choices;	/* ENUM; UINT's words */
+	const char		*def;		/* default as written in a file,
+						   NULL: none (zero, NULL) */
+	int			 flags;		/* CONFIG_REQUIRED, ... */
+	config_setter		 set;		/* parses instead of the type's
+						   parser (the type still says
+						   how the field is stored and
+						   freed); CUSTOM needs one */
+	void			(*clear)(void *obj);	/* CUSTOM: frees the
+							   key's fields */
+};
+
+#define CONFIG_GLOBAL_KEY(n, field)					\
+	.name = (n), .scope = CONFIG_GLOBAL,				\
+	.offset = offsetof(struct config, field)
+#define CONFIG_SITE_KEY(n, field)					\
+	.name = (n), .scope = CONFIG_SITE,				\
+	.offset = offsetof(struct config_site, field)
+
+static int config_set_user(struct config_ctx *, const struct config_key *,
+    void *, const char *, char *, size_t);
+static int config_set_log_level(struct config_ctx *,
+    const struct config_key *, void *, const char *, char *, size_t);
+static int config_set_roots(struct config_ctx *, const struct config_key *,
+    void *, const char *, char *, size_t);
+static int config_set_backend(struct config_ctx *, const struct config_key *,
+    void *, const char *, char *, size_t);
+static int config_set_backend_verify(struct config_ctx *,
+    const struct config_key *, void *, const char *, char *, size_t);
+static void config_clear_backends(void *);
+
+static const struct config_choice config_auto[] = {
+	{ "auto", 0, 0 },
+	{ NULL, 0, 0 }
+};
+
+static const struct config_choice config_protocols[] = {
+	{ "TLSv1",	TLS1_VERSION,	0 },
+	{ "TLSv1.0",	TLS1_VERSION,	1 },
+	{ "TLSv1.1",	TLS1_1_VERSION,	0 },
+	{ "TLSv1.2",	TLS1_2_VERSION,	0 },
+	{ "TLSv1.3",	TLS1_3_VERSION,	0 },
+	{ NULL, 0, 0 }
+};
+
+/*
+ * Every key of the file, in the order the annotated example documents them.
+ * Adding a key is a row here and its field in config.h; config_free() frees
+ * it by its type, and the defaults are applied by parsing def.
+ */
+static const struct config_key config_keys[] = {
+	/* [global] */
+	{ CONFIG_GLOBAL_KEY("workers", workers), .type = CONFIG_T_UINT,
+	    .lo = 1, .hi = CONFIG_MAX_WORKERS, .choices = config_auto,
+	    .def = "auto" },
+	{ CONFIG_GLOBAL_KEY("user", user), .type = CONFIG_T_STRING,
+	    .set = config_set_user },
+	{ CONFIG_GLOBAL_KEY("allow_root", allow_root), .type = CONFIG_T_BOOL,
+	    .def = "no" },
+	{ CONFIG_GLOBAL_KEY("log_level", log_level), .type = CONFIG_T_CUSTOM,
+	    .set = config_set_log_level, .def = "info" },
+	{ CONFIG_GLOBAL_KEY("admin_listen", admin_listen),
+	    .type = CONFIG_T_HOSTPORT },
+	{ CONFIG_GLOBAL_KEY("expiry_warning_days", expiry_warning_days),
+	    .type = CONFIG_T_UINT, .lo = 0, .hi = CONFIG_MAX_WARN_DAYS,
+	    .def = "30" },
+	{ CONFIG_GLOBAL_KEY("expiry_check_interval", expiry_check_interval),
+	    .type = CONFIG_T_DURATION, .lo = 1, .def = "1d" },
+	{ CONFIG_GLOBAL_KEY("shutdown_timeout", shutdown_timeout),
+	    .type = CONFIG_T_DURATION, .lo = 0, .def = "30s" },
+
+	/* [site] */
+	{ CONFIG_SITE_KEY("listen", listen), .type = CONFIG_T_HOSTPORT,
+	    .flags = CONFIG_REQUIRED },
+	{ CONFIG_SITE_KEY("cert", cert), .type = CONFIG_T_FILE,
+	    .flags = CONFIG_REQUIRED },
+	{ CONFIG_SITE_KEY("key", key), .type = CONFIG_T_FILE },
+	{ CONFIG_SITE_KEY("password_file", password_file),
+	    .type = CONFIG_T_FILE },
+	{ CONFIG_SITE_KEY("intermediates", intermediates),
+	    .type = CONFIG_T_DIR },
+	{ CONFIG_SITE_KEY("roots", roots), .type = CONFIG_T_STRING,
+	    .set = config_set_roots, .def = "system" },
+	{ CONFIG_SITE_KEY("send_root", send_root), .type = CONFIG_T_BOOL,
+	    .def = "no" },
+	{ CONFIG_SITE_KEY("backend", backends), .type = CONFIG_T_CUSTOM,
+	    .set = config_set_backend, .clear = config_clear_backends,
+	    .flags = CONFIG_REQUIRED },
+	{ CONFIG_SITE_KEY("backend_tls", backend_tls), .type = CONFIG_T_BOOL,
+	    .def = "yes" },
+	{ CONFIG_SITE_KEY("backend_verify", backend_verify),
+	    .type = CONFIG_T_CUSTOM, .set = config_set_backend_verify,
+	    .def = "yes" },
+	{ CONFIG_SITE_KEY("backend_ca", backend_ca), .type = CONFIG_T_FILE,
+	    .flags = CONFIG_BACKEND_TLS },
+	{ CONFIG_SITE_KEY("backend_sni", backend_sni),
+	    .type = CONFIG_T_HOSTNAME, .flags = CONFIG_BACKEND_TLS },
+	{ CONFIG_SITE_KEY("idle_timeout", idle_timeout),
+	    .type = CONFIG_T_DURATION, .lo = 1, .def = "3660" },
+	{ CONFIG_SITE_KEY("handshake_timeout", handshake_timeout),
+	    .type = CONFIG_T_DURATION, .lo = 1, .def = "10" },
+	{ CONFIG_SITE_KEY("connect_timeout", connect_timeout),
+	    .type = CONFIG_T_DURATION, .lo = 1, .def = "10" },
+	{ CONFIG_SITE_KEY("min_protocol", min_protocol), .type = CONFIG_T_ENUM,
+	    .choices = config_protocols, .def = "TLSv1.2" },
+	{ CONFIG_SITE_KEY("ciphers", ciphers), .type = CONFIG_T_CIPHERS },
+	{ CONFIG_SITE_KEY("ciphersuites", ciphersuites),
+	    .type = CONFIG_T_SUITES },
+};
+
+#define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
 /* A section as the file has it; sites point into cfg->sites. */
 struct config_section {
@@ -140,17 +246,6 @@ struct config_ctx {
 	struct config_section	*global;
 	SSL_CTX			*sslctx;	/* to try cipher strings */
 	int			 errors;
-};
-
-static const struct {
-	const char	*name;
-	int		 version;
-} config_protocols[] = {
-	{ "TLSv1",	TLS1_VERSION },
-	{ "TLSv1.0",	TLS1_VERSION },
-	{ "TLSv1.1",	TLS1_1_VERSION },
-	{ "TLSv1.2",	TLS1_2_VERSION },
-	{ "TLSv1.3",	TLS1_3_VERSION },
 };
 
 static void config_vmsg(struct config_ctx *, enum log_level, int,
@@ -501,10 +596,9 @@ config_protocol_name(int version)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(config_protocols) / sizeof(config_protocols[0]);
-	    i++) {
-		/* TLSv1 and TLSv1.0 share a version: the first name wins. */
-		if (config_protocols[i].version == version)
+	/* TLSv1 and TLSv1.0 share a version: the first name wins. */
+	for (i = 0; config_protocols[i].name != NULL; i++) {
+		if (config_protocols[i].value == version)
 			return config_protocols[i].name;
 	}
 	return "?";
@@ -527,21 +621,79 @@ config_setstr(char **dst, const char *v, char *why, size_t len)
 	return 0;
 }
 
+/* "a, b or c": the words of choices that are not aliases. */
+static const char *
+config_choices_text(const struct config_choice *c, char *buf, size_t len)
+{
+	size_t i, n = 0, total = 0;
+
+	for (i = 0; c[i].name != NULL; i++)
+		if (!c[i].alias)
+			total++;
+	buf[0] = '\0';
+	for (i = 0; c[i].name != NULL; i++) {
+		if (c[i].alias)
+			continue;
+		n++;
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+		    n == 1 ? "" : n == total ? " or " : ", ", c[i].name);
+	}
+	return buf;
+}
+
+static const struct config_choice *
+config_choice_find(const struct config_choice *c, const char *v)
+{
+	size_t i;
+
+	for (i = 0; c != NULL && c[i].name != NULL; i++)
+		if (strcasecmp(v, c[i].name) == 0)
+			return &c[i];
+	return NULL;
+}
+
 static int
-config_uint(const char *v, unsigned lo, unsigned hi, unsigned *out,
+config_uint(const char *v, const struct config_key *k, unsigned *out,
     char *why, size_t len)
 {
+	const struct config_choice *c;
 	unsigned long long n = 0;
 	const char *p;
+	char words[256];
 
-	for (p = v; isdigit((unsigned char)*p) && n <= hi; p++)
+	if ((c = config_choice_find(k->choices, v)) != NULL) {
+		*out = (unsigned)c->value;
+		return 0;
+	}
+	for (p = v; isdigit((unsigned char)*p) && n <= k->hi; p++)
 		n = n * 10 + (unsigned long long)(*p - '0');
-	if (p == v || *p != '\0' || n < lo || n > hi) {
-		config_why(why, len, "\"%s\" is not a number from %u to %u",
-		    v, lo, hi);
+	if (p == v || *p != '\0' || n < k->lo || n > k->hi) {
+		if (k->choices != NULL)
+			config_why(why, len, "\"%s\" is not %s or a number "
+			    "from %u to %u", v, config_choices_text(k->choices,
+			    words, sizeof(words)), k->lo, k->hi);
+		else
+			config_why(why, len, "\"%s\" is not a number from %u "
+			    "to %u", v, k->lo, k->hi);
 		return -1;
 	}
 	*out = (unsigned)n;
+	return 0;
+}
+
+static int
+config_enum(const char *v, const struct config_key *k, int *out, char *why,
+    size_t len)
+{
+	const struct config_choice *c;
+	char words[256];
+
+	if ((c = config_choice_find(k->choices, v)) == NULL) {
+		config_why(why, len, "\"%s\" is not %s", v,
+		    config_choices_text(k->choices, words, sizeof(words)));
+		return -1;
+	}
+	*out = c->value;
 	return 0;
 }
 
@@ -633,32 +785,200 @@ config_hostport(const char *v, struct config_hostport *hp, int need_host,
 	return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* [global] */
-
 static int
-config_set_workers(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
+config_hostname(const char *v, char **dst, char *why, size_t len)
 {
-	(void)sec;
-	if (strcasecmp(v, "auto") == 0) {
-		ctx->cfg->workers = 0;
-		return 0;
-	}
-	if (config_uint(v, 1, CONFIG_MAX_WORKERS, &ctx->cfg->workers, why,
-	    len) == -1) {
-		config_why(why, len, "\"%s\" is not auto or a number from 1 "
-		    "to %d", v, CONFIG_MAX_WORKERS);
+	size_t n = strlen(v);
+
+	if (n > 253 || config_hostchars(v, n) == -1 || v[0] == '.' ||
+	    v[0] == '-') {
+		config_why(why, len, "\"%s\" is not a host name", v);
 		return -1;
 	}
-	return 0;
+	return config_setstr(dst, v, why, len);
+}
+
+/*
+ * Cipher strings are tried on a scratch SSL_CTX so a typo is a config error
+ * that names the key, not a failure later while the TLS contexts are built.
+ */
+static int
+config_ciphers(struct config_ctx *ctx, const char *v, int suites, char **dst,
+    char *why, size_t len)
+{
+	char reason[256];
+
+	if (ctx->sslctx == NULL &&
+	    (ctx->sslctx = SSL_CTX_new(TLS_method())) == NULL) {
+		ERR_clear_error();
+		config_why(why, len, "cannot create a TLS context to check it");
+		return -1;
+	}
+	if (!suites && SSL_CTX_set_cipher_list(ctx->sslctx, v) != 1) {
+		config_why(why, len, "\"%s\" selects no cipher (%s)", v,
+		    log_ssl_reason(reason, sizeof(reason)));
+		return -1;
+	}
+	if (suites && SSL_CTX_set_ciphersuites(ctx->sslctx, v) != 1) {
+		config_why(why, len, "\"%s\" is not a list of TLS 1.3 cipher "
+		    "suites (%s)", v, log_ssl_reason(reason, sizeof(reason)));
+		return -1;
+	}
+	return config_setstr(dst, v, why, len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Setting and clearing a key's field, by its row. */
+
+static void *
+config_field(const struct config_key *k, void *obj)
+{
+	return (char *)obj + k->offset;
 }
 
 static int
-config_set_user(struct config_ctx *ctx, struct config_section *sec,
+config_key_set(struct config_ctx *ctx, const struct config_key *k, void *obj,
     const char *v, char *why, size_t len)
 {
-	(void)sec;
+	void *f = config_field(k, obj);
+
+	if (k->set != NULL)
+		return k->set(ctx, k, obj, v, why, len);
+	switch (k->type) {
+	case CONFIG_T_UINT:
+		return config_uint(v, k, f, why, len);
+	case CONFIG_T_DURATION:
+		return config_duration(v, k->lo, f, why, len);
+	case CONFIG_T_BOOL:
+		return config_bool(v, f, why, len);
+	case CONFIG_T_ENUM:
+		return config_enum(v, k, f, why, len);
+	case CONFIG_T_STRING:
+		return config_setstr(f, v, why, len);
+	case CONFIG_T_HOSTNAME:
+		return config_hostname(v, f, why, len);
+	case CONFIG_T_FILE:
+		return config_file(v, f, why, len);
+	case CONFIG_T_DIR:
+		return config_dir(v, f, why, len);
+	case CONFIG_T_HOSTPORT:
+		return config_hostport(v, f, 0, why, len);
+	case CONFIG_T_CIPHERS:
+		return config_ciphers(ctx, v, 0, f, why, len);
+	case CONFIG_T_SUITES:
+		return config_ciphers(ctx, v, 1, f, why, len);
+	case CONFIG_T_CUSTOM:
+		break;
+	}
+	config_why(why, len, "internal error: key type %d", (int)k->type);
+	return -1;
+}
+
+static void
+config_clear_str(void *field)
+{
+	char **s = field;
+
+	free(*s);
+	*s = NULL;
+}
+
+/* Free what the key's field holds; the numbers need nothing. */
+static void
+config_key_clear(const struct config_key *k, void *obj)
+{
+	void *f = config_field(k, obj);
+
+	switch (k->type) {
+	case CONFIG_T_STRING:
+	case CONFIG_T_HOSTNAME:
+	case CONFIG_T_FILE:
+	case CONFIG_T_DIR:
+	case CONFIG_T_CIPHERS:
+	case CONFIG_T_SUITES:
+		config_clear_str(f);
+		break;
+	case CONFIG_T_HOSTPORT:
+		config_hostport_clear(f);
+		break;
+	case CONFIG_T_CUSTOM:
+		if (k->clear != NULL)
+			k->clear(obj);
+		break;
+	case CONFIG_T_UINT:
+	case CONFIG_T_DURATION:
+	case CONFIG_T_BOOL:
+	case CONFIG_T_ENUM:
+		break;
+	}
+}
+
+/* Free every key's field of a scope's object. */
+static void
+config_keys_clear(enum config_scope scope, void *obj)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		if (config_keys[i].scope == scope)
+			config_key_clear(&config_keys[i], obj);
+}
+
+/*
+ * Give every key of a scope its default by parsing the row's def, so the
+ * default is written once, as a user would write it.
+ */
+static void
+config_keys_default(struct config_ctx *ctx, enum config_scope scope,
+    void *obj)
+{
+	const struct config_key *k;
+	char why[1024];
+	size_t i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		k = &config_keys[i];
+		if (k->scope != scope || k->def == NULL)
+			continue;
+		why[0] = '\0';
+		if (config_key_set(ctx, k, obj, k->def, why, sizeof(why)) == -1)
+			config_err(ctx, 0, NULL, k->name, "internal error: "
+			    "default \"%s\": %s", k->def, why);
+	}
+}
+
+static int
+config_key_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (strcmp(config_keys[i].name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+int
+config_key_info(size_t i, struct config_keyinfo *info)
+{
+	if (i >= CONFIG_NKEYS)
+		return -1;
+	info->name = config_keys[i].name;
+	info->global = config_keys[i].scope == CONFIG_GLOBAL;
+	info->def = config_keys[i].def;
+	info->required = (config_keys[i].flags & CONFIG_REQUIRED) != 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys with a parser of their own */
+
+static int
+config_set_user(struct config_ctx *ctx, const struct config_key *k,
+    void *obj, const char *v, char *why, size_t len)
+{
+	(void)ctx;
 	errno = 0;
 	if (getpwnam(v) == NULL) {
 		if (errno != 0)
@@ -668,132 +988,46 @@ config_set_user(struct config_ctx *ctx, struct config_section *sec,
 			config_why(why, len, "no such user \"%s\"", v);
 		return -1;
 	}
-	return config_setstr(&ctx->cfg->user, v, why, len);
+	return config_setstr(config_field(k, obj), v, why, len);
 }
 
+/* The level names are log.c's. */
 static int
-config_set_allow_root(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
+config_set_log_level(struct config_ctx *ctx, const struct config_key *k,
+    void *obj, const char *v, char *why, size_t len)
 {
-	(void)sec;
-	return config_bool(v, &ctx->cfg->allow_root, why, len);
-}
+	enum log_level level;
 
-static int
-config_set_log_level(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)sec;
-	if (log_level_parse(v, &ctx->cfg->log_level) == -1) {
+	(void)ctx;
+	(void)k;
+	if (log_level_parse(v, &level) == -1) {
 		config_why(why, len, "\"%s\" is not error, warning, info or "
 		    "debug", v);
 		return -1;
 	}
+	((struct config *)obj)->log_level = level;
 	return 0;
 }
 
+/* system | none | FILE | DIR */
 static int
-config_set_admin_listen(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
+config_set_roots(struct config_ctx *ctx, const struct config_key *k,
+    void *obj, const char *v, char *why, size_t len)
 {
-	(void)sec;
-	return config_hostport(v, &ctx->cfg->admin_listen, 0, why, len);
-}
-
-static int
-config_set_expiry(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)sec;
-	return config_uint(v, 0, CONFIG_MAX_WARN_DAYS,
-	    &ctx->cfg->expiry_warning_days, why, len);
-}
-
-static int
-config_set_expiry_interval(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)sec;
-	return config_duration(v, 1, &ctx->cfg->expiry_check_interval, why,
-	    len);
-}
-
-static int
-config_set_shutdown(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)sec;
-	return config_duration(v, 0, &ctx->cfg->shutdown_timeout, why, len);
-}
-
-/* ------------------------------------------------------------------ */
-/* Sites */
-
-static int
-config_set_listen(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)ctx;
-	return config_hostport(v, &sec->site->listen, 0, why, len);
-}
-
-static int
-config_set_cert(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)ctx;
-	return config_file(v, &sec->site->cert, why, len);
-}
-
-static int
-config_set_key(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)ctx;
-	return config_file(v, &sec->site->key, why, len);
-}
-
-static int
-config_set_password_file(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)ctx;
-	return config_file(v, &sec->site->password_file, why, len);
-}
-
-static int
-config_set_intermediates(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)ctx;
-	return config_dir(v, &sec->site->intermediates, why, len);
-}
-
-static int
-config_set_roots(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
+	char **dst = config_field(k, obj);
 	struct stat st;
 
 	(void)ctx;
 	if (strcmp(v, "system") == 0 || strcmp(v, "none") == 0)
-		return config_setstr(&sec->site->roots, v, why, len);
+		return config_setstr(dst, v, why, len);
 	if (stat(v, &st) == -1) {
 		config_why(why, len, "\"%s\" is not system, none or a readable "
 		    "file or directory: %s", v, strerror(errno));
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode))
-		return config_dir(v, &sec->site->roots, why, len);
-	return config_file(v, &sec->site->roots, why, len);
-}
-
-static int
-config_set_send_root(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)ctx;
-	return config_bool(v, &sec->site->send_root, why, len);
+		return config_dir(v, dst, why, len);
+	return config_file(v, dst, why, len);
 }
 
 static void
@@ -806,18 +1040,29 @@ config_backends_free(struct config_hostport *b, size_t n)
 	free(b);
 }
 
+static void
+config_clear_backends(void *obj)
+{
+	struct config_site *site = obj;
+
+	config_backends_free(site->backends, site->nbackends);
+	site->backends = NULL;
+	site->nbackends = 0;
+}
+
 /* "a:443, b:443": failover order is file order. */
 static int
-config_set_backend(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
+config_set_backend(struct config_ctx *ctx, const struct config_key *k,
+    void *obj, const char *v, char *why, size_t len)
 {
-	struct config_site *site = sec->site;
+	struct config_site *site = obj;
 	struct config_hostport *b = NULL;
 	const char *p = v, *end;
 	char *item = NULL;
 	size_t n = 0, ilen;
 
 	(void)ctx;
+	(void)k;
 	if ((b = calloc(CONFIG_MAX_BACKENDS, sizeof(*b))) == NULL) {
 		config_why(why, len, "out of memory");
 		return -1;
@@ -854,7 +1099,7 @@ config_set_backend(struct config_ctx *ctx, struct config_section *sec,
 			break;
 		p = end + 1;
 	}
-	config_backends_free(site->backends, site->nbackends);
+	config_clear_backends(site);
 	site->backends = b;
 	site->nbackends = n;
 	return 0;
@@ -864,22 +1109,16 @@ config_set_backend(struct config_ctx *ctx, struct config_section *sec,
 	return -1;
 }
 
+/* yes | no | sha256:<pin> */
 static int
-config_set_backend_tls(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
+config_set_backend_verify(struct config_ctx *ctx, const struct config_key *k,
+    void *obj, const char *v, char *why, size_t len)
 {
-	(void)ctx;
-	return config_bool(v, &sec->site->backend_tls, why, len);
-}
-
-static int
-config_set_backend_verify(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	struct config_site *site = sec->site;
+	struct config_site *site = obj;
 	int b;
 
 	(void)ctx;
+	(void)k;
 	if (strncasecmp(v, "sha256:", 7) == 0) {
 		if (config_parse_pin(v, site->backend_pin) == -1) {
 			config_why(why, len, "\"%s\" is not sha256: followed by "
@@ -899,141 +1138,17 @@ config_set_backend_verify(struct config_ctx *ctx, struct config_section *sec,
 	return 0;
 }
 
-static int
-config_set_backend_ca(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)ctx;
-	return config_file(v, &sec->site->backend_ca, why, len);
-}
-
-static int
-config_set_backend_sni(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	size_t n = strlen(v);
-
-	(void)ctx;
-	if (n > 253 || config_hostchars(v, n) == -1 || v[0] == '.' ||
-	    v[0] == '-') {
-		config_why(why, len, "\"%s\" is not a host name", v);
-		return -1;
-	}
-	return config_setstr(&sec->site->backend_sni, v, why, len);
-}
-
-static int
-config_set_idle_timeout(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)ctx;
-	return config_duration(v, 1, &sec->site->idle_timeout, why, len);
-}
-
-static int
-config_set_handshake_timeout(struct config_ctx *ctx,
-    struct config_section *sec, const char *v, char *why, size_t len)
-{
-	(void)ctx;
-	return config_duration(v, 1, &sec->site->handshake_timeout, why, len);
-}
-
-static int
-config_set_connect_timeout(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	(void)ctx;
-	return config_duration(v, 1, &sec->site->connect_timeout, why, len);
-}
-
-static int
-config_set_min_protocol(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	size_t i;
-
-	(void)ctx;
-	for (i = 0; i < sizeof(config_protocols) / sizeof(config_protocols[0]);
-	    i++) {
-		if (strcasecmp(v, config_protocols[i].name) == 0) {
-			sec->site->min_protocol = config_protocols[i].version;
-			return 0;
-		}
-	}
-	config_why(why, len, "\"%s\" is not TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3",
-	    v);
-	return -1;
-}
-
-/*
- * Cipher strings are tried on a scratch SSL_CTX so a typo is a config error
- * that names the key, not a failure later while the TLS contexts are built.
- */
-static SSL_CTX *
-config_sslctx(struct config_ctx *ctx, char *why, size_t len)
-{
-	if (ctx->sslctx == NULL &&
-	    (ctx->sslctx = SSL_CTX_new(TLS_method())) == NULL) {
-		ERR_clear_error();
-		config_why(why, len, "cannot create a TLS context to check it");
-	}
-	return ctx->sslctx;
-}
-
-static int
-config_set_ciphers(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	char reason[256];
-	SSL_CTX *sc;
-
-	if ((sc = config_sslctx(ctx, why, len)) == NULL)
-		return -1;
-	if (SSL_CTX_set_cipher_list(sc, v) != 1) {
-		config_why(why, len, "\"%s\" selects no cipher (%s)", v,
-		    log_ssl_reason(reason, sizeof(reason)));
-		return -1;
-	}
-	return config_setstr(&sec->site->ciphers, v, why, len);
-}
-
-static int
-config_set_ciphersuites(struct config_ctx *ctx, struct config_section *sec,
-    const char *v, char *why, size_t len)
-{
-	char reason[256];
-	SSL_CTX *sc;
-
-	if ((sc = config_sslctx(ctx, why, len)) == NULL)
-		return -1;
-	if (SSL_CTX_set_ciphersuites(sc, v) != 1) {
-		config_why(why, len, "\"%s\" is not a list of TLS 1.3 cipher "
-		    "suites (%s)", v, log_ssl_reason(reason, sizeof(reason)));
-		return -1;
-	}
-	return config_setstr(&sec->site->ciphersuites, v, why, len);
-}
-
 /* ------------------------------------------------------------------ */
 /* Sections */
 
 static struct config_site *
-config_site_new(void)
+config_site_new(struct config_ctx *ctx)
 {
 	struct config_site *site;
 
 	if ((site = calloc(1, sizeof(*site))) == NULL)
 		return NULL;
-	if ((site->roots = strdup("system")) == NULL) {
-		free(site);
-		return NULL;
-	}
-	site->backend_tls = 1;
-	site->backend_verify = CONFIG_VERIFY_YES;
-	site->idle_timeout = 3660;
-	site->handshake_timeout = 10;
-	site->connect_timeout = 10;
-	site->min_protocol = TLS1_2_VERSION;
+	config_keys_default(ctx, CONFIG_SITE, site);
 	return site;
 }
 
@@ -1043,17 +1158,7 @@ config_site_free(struct config_site *site)
 	if (site == NULL)
 		return;
 	free(site->name);
-	config_hostport_clear(&site->listen);
-	free(site->cert);
-	free(site->key);
-	free(site->password_file);
-	free(site->intermediates);
-	free(site->roots);
-	config_backends_free(site->backends, site->nbackends);
-	free(site->backend_ca);
-	free(site->backend_sni);
-	free(site->ciphers);
-	free(site->ciphersuites);
+	config_keys_clear(CONFIG_SITE, site);
 	free(site);
 }
 
@@ -1113,7 +1218,7 @@ config_section_begin(struct config_ctx *ctx, const char *name)
 		    sizeof(*sites));
 		if (sites != NULL)
 			ctx->cfg->sites = sites;
-		if (sites == NULL || (site = config_site_new()) == NULL ||
+		if (sites == NULL || (site = config_site_new(ctx)) == NULL ||
 		    (site->name = strdup(name)) == NULL) {
 			config_site_free(site);
 			config_err(ctx, ctx->lineno, NULL, NULL,
@@ -1260,18 +1365,6 @@ config_read(char *str, int num, void *stream)
 	return str;
 }
 
-static int
-config_key_find(const char *name)
-{
-	int i;
-
-	for (i = 0; i < CONFIG_NKEYS; i++) {
-		if (strcmp(config_keys[i].name, name) == 0)
-			return i;
-	}
-	return -1;
-}
-
 /* Always returns 1: errors are counted here, so inih's own are syntax. */
 static int
 config_handler(void *user, const char *section, const char *name,
@@ -1313,12 +1406,12 @@ config_handler(void *user, const char *section, const char *name,
 		config_err(ctx, line, sec, name, "unknown key");
 		return 1;
 	}
-	if (config_keys[k].global && !sec->global) {
+	if (config_keys[k].scope == CONFIG_GLOBAL && !sec->global) {
 		config_err(ctx, line, sec, name, "belongs in [global], not in "
 		    "a site");
 		return 1;
 	}
-	if (!config_keys[k].global && sec->global) {
+	if (config_keys[k].scope == CONFIG_SITE && sec->global) {
 		config_err(ctx, line, sec, name, "is a site key: it belongs "
 		    "in a [site] section, not in [global]");
 		return 1;
@@ -1335,7 +1428,9 @@ config_handler(void *user, const char *section, const char *name,
 		return 1;
 	}
 	why[0] = '\0';
-	if (config_keys[k].set(ctx, sec, value, why, sizeof(why)) == -1)
+	if (config_key_set(ctx, &config_keys[k], sec->global ?
+	    (void *)ctx->cfg : (void *)sec->site, value, why,
+	    sizeof(why)) == -1)
 		config_err(ctx, line, sec, name, "%s", why);
 	return 1;
 }
@@ -1344,42 +1439,38 @@ config_handler(void *user, const char *section, const char *name,
 static void
 config_finish(struct config_ctx *ctx)
 {
-	static const enum config_keyid required[] = {
-		CONFIG_KEY_LISTEN, CONFIG_KEY_CERT, CONFIG_KEY_BACKEND
-	};
+	int verify = config_key_find("backend_verify");
 	struct config_section *sec;
 	struct config_site *site;
-	size_t i;
-	int k;
+	size_t k;
 
 	for (sec = ctx->sections; sec != NULL; sec = sec->next) {
 		if (sec->global || sec->ignore)
 			continue;
 		site = sec->site;
-		for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-			k = required[i];
-			if (sec->seen[k] == 0)
+		for (k = 0; k < CONFIG_NKEYS; k++) {
+			if ((config_keys[k].flags & CONFIG_REQUIRED) &&
+			    sec->seen[k] == 0)
 				config_err(ctx, sec->line, sec, NULL,
 				    "missing required key %s",
 				    config_keys[k].name);
 		}
 		if (!site->backend_tls) {
 			if (site->backend_verify == CONFIG_VERIFY_PIN)
-				config_err(ctx,
-				    sec->seen[CONFIG_KEY_BACKEND_VERIFY], sec,
+				config_err(ctx, sec->seen[verify], sec,
 				    "backend_verify", "a sha256 pin needs "
 				    "backend_tls = yes");
-			for (k = CONFIG_KEY_BACKEND_CA;
-			    k <= CONFIG_KEY_BACKEND_SNI; k++) {
-				if (sec->seen[k] != 0)
+			for (k = 0; k < CONFIG_NKEYS; k++) {
+				if ((config_keys[k].flags &
+				    CONFIG_BACKEND_TLS) && sec->seen[k] != 0)
 					config_warn(ctx, sec->seen[k], sec,
 					    config_keys[k].name, "ignored "
 					    "with backend_tls = no");
 			}
 		} else if (site->backend_verify == CONFIG_VERIFY_NO)
-			config_warn(ctx, sec->seen[CONFIG_KEY_BACKEND_VERIFY],
-			    sec, "backend_verify", "no: the backend's "
-			    "certificate is not checked at all");
+			config_warn(ctx, sec->seen[verify], sec,
+			    "backend_verify", "no: the backend's certificate "
+			    "is not checked at all");
 	}
 	if (ctx->cfg->nsites == 0)
 		config_err(ctx, 0, NULL, NULL, "no site: at least one [site] "
@@ -1410,12 +1501,8 @@ config_load(const char *path)
 		ctx.errors++;
 		goto done;
 	}
-	cfg->workers = 0;
-	cfg->log_level = LOG_LEVEL_INFO;
-	cfg->expiry_warning_days = 30;
-	cfg->expiry_check_interval = 86400;
-	cfg->shutdown_timeout = 30;
 	ctx.cfg = cfg;
+	config_keys_default(&ctx, CONFIG_GLOBAL, cfg);
 
 	rc = ini_parse_stream(config_read, &ctx, config_handler, &ctx);
 	if (ferror(ctx.fp))
@@ -1452,7 +1539,6 @@ config_free(struct config *cfg)
 		config_site_free(cfg->sites[i]);
 	free(cfg->sites);
 	free(cfg->path);
-	free(cfg->user);
-	config_hostport_clear(&cfg->admin_listen);
+	config_keys_clear(CONFIG_GLOBAL, cfg);
 	free(cfg);
 }

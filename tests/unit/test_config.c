@@ -30,7 +30,7 @@
 
 static char tdir[64];		/* the test's temporary directory */
 static char tconf[128];		/* its configuration file */
-static char *outputs[64];	/* captured stderr, freed by teardown() */
+static char *outputs[128];	/* captured stderr, freed by teardown() */
 static size_t noutputs;
 
 /* ------------------------------------------------------------------ */
@@ -1021,6 +1021,106 @@ test_expiry_interval(void **state)
 	    "not a duration");
 }
 
+/* Append "key = default" for every key of [global] (global) or a site. */
+static void
+append_defaults(char *text, size_t size, int global)
+{
+	struct config_keyinfo ki;
+	size_t i;
+
+	for (i = 0; config_key_info(i, &ki) == 0; i++)
+		if (ki.global == global && ki.def != NULL)
+			snprintf(text + strlen(text), size - strlen(text),
+			    "%s = %s\n", ki.name, ki.def);
+}
+
+/*
+ * The key table config_key_info() lists is the parser's: every key is
+ * accepted in its own section and refused in the other, every default loads
+ * when written out and gives the value left out gives, and the annotated
+ * example documents every key.
+ */
+static void
+test_key_table(void **state)
+{
+	struct config_keyinfo ki, kj;
+	struct config *implicit, *cfg;
+	char *errs, *example, text[4096], want[128];
+	size_t i, j, n = 0;
+
+	(void)state;
+	for (i = 0; config_key_info(i, &ki) == 0; i++) {
+		n++;
+		assert_non_null(ki.name);
+		for (j = 0; j < i; j++) {
+			assert_int_equal(config_key_info(j, &kj), 0);
+			assert_string_not_equal(ki.name, kj.name);
+		}
+		if (ki.global) {
+			snprintf(text, sizeof(text), GOOD_SITE "%s = x\n",
+			    ki.name);
+			errs = load_fails(text, 1);
+			snprintf(want, sizeof(want), "[web] %s: belongs in "
+			    "[global]", ki.name);
+		} else {
+			snprintf(text, sizeof(text), "[global]\n%s = x\n"
+			    GOOD_SITE, ki.name);
+			errs = load_fails(text, 1);
+			snprintf(want, sizeof(want), "[global] %s: is a site "
+			    "key", ki.name);
+		}
+		assert_error(errs, 2 + (ki.global ? 3 : 0), want);
+		/* A required key has no default. */
+		if (ki.required)
+			assert_null(ki.def);
+	}
+	assert_true(n >= 26);
+	assert_int_equal(config_key_info(n, &ki), -1);
+
+	/* Every default written out: the same configuration. */
+	snprintf(text, sizeof(text), "[global]\n");
+	append_defaults(text, sizeof(text), 1);
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), GOOD_SITE);
+	append_defaults(text, sizeof(text), 0);
+	cfg = load(text, &errs);
+	assert_non_null(cfg);
+	assert_string_equal(errs, "");
+	implicit = load(GOOD_SITE, &errs);
+	assert_non_null(implicit);
+#define SAME(f) assert_int_equal(cfg->f, implicit->f)
+	SAME(workers);
+	SAME(allow_root);
+	SAME(log_level);
+	SAME(expiry_warning_days);
+	SAME(expiry_check_interval);
+	SAME(shutdown_timeout);
+	SAME(sites[0]->send_root);
+	SAME(sites[0]->backend_tls);
+	SAME(sites[0]->backend_verify);
+	SAME(sites[0]->idle_timeout);
+	SAME(sites[0]->handshake_timeout);
+	SAME(sites[0]->connect_timeout);
+	SAME(sites[0]->min_protocol);
+#undef SAME
+	assert_string_equal(cfg->sites[0]->roots, implicit->sites[0]->roots);
+	config_free(cfg);
+	config_free(implicit);
+
+	/* conf/chainfix.conf documents every key ("key =" or ";key ="). */
+	if ((example = example_text()) == NULL)
+		skip();
+	for (i = 0; config_key_info(i, &ki) == 0; i++) {
+		snprintf(want, sizeof(want), "\n%s = ", ki.name);
+		snprintf(text, sizeof(text), "\n;%s = ", ki.name);
+		if (strstr(example, want) == NULL &&
+		    strstr(example, text) == NULL) {
+			free(example);
+			fail_msg("key %s is not in conf/chainfix.conf", ki.name);
+		}
+	}
+	free(example);
+}
+
 static void
 test_example(void **state)
 {
@@ -1110,6 +1210,7 @@ main(void)
 		T(test_several_errors),
 		T(test_expiry_interval),
 		T(test_example),
+		T(test_key_table),
 #undef T
 	};
 
