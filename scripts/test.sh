@@ -35,6 +35,8 @@ trap 'rm -rf "$corpus"' EXIT
 build/tests/chainfix-mkpki "$corpus/pki" >/dev/null
 mkdir "$corpus/certs" "$corpus/conf"
 find "$corpus/pki" -type f -exec cp -t "$corpus/certs" {} + 2>/dev/null || true
+# Committed seeds: inputs that once crashed a loader (tests/fuzz/corpus/).
+cp tests/fuzz/corpus/certload/* "$corpus/certs/"
 cp conf/chainfix.conf "$corpus/conf/"
 for f in certload:certs config:conf; do
 	build-fuzz/tests/fuzz/fuzz_${f%%:*} -max_total_time=30 -close_fd_mask=2 \

@@ -299,6 +299,15 @@ certload_p7(PKCS7 *p7, struct certload_set *set, const char *path,
 {
 	STACK_OF(X509) *sk = NULL;
 
+	/*
+	 * The content of a ContentInfo is OPTIONAL in ASN.1: a SignedData
+	 * without it decodes fine, with the type set and d.ptr NULL.
+	 */
+	if (p7->d.ptr == NULL) {
+		snprintf(why, whylen, "PKCS#7 %s without its content",
+		    PKCS7_type_is_signed(p7) ? "signed-data" : "structure");
+		return -1;
+	}
 	if (PKCS7_type_is_signed(p7))
 		sk = p7->d.sign->cert;
 	else if (PKCS7_type_is_signedAndEnveloped(p7))

@@ -549,6 +549,75 @@ test_roots(void **state)
 }
 
 /*
+ * A PKCS#7 ContentInfo whose OPTIONAL content is absent: the type says
+ * signed-data (or signed-and-enveloped) but there is no SignedData at all.
+ * It decodes, and used to be dereferenced as if it had one.
+ */
+static const unsigned char p7_signed_empty[] = {
+	0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
+	0x07, 0x02
+};
+static const unsigned char p7_sigenv_empty[] = {
+	0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
+	0x07, 0x04
+};
+
+static void
+test_p7_no_content(void **state)
+{
+	static const char pem_p7[] = "-----BEGIN PKCS7-----\n"
+	    "MAsGCSqGSIb3DQEHAg==\n-----END PKCS7-----\n";
+	static const char pem_cert[] = "-----BEGIN CERTIFICATE-----\n"
+	    "MAsGCSqGSIb3DQEHAg==\n-----END CERTIFICATE-----\n";
+	char *p = tf("empty.p7b"), *log, *d, *q;
+	struct certload_set *s = certload_set_new();
+	EVP_PKEY *key = NULL;
+
+	(void)state;
+	testpki_write_file(p, p7_signed_empty, sizeof(p7_signed_empty));
+	assert_int_equal(load(p, NULL, s, &key, &log), -1);
+	assert_contains(log, "empty.p7b: PKCS#7 signed-data without its "
+	    "content");
+	free(log);
+	testpki_write_file(p, p7_sigenv_empty, sizeof(p7_sigenv_empty));
+	assert_int_equal(load(p, NULL, s, &key, &log), -1);
+	assert_contains(log, "empty.p7b: PKCS#7 structure without its "
+	    "content");
+	free(log);
+	testpki_write_file(p, pem_p7, sizeof(pem_p7) - 1);
+	assert_int_equal(load(p, NULL, s, &key, &log), -1);
+	assert_contains(log, "without its content");
+	free(log);
+	/* A .p7b under a CERTIFICATE header takes the same path. */
+	testpki_write_file(p, pem_cert, sizeof(pem_cert) - 1);
+	assert_int_equal(load(p, NULL, s, &key, &log), -1);
+	assert_contains(log, "without its content");
+	free(log);
+	assert_int_equal(certload_set_count(s), 0);
+	assert_null(key);
+
+	/* In a directory: skipped with a warning, the others still read. */
+	d = testpki_mkdir(D, "p7dir");
+	q = testpki_path(d, "empty.p7b");
+	testpki_write_file(q, p7_signed_empty, sizeof(p7_signed_empty));
+	free(q);
+	q = testpki_path(d, "int2.der");
+	testpki_write_der(q, P->int2);
+	free(q);
+	testpki_capture_start();
+	assert_int_equal(certload_dir(d, s), 1);
+	log = testpki_capture_end();
+	assert_contains(log, "empty.p7b: PKCS#7 signed-data without its "
+	    "content; skipped");
+	assert_true(has(s, P->int2));
+	assert_int_equal(ERR_peek_error(), 0);
+	free(log);
+	free(d);
+	free(p);
+	certload_set_free(s);
+}
+
+/*
  * Damaged files never crash, leak (ASan/LSan builds) or leave the OpenSSL
  * error queue dirty; a refusal is exactly one line naming the file.
  * Deterministic: a fixed-seed generator picks the damage.
@@ -629,6 +698,7 @@ main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_dir),
 		cmocka_unit_test(test_roots),
+		cmocka_unit_test(test_p7_no_content),
 		cmocka_unit_test(test_damaged),
 	};
 
