@@ -6,7 +6,10 @@
  * encrypted or not.  The format is detected from the content, not the name.
  *
  * Every failure is logged once, naming the file and what is wrong with it
- * (unreadable, corrupt, wrong password, no certificate in it).
+ * (unreadable, not a regular file, corrupt, wrong password, no certificate
+ * in it).  Only regular files are read, opened so that a FIFO or a device
+ * never blocks (file.h); a file holding a private key or a password that
+ * others may read or write is warned about, naming it.
  */
 #ifndef CHAINFIX_CERTLOAD_H
 #define CHAINFIX_CERTLOAD_H
@@ -73,7 +76,8 @@ int certload_key(const char *path, const char *password, EVP_PKEY **key);
 /*
  * certload_dir(dir, set):
  * Add the certificates of every regular file in dir, in name order.  A file
- * that cannot be read or parsed is skipped with a warning naming it.
+ * that cannot be read or parsed, or is not a regular file (a FIFO, a
+ * device), is skipped with a warning naming it; subdirectories are ignored.
  * Returns the number of certificates added, or -1 if dir cannot be read.
  */
 int certload_dir(const char *dir, struct certload_set *set);

@@ -26,6 +26,7 @@
 #include <openssl/x509.h>
 
 #include "certload.h"
+#include "file.h"
 #include "log.h"
 
 /* Nothing an administrator is handed is this big; refuse to slurp more. */
@@ -120,15 +121,18 @@ certload_set_add(struct certload_set *set, X509 *x, const char *source)
 int
 certload_read_password(const char *path, char **pw)
 {
+	struct stat st;
+	char why[256];
 	FILE *f;
 	char *buf;
 	size_t n;
 
 	*pw = NULL;
-	if ((f = fopen(path, "r")) == NULL) {
-		log_err("%s: cannot read password file", path);
+	if ((f = file_fopen(path, &st, why, sizeof(why))) == NULL) {
+		log_errx("%s: cannot read password file: %s", path, why);
 		return -1;
 	}
+	(void)file_warn_exposed(path, &st, "password file", 1);
 	if ((buf = calloc(1, CERTLOAD_MAXPASS + 1)) == NULL) {
 		fclose(f);
 		log_errx("%s: out of memory", path);
@@ -156,37 +160,30 @@ certload_password_free(char *pw)
 	free(pw);
 }
 
-/* Read the whole file; on failure a reason in why. */
+/*
+ * Read the whole file (a regular file only: a FIFO would block); its mode
+ * in *st.  On failure a reason in why.
+ */
 static unsigned char *
-certload_slurp(const char *path, size_t *lenp, char *why, size_t whylen)
+certload_slurp(const char *path, size_t *lenp, struct stat *st, char *why,
+    size_t whylen)
 {
 	FILE *f;
-	struct stat st;
 	unsigned char *buf = NULL;
 	size_t n;
 
-	if ((f = fopen(path, "rb")) == NULL) {
-		snprintf(why, whylen, "cannot open: %s", strerror(errno));
+	if ((f = file_fopen(path, st, why, whylen)) == NULL)
 		return NULL;
-	}
-	if (fstat(fileno(f), &st) == -1) {
-		snprintf(why, whylen, "cannot stat: %s", strerror(errno));
-		goto err;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, whylen, "not a regular file");
-		goto err;
-	}
-	if (st.st_size > CERTLOAD_MAXFILE) {
+	if (st->st_size > CERTLOAD_MAXFILE) {
 		snprintf(why, whylen, "too large (%lld bytes) for a "
-		    "certificate file", (long long)st.st_size);
+		    "certificate file", (long long)st->st_size);
 		goto err;
 	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+	if ((buf = malloc((size_t)st->st_size + 1)) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		goto err;
 	}
-	n = fread(buf, 1, (size_t)st.st_size, f);
+	n = fread(buf, 1, (size_t)st->st_size, f);
 	if (ferror(f)) {
 		snprintf(why, whylen, "cannot read: %s", strerror(errno));
 		goto err;
@@ -566,11 +563,13 @@ static int
 certload_file_why(const char *path, const char *password,
     struct certload_set *set, EVP_PKEY **key, char *why, size_t whylen)
 {
+	EVP_PKEY *had = key != NULL ? *key : NULL;
+	struct stat st;
 	unsigned char *buf;
 	size_t len;
 	int found = 0, r;
 
-	if ((buf = certload_slurp(path, &len, why, whylen)) == NULL)
+	if ((buf = certload_slurp(path, &len, &st, why, whylen)) == NULL)
 		return -1;
 	if (memmem(buf, len, "-----BEGIN ", 11) != NULL)
 		r = certload_pem(buf, len, password, set, key, path, &found,
@@ -584,6 +583,9 @@ certload_file_why(const char *path, const char *password,
 		snprintf(why, whylen, "no certificate in the file");
 		r = -1;
 	}
+	if (r == 0 && key != NULL && had == NULL && *key != NULL)
+		(void)file_warn_exposed(path, &st, "file with a private key",
+		    1);
 	return r == 0 ? found : -1;
 }
 
@@ -603,13 +605,15 @@ certload_file(const char *path, const char *password,
 int
 certload_key(const char *path, const char *password, EVP_PKEY **key)
 {
+	struct stat st;
 	unsigned char *buf;
 	size_t len;
 	char why[256];
 	int r;
 
 	*key = NULL;
-	if ((buf = certload_slurp(path, &len, why, sizeof(why))) == NULL) {
+	if ((buf = certload_slurp(path, &len, &st, why, sizeof(why))) ==
+	    NULL) {
 		log_errx("%s: %s", path, why);
 		return -1;
 	}
@@ -620,6 +624,8 @@ certload_key(const char *path, const char *password, EVP_PKEY **key)
 	free(buf);
 	if (r == -1)
 		log_errx("%s: %s", path, why);
+	else
+		(void)file_warn_exposed(path, &st, "private key", 1);
 	return r;
 }
 
@@ -655,7 +661,9 @@ certload_dir(const char *dir, struct certload_set *set)
 			log_warn("%s: skipped", path);
 			continue;
 		}
-		if (!S_ISREG(st.st_mode))
+		/* Subdirectories are not candidates; a FIFO or a device
+		 * is refused by certload_slurp() with a warning. */
+		if (S_ISDIR(st.st_mode))
 			continue;
 		if (certload_file_why(path, NULL, set, NULL, why,
 		    sizeof(why)) == -1)

@@ -1,6 +1,8 @@
 /*
  * test_certload.c: every format certload reads, and every way it refuses.
  */
+#include <sys/stat.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -302,7 +304,7 @@ test_der_p7(void **state)
 	free(log);
 	free(p);
 	assert_int_equal(load(D, NULL, s, NULL, &log), -1);
-	assert_contains(log, "not a regular file");
+	assert_contains(log, "is a directory, not a regular file");
 	free(log);
 	certload_set_free(s);
 }
@@ -549,6 +551,114 @@ test_roots(void **state)
 }
 
 /*
+ * A directory NAME holding int2 and BAD (data, or a FIFO if data is NULL):
+ * certload_dir() adds int2 to s and skips BAD with a warning saying want.
+ */
+static void
+skipped_in_dir(struct certload_set *s, const char *name, const char *bad,
+    const void *data, size_t len, const char *want)
+{
+	char *d = testpki_mkdir(D, name), *q, *log;
+
+	q = testpki_path(d, bad);
+	if (data == NULL)
+		assert_int_equal(mkfifo(q, 0600), 0);
+	else
+		testpki_write_file(q, data, len);
+	free(q);
+	q = testpki_path(d, "int2.der");
+	testpki_write_der(q, P->int2);
+	free(q);
+	testpki_capture_start();
+	assert_int_equal(certload_dir(d, s), 1);
+	log = testpki_capture_end();
+	assert_contains(log, want);
+	assert_true(has(s, P->int2));
+	assert_int_equal(ERR_peek_error(), 0);
+	free(log);
+	free(d);
+}
+
+/*
+ * Only regular files: a FIFO given as a certificate, key or password file
+ * (or found among the intermediates) is refused at once, never read; keys
+ * and passwords others may read are warned about, naming the file.
+ */
+static void
+test_not_regular(void **state)
+{
+	char *fifo = tf("fifo"), *key = tf("open.key"), *full = tf("open.pem");
+	char *pw = tf("open.pass"), *log, *pass = NULL;
+	X509 *chain[] = { P->leaf, NULL };
+	struct certload_set *s = certload_set_new();
+	EVP_PKEY *k = NULL;
+
+	(void)state;
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(load(fifo, NULL, s, &k, &log), -1);
+	assert_contains(log, "fifo: is a FIFO, not a regular file");
+	free(log);
+	assert_int_equal(loadkey(fifo, NULL, &k, &log), -1);
+	assert_contains(log, "fifo: is a FIFO, not a regular file");
+	free(log);
+	testpki_capture_start();
+	assert_int_equal(certload_read_password(fifo, &pass), -1);
+	log = testpki_capture_end();
+	assert_contains(log, "fifo: cannot read password file: is a FIFO, "
+	    "not a regular file");
+	free(log);
+	assert_null(pass);
+
+	skipped_in_dir(s, "fifodir", "a-fifo.pem", NULL, 0,
+	    "a-fifo.pem: is a FIFO, not a regular file; skipped");
+
+	/* Modes: 0644 keys and passwords are pointed out, 0640 are not. */
+	testpki_write_key(key, P->leaf_key, NULL, 0);
+	testpki_write_pem(full, chain, P->leaf_key, NULL);
+	testpki_write_file(pw, "secret\n", 7);
+	assert_int_equal(chmod(key, 0644) | chmod(full, 0604) |
+	    chmod(pw, 0606), 0);
+	assert_int_equal(loadkey(key, NULL, &k, &log), 0);
+	assert_contains(log, "warning: private key ");
+	assert_contains(log, "open.key is readable by others (mode 0644)");
+	free(log);
+	EVP_PKEY_free(k);
+	k = NULL;
+	assert_int_equal(load(full, NULL, s, &k, &log), 1);
+	assert_contains(log, "warning: file with a private key ");
+	assert_contains(log, "open.pem is readable by others (mode 0604)");
+	free(log);
+	/* The same file read for its certificates only: no key, no word. */
+	assert_int_equal(load(full, NULL, s, NULL, &log), 1);
+	assert_string_equal(log, "");
+	free(log);
+	testpki_capture_start();
+	assert_int_equal(certload_read_password(pw, &pass), 0);
+	log = testpki_capture_end();
+	assert_contains(log, "open.pass is readable and writable by others "
+	    "(mode 0606)");
+	free(log);
+	certload_password_free(pass);
+	EVP_PKEY_free(k);
+	k = NULL;
+	assert_int_equal(chmod(key, 0640) | chmod(full, 0600), 0);
+	assert_int_equal(loadkey(key, NULL, &k, &log), 0);
+	assert_string_equal(log, "");
+	free(log);
+	EVP_PKEY_free(k);
+	k = NULL;
+	assert_int_equal(load(full, NULL, s, &k, &log), 1);
+	assert_string_equal(log, "");
+	free(log);
+	EVP_PKEY_free(k);
+	certload_set_free(s);
+	free(fifo);
+	free(key);
+	free(full);
+	free(pw);
+}
+
+/*
  * A PKCS#7 ContentInfo whose OPTIONAL content is absent: the type says
  * signed-data (or signed-and-enveloped) but there is no SignedData at all.
  * It decodes, and used to be dereferenced as if it had one.
@@ -569,7 +679,7 @@ test_p7_no_content(void **state)
 	    "MAsGCSqGSIb3DQEHAg==\n-----END PKCS7-----\n";
 	static const char pem_cert[] = "-----BEGIN CERTIFICATE-----\n"
 	    "MAsGCSqGSIb3DQEHAg==\n-----END CERTIFICATE-----\n";
-	char *p = tf("empty.p7b"), *log, *d, *q;
+	char *p = tf("empty.p7b"), *log;
 	struct certload_set *s = certload_set_new();
 	EVP_PKEY *key = NULL;
 
@@ -597,22 +707,9 @@ test_p7_no_content(void **state)
 	assert_null(key);
 
 	/* In a directory: skipped with a warning, the others still read. */
-	d = testpki_mkdir(D, "p7dir");
-	q = testpki_path(d, "empty.p7b");
-	testpki_write_file(q, p7_signed_empty, sizeof(p7_signed_empty));
-	free(q);
-	q = testpki_path(d, "int2.der");
-	testpki_write_der(q, P->int2);
-	free(q);
-	testpki_capture_start();
-	assert_int_equal(certload_dir(d, s), 1);
-	log = testpki_capture_end();
-	assert_contains(log, "empty.p7b: PKCS#7 signed-data without its "
-	    "content; skipped");
-	assert_true(has(s, P->int2));
-	assert_int_equal(ERR_peek_error(), 0);
-	free(log);
-	free(d);
+	skipped_in_dir(s, "p7dir", "empty.p7b", p7_signed_empty,
+	    sizeof(p7_signed_empty), "empty.p7b: PKCS#7 signed-data without "
+	    "its content; skipped");
 	free(p);
 	certload_set_free(s);
 }
@@ -698,6 +795,7 @@ main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_dir),
 		cmocka_unit_test(test_roots),
+		cmocka_unit_test(test_not_regular),
 		cmocka_unit_test(test_p7_no_content),
 		cmocka_unit_test(test_damaged),
 	};
