@@ -35,6 +35,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "file.h"
 #include "log.h"
 
 #define CONFIG_MAX_WORKERS	256
@@ -1483,18 +1484,17 @@ config_load(const char *path)
 	struct config_ctx ctx;
 	struct config *cfg = NULL;
 	struct stat st;
+	char why[256];
 	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.path = path;
-	if ((ctx.fp = fopen(path, "re")) == NULL) {
-		log_errx("%s: cannot open: %s", path, strerror(errno));
+	/* A regular file only: reading a FIFO would block the daemon. */
+	if ((ctx.fp = file_fopen(path, &st, why, sizeof(why))) == NULL) {
+		log_errx("%s: %s", path, why);
 		return NULL;
 	}
-	if (fstat(fileno(ctx.fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-		log_errx("%s: cannot open: %s", path, strerror(EISDIR));
-		goto done;
-	}
+	(void)file_warn_exposed(path, &st, "configuration", 0);
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL ||
 	    (cfg->path = strdup(path)) == NULL) {
 		log_errx("%s: out of memory", path);

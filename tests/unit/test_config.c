@@ -900,9 +900,19 @@ test_cannot_open(void **state)
 
 	cfg = load_path(tdir, &errs);
 	assert_null(cfg);
-	snprintf(want, sizeof(want), "error: %s: cannot open: Is a directory\n",
-	    tdir);
+	snprintf(want, sizeof(want), "error: %s: is a directory, not a "
+	    "regular file\n", tdir);
 	assert_contains(errs, want);
+
+	/* A FIFO is refused at once: reading it would block for ever. */
+	snprintf(path, sizeof(path), "%s/fifo.conf", tdir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	cfg = load_path(path, &errs);
+	assert_null(cfg);
+	snprintf(want, sizeof(want), "error: %s: is a FIFO, not a regular "
+	    "file\n", path);
+	assert_contains(errs, want);
+	unlink(path);
 }
 
 static void
