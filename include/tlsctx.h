@@ -79,8 +79,9 @@ void tlsctx_backend_free(struct tlsctx_backend *tb);
 
 /*
  * tlsctx_backend_ssl(tb, idx, client_sni):
- * A new client SSL for backend idx: SNI = backend_sni, else client_sni,
- * else the backend host when it is a name; expected name (verify = yes) =
+ * A new client SSL for backend idx: SNI = backend_sni, else client_sni if
+ * it is a valid host name (tlsctx_valid_hostname()), else the backend host
+ * when it is a name; expected name (verify = yes) =
  * backend_sni, else the backend host (a name or an IP address); the latest
  * cached session for that backend to resume.  Returns the SSL (owned by the
  * caller) or NULL (logged).
@@ -103,6 +104,13 @@ int tlsctx_backend_check(struct tlsctx_backend *tb, SSL *ssl, char *why,
  * NULL if it did not fail.
  */
 const char *tlsctx_backend_verify_error(const SSL *ssl);
+
+/*
+ * tlsctx_valid_hostname(s):
+ * 1 if s is a host name fit for SNI (RFC 6066: LDH labels of 1 to 63
+ * bytes, '_' allowed, 253 bytes at most, no trailing dot), else 0.
+ */
+int tlsctx_valid_hostname(const char *s);
 
 /* tlsctx_protocol_name(v): "TLSv1.2" etc. for a *_VERSION constant. */
 const char *tlsctx_protocol_name(int v);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -16,6 +17,7 @@
 
 #include "chain.h"
 #include "config.h"
+#include "file.h"
 #include "log.h"
 #include "tlsctx.h"
 
@@ -98,6 +100,35 @@ tlsctx_is_ip(const char *s)
 
 	return inet_pton(AF_INET, s, buf) == 1 ||
 	    inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/*
+ * A host name as RFC 6066 wants it in SNI: dot-separated labels of 1 to 63
+ * letters, digits, '-' (not first or last) and '_' (found in real internal
+ * names), 253 bytes at most, no trailing dot.  A client's SNI is passed on
+ * to a backend only if it is one: its bytes are the peer's choice.
+ */
+int
+tlsctx_valid_hostname(const char *s)
+{
+	size_t n = 0, label = 0;
+	unsigned char c, prev = '.';
+
+	for (; (c = (unsigned char)s[n]) != '\0'; n++, prev = c) {
+		if (c == '.') {
+			if (label == 0 || prev == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' ||
+		    (c == '-' && label > 0)))
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return n > 0 && n <= 253 && label > 0 && prev != '-';
 }
 
 /* Settings both sides share. */
@@ -330,6 +361,8 @@ static int
 tlsctx_load_ca(SSL_CTX *ctx, const char *path)
 {
 	struct stat st;
+	char why[128];
+	int fd;
 
 	if (stat(path, &st) == -1) {
 		log_warn("%s", path);
@@ -337,6 +370,12 @@ tlsctx_load_ca(SSL_CTX *ctx, const char *path)
 	}
 	if (S_ISDIR(st.st_mode))
 		return SSL_CTX_load_verify_dir(ctx, path) == 1 ? 0 : -1;
+	/* OpenSSL would block reading a FIFO: only a regular file. */
+	if ((fd = file_open(path, &st, why, sizeof(why))) == -1) {
+		log_warnx("%s: %s", path, why);
+		return -1;
+	}
+	close(fd);
 	return SSL_CTX_load_verify_file(ctx, path) == 1 ? 0 : -1;
 }
 
@@ -442,7 +481,8 @@ tlsctx_backend_ssl(struct tlsctx_backend *tb, size_t idx,
 		goto err;
 
 	sni = site->backend_sni;
-	if (sni == NULL)
+	if (sni == NULL && client_sni != NULL &&
+	    tlsctx_valid_hostname(client_sni))
 		sni = client_sni;
 	if (sni == NULL && !tlsctx_is_ip(host))
 		sni = host;

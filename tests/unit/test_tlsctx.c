@@ -276,6 +276,36 @@ test_sni_handshake(void **state)
 	X509_free(lb);
 }
 
+/*
+ * A backend context with backend_verify = no for the one backend hp, and
+ * backend_sni (may be NULL); what it logged in *out (free() it), or
+ * dropped if out is NULL.
+ */
+static struct tlsctx_backend *
+backend_new(struct config_site *cfg, struct config_hostport *hp,
+    const char *sni, char **out)
+{
+	struct tlsctx_backend *tb;
+	char *log;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->name = (char *)(uintptr_t)"nv";
+	cfg->backends = hp;
+	cfg->nbackends = 1;
+	cfg->backend_tls = 1;
+	cfg->backend_verify = CONFIG_VERIFY_NO;
+	cfg->backend_sni = (char *)(uintptr_t)sni;
+	testpki_capture_start();
+	tb = tlsctx_backend_new(cfg);
+	log = testpki_capture_end();
+	assert_non_null(tb);
+	if (out != NULL)
+		*out = log;
+	else
+		free(log);
+	return tb;
+}
+
 /* backend_verify = no is accepted, and said loudly. */
 static void
 test_backend_verify_no_warns(void **state)
@@ -288,16 +318,7 @@ test_backend_verify_no_warns(void **state)
 	SSL *ssl;
 
 	(void)state;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.name = (char *)(uintptr_t)"nv";
-	cfg.backends = &hp;
-	cfg.nbackends = 1;
-	cfg.backend_tls = 1;
-	cfg.backend_verify = CONFIG_VERIFY_NO;
-	testpki_capture_start();
-	tb = tlsctx_backend_new(&cfg);
-	out = testpki_capture_end();
-	assert_non_null(tb);
+	tb = backend_new(&cfg, &hp, NULL, &out);
 	assert_non_null(strstr(out, "NOT checked"));
 	free(out);
 	assert_non_null(ssl = tlsctx_backend_ssl(tb, 0, "client.example"));
@@ -309,6 +330,76 @@ test_backend_verify_no_warns(void **state)
 	tlsctx_backend_free(NULL);
 }
 
+/* The SNI a backend SSL would send, "" for none. */
+static const char *
+backend_sni(struct tlsctx_backend *tb, const char *client_sni, SSL **ssl)
+{
+	const char *n;
+
+	assert_non_null(*ssl = tlsctx_backend_ssl(tb, 0, client_sni));
+	n = SSL_get_servername(*ssl, TLSEXT_NAMETYPE_host_name);
+	return n != NULL ? n : "";
+}
+
+/*
+ * Without backend_sni the client's SNI goes to the backend only when it is
+ * a host name: control characters, spaces, empty labels and the like fall
+ * back to the backend's own name (or to no SNI for an address).
+ */
+static void
+test_backend_sni(void **state)
+{
+	static const char *const bad[] = { "bad\x01name", "a\rb.example",
+	    "a b.example", "a..b", ".a.b", "a.b.", "-a.example",
+	    "a-.example", "a/b", "\xc3\xa4.example", "a:443", "*.example",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    ".example", "" };
+	static const char *const good[] = { "mail.example.com", "localhost",
+	    "x", "a-b.c_d.example", "xn--bcher-kva.example", "MAIL.Example" };
+	struct config_hostport hp[2] = {
+		{ (char *)(uintptr_t)"backend.corp", 443,
+		    (char *)(uintptr_t)"backend.corp:443" },
+		{ (char *)(uintptr_t)"127.0.0.1", 443,
+		    (char *)(uintptr_t)"127.0.0.1:443" },
+	};
+	struct config_site cfg;
+	struct tlsctx_backend *tb;
+	char longname[300];
+	size_t i, h;
+	SSL *ssl;
+
+	(void)state;
+	memset(longname, 'a', sizeof(longname));
+	for (i = 63; i < sizeof(longname); i += 64)
+		longname[i] = '.';
+	longname[254] = '\0';		/* 254 bytes: one too many */
+	assert_int_equal(tlsctx_valid_hostname(longname), 0);
+	longname[253] = '\0';
+	assert_int_equal(tlsctx_valid_hostname(longname), 1);
+	for (h = 0; h < 2; h++) {
+		tb = backend_new(&cfg, &hp[h], NULL, NULL);
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_int_equal(tlsctx_valid_hostname(bad[i]), 0);
+			assert_string_equal(backend_sni(tb, bad[i], &ssl),
+			    h == 0 ? "backend.corp" : "");
+			SSL_free(ssl);
+		}
+		for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+			assert_int_equal(tlsctx_valid_hostname(good[i]), 1);
+			assert_string_equal(backend_sni(tb, good[i], &ssl),
+			    good[i]);
+			SSL_free(ssl);
+		}
+		tlsctx_backend_free(tb);
+	}
+	/* backend_sni, when set, is what goes out whatever the client sent. */
+	tb = backend_new(&cfg, &hp[0], "mail.example.com", NULL);
+	assert_string_equal(backend_sni(tb, "bad\x01name", &ssl),
+	    "mail.example.com");
+	SSL_free(ssl);
+	tlsctx_backend_free(tb);
+}
+
 int
 main(void)
 {
@@ -318,6 +409,7 @@ main(void)
 		cmocka_unit_test(test_sni_lookup),
 		cmocka_unit_test(test_sni_handshake),
 		cmocka_unit_test(test_backend_verify_no_warns),
+		cmocka_unit_test(test_backend_sni),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
