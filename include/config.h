@@ -155,11 +155,4 @@ int config_key_info(size_t i, struct config_keyinfo *info);
 /* config_verify_name(v): "yes", "no", "sha256". */
 const char *config_verify_name(enum config_verify v);
 
-/*
- * config_protocol_name(version):
- * The min_protocol spelling of an OpenSSL version constant (TLS1_2_VERSION
- * gives "TLSv1.2"); "?" if it is not one of them.  Static storage.
- */
-const char *config_protocol_name(int version);
-
 #endif /* CHAINFIX_CONFIG_H */

@@ -34,18 +34,12 @@ void log_init(const char *progname, enum log_level level, int journald);
 /* log_setlevel(level): change the most verbose level written. */
 void log_setlevel(enum log_level level);
 
-/* log_getlevel(): the current most verbose level written. */
-enum log_level log_getlevel(void);
-
 /*
  * log_level_parse(s, level):
  * Parse a level name ("error", "warning"/"warn", "info", "debug") into
  * *level.  Returns 0, or -1 if the name is unknown.
  */
 int log_level_parse(const char *s, enum log_level *level);
-
-/* log_level_name(level): the level's name ("warning"); static storage. */
-const char *log_level_name(enum log_level level);
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
@@ -57,9 +51,6 @@ void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
-/* fatal appends ": strerror(errno)"; both log at error level and exit(1). */
-void fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
-void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 
 /*
  * log_ssl(level, fmt, ...):

@@ -592,19 +592,6 @@ config_verify_name(enum config_verify v)
 	return names[v];
 }
 
-const char *
-config_protocol_name(int version)
-{
-	size_t i;
-
-	/* TLSv1 and TLSv1.0 share a version: the first name wins. */
-	for (i = 0; config_protocols[i].name != NULL; i++) {
-		if (config_protocols[i].value == version)
-			return config_protocols[i].name;
-	}
-	return "?";
-}
-
 /* ------------------------------------------------------------------ */
 /* Helpers for the setters: each fills why and returns -1 on error. */
 

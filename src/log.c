@@ -43,12 +43,6 @@ log_setlevel(enum log_level level)
 	log_maxlevel = level;
 }
 
-enum log_level
-log_getlevel(void)
-{
-	return log_maxlevel;
-}
-
 int
 log_level_parse(const char *s, enum log_level *level)
 {
@@ -65,12 +59,6 @@ log_level_parse(const char *s, enum log_level *level)
 		}
 	}
 	return -1;
-}
-
-const char *
-log_level_name(enum log_level level)
-{
-	return log_levels[level].name;
 }
 
 /*
@@ -132,29 +120,6 @@ LOG_DEFINE(log_warn, LOG_LEVEL_WARN, 1)
 LOG_DEFINE(log_warnx, LOG_LEVEL_WARN, 0)
 LOG_DEFINE(log_info, LOG_LEVEL_INFO, 0)
 LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG, 0)
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list ap;
-	int saved = errno;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_LEVEL_ERR, saved, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_LEVEL_ERR, 0, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
 
 static void log_write(enum log_level, const char *, ...) LOG_PRINTF(2, 3);
 

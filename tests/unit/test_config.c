@@ -664,11 +664,6 @@ test_names(void **state)
 	assert_string_equal(config_verify_name(CONFIG_VERIFY_YES), "yes");
 	assert_string_equal(config_verify_name(CONFIG_VERIFY_NO), "no");
 	assert_string_equal(config_verify_name(CONFIG_VERIFY_PIN), "sha256");
-	assert_string_equal(config_protocol_name(TLS1_VERSION), "TLSv1");
-	assert_string_equal(config_protocol_name(TLS1_1_VERSION), "TLSv1.1");
-	assert_string_equal(config_protocol_name(TLS1_2_VERSION), "TLSv1.2");
-	assert_string_equal(config_protocol_name(TLS1_3_VERSION), "TLSv1.3");
-	assert_string_equal(config_protocol_name(0), "?");
 }
 
 /* ------------------------------------------------------------------ */
