@@ -32,9 +32,10 @@ struct admin_site {
 struct admin_ops {
 	/* 1 while draining (healthz answers 503). */
 	int	(*draining)(void *arg);
-	/* The live sites; *sites stays valid until the callback returns
-	   to the event loop.  Returns how many. */
-	size_t	(*sites)(void *arg, const struct admin_site **sites);
+	/* Fill *site with live site i (0, 1, ...); what it points to
+	   stays valid until the callback returns to the event loop.
+	   Returns 0, or -1 past the last site. */
+	int	(*site)(void *arg, size_t i, struct admin_site *site);
 };
 
 struct admin;

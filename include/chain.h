@@ -50,6 +50,33 @@ struct chain_cert {
 	int		 served;	/* 0: the root, left out unless send_root */
 };
 
+/*
+ * Where a certificate stands at a given time (the expiry watch, the admin
+ * endpoint's gauges).  X-macro: names can't drift.
+ */
+#define CHAIN_VALIDITY(X)						\
+	X(CHAIN_VALID,		"valid")	/* valid past the warning window */ \
+	X(CHAIN_EXPIRING,	"expiring")	/* valid, notAfter inside it */	\
+	X(CHAIN_EXPIRED,	"expired")	/* notAfter has passed */	\
+	X(CHAIN_NOT_YET_VALID,	"not yet valid") /* notBefore is to come */
+
+enum chain_validity {
+#define CHAIN_VALIDITY_ENUM(sym, name) sym,
+	CHAIN_VALIDITY(CHAIN_VALIDITY_ENUM)
+#undef CHAIN_VALIDITY_ENUM
+};
+
+/*
+ * chain_cert_validity(cc, now, warn_days):
+ * Where cc stands at now: expiring when its notAfter is less than warn_days
+ * days away (never with warn_days 0).  A pure function of its arguments.
+ */
+enum chain_validity chain_cert_validity(const struct chain_cert *cc,
+    time_t now, unsigned warn_days);
+
+/* chain_validity_name(v): "valid", "expired", ...; static storage. */
+const char *chain_validity_name(enum chain_validity v);
+
 struct chain;
 
 /*

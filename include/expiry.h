@@ -16,32 +16,7 @@
 #include <stddef.h>
 #include <time.h>
 
-struct chain_cert;
 struct generation;
-
-/* Where a certificate stands at a given time.  X-macro: names can't drift. */
-#define EXPIRY_STATES(X)						\
-	X(EXPIRY_OK,		"ok")		/* valid past the warning window */ \
-	X(EXPIRY_EXPIRING,	"expiring")	/* valid, notAfter inside it */	\
-	X(EXPIRY_EXPIRED,	"expired")	/* notAfter has passed */	\
-	X(EXPIRY_NOT_YET_VALID,	"not yet valid") /* notBefore is to come */
-
-enum expiry_state {
-#define EXPIRY_ENUM(sym, name) sym,
-	EXPIRY_STATES(EXPIRY_ENUM)
-#undef EXPIRY_ENUM
-};
-
-/*
- * expiry_state(cc, now, warn_days):
- * The state of cc at now: expiring when its notAfter is less than
- * warn_days days away (never with warn_days 0).
- */
-enum expiry_state expiry_state(const struct chain_cert *cc, time_t now,
-    unsigned warn_days);
-
-/* expiry_state_name(s): "ok", "expiring", ...; static storage. */
-const char *expiry_state_name(enum expiry_state s);
 
 /*
  * expiry_check(g, now):

@@ -14,7 +14,6 @@
 
 #include <openssl/ssl.h>
 
-#include "admin.h"
 #include "chain.h"
 #include "config.h"
 #include "tlsctx.h"
@@ -45,7 +44,6 @@ struct generation {
 	size_t			 nsites;
 	struct gen_listen	*listens;
 	size_t			 nlistens;
-	struct admin_site	*admin_sites;	/* for admin.h, nsites long */
 };
 
 /*

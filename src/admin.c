@@ -3,7 +3,7 @@
  * libevent's evhttp.
  *
  * Every request is answered on the main event_base, the thread that also
- * swaps configurations on reload, so the site list from ops->sites() cannot
+ * swaps configurations on reload, so the sites from ops->site() cannot
  * change while a response is being built.  Responses are small and built in
  * full before they are sent; nothing here keeps per-request state.
  */
@@ -27,7 +27,6 @@
 #include <event2/keyvalq_struct.h>
 
 #include "admin.h"
-#include "expiry.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -54,13 +53,12 @@ admin_draining(const struct admin *a)
 	return a->ops->draining(a->arg) != 0;
 }
 
-static size_t
-admin_sites(const struct admin *a, const struct admin_site **sites)
+static int
+admin_site(const struct admin *a, size_t i, struct admin_site *site)
 {
-	*sites = NULL;
-	if (a->ops == NULL || a->ops->sites == NULL)
-		return 0;
-	return a->ops->sites(a->arg, sites);
+	if (a->ops == NULL || a->ops->site == NULL)
+		return -1;
+	return a->ops->site(a->arg, i, site);
 }
 
 /*
@@ -221,44 +219,43 @@ static long long
 admin_cert_value(enum admin_cert_family f, const struct chain_cert *cc,
     time_t now, unsigned warn_days)
 {
-	enum expiry_state st;
+	enum chain_validity v;
 
 	if (f == ACF_NOT_AFTER)
 		return (long long)cc->not_after;
-	st = expiry_state(cc, now, warn_days);
+	v = chain_cert_validity(cc, now, warn_days);
 	if (f == ACF_EXPIRING)
-		return st == EXPIRY_EXPIRING;
-	return st == EXPIRY_EXPIRED || st == EXPIRY_NOT_YET_VALID;
+		return v == CHAIN_EXPIRING;
+	return v == CHAIN_EXPIRED || v == CHAIN_NOT_YET_VALID;
 }
 
 static int
 admin_render_metrics(struct admin *a, struct evbuffer *out)
 {
-	const struct admin_site *sites;
+	struct admin_site site;
 	const struct chain_cert *cc;
 	time_t now = time(NULL);
-	size_t n, i, d, f;
+	size_t i, d, f;
 
 	if (metrics_render(out) == -1)
 		return -1;
-	n = admin_sites(a, &sites);
 	/* Samples of one family must be together (the text format). */
 	for (f = 0; f < ACF__COUNT; f++) {
 		if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n",
 		    admin_cert_families[f].name, admin_cert_families[f].help,
 		    admin_cert_families[f].name) < 0)
 			return -1;
-		for (i = 0; i < n; i++) {
-			if (sites[i].chain == NULL)
+		for (i = 0; admin_site(a, i, &site) == 0; i++) {
+			if (site.chain == NULL)
 				continue;
-			for (d = 0; d < chain_length(sites[i].chain); d++) {
-				if ((cc = chain_get(sites[i].chain, d)) ==
-				    NULL || !cc->served)
+			for (d = 0; d < chain_length(site.chain); d++) {
+				if ((cc = chain_get(site.chain, d)) == NULL ||
+				    !cc->served)
 					continue;
 				if (admin_cert_sample(out,
-				    admin_cert_families[f].name, sites[i].name,
+				    admin_cert_families[f].name, site.name,
 				    d, cc->subject, admin_cert_value(f, cc, now,
-				    sites[i].expiry_warning_days)) == -1)
+				    site.expiry_warning_days)) == -1)
 					return -1;
 			}
 		}
@@ -294,19 +291,18 @@ admin_render_cert(struct evbuffer *out, const struct chain_cert *cc,
 static int
 admin_render_chains(struct admin *a, struct evbuffer *out)
 {
-	const struct admin_site *sites;
+	struct admin_site site;
 	const struct chain_cert *cc;
 	const struct chain *c;
-	size_t n, i, d;
+	size_t i, d;
 
 	if (evbuffer_add_printf(out, "{\"sites\":[") < 0)
 		return -1;
-	n = admin_sites(a, &sites);
-	for (i = 0; i < n; i++) {
-		c = sites[i].chain;
+	for (i = 0; admin_site(a, i, &site) == 0; i++) {
+		c = site.chain;
 		if (evbuffer_add_printf(out, "%s{\"name\":",
 		    i > 0 ? "," : "") < 0 ||
-		    admin_json_str(out, sites[i].name) == -1)
+		    admin_json_str(out, site.name) == -1)
 			return -1;
 		if (c == NULL) {
 			if (evbuffer_add_printf(out, ",\"chain\":[]}") < 0)

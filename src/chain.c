@@ -810,6 +810,33 @@ chain_weak_key(X509 *x, char *what, size_t len)
 	return 0;
 }
 
+enum chain_validity
+chain_cert_validity(const struct chain_cert *cc, time_t now,
+    unsigned warn_days)
+{
+	if (cc->not_before > now)
+		return CHAIN_NOT_YET_VALID;
+	if (cc->not_after < now)
+		return CHAIN_EXPIRED;
+	if (cc->not_after - now < (time_t)warn_days * 86400)
+		return CHAIN_EXPIRING;
+	return CHAIN_VALID;
+}
+
+const char *
+chain_validity_name(enum chain_validity v)
+{
+	static const char *const names[] = {
+#define CHAIN_VALIDITY_NAME(sym, name) [sym] = name,
+		CHAIN_VALIDITY(CHAIN_VALIDITY_NAME)
+#undef CHAIN_VALIDITY_NAME
+	};
+
+	if ((size_t)v >= sizeof(names) / sizeof(names[0]))
+		return "?";
+	return names[v];
+}
+
 char *
 chain_describe(const struct chain *c, size_t i, char *buf, size_t len)
 {

@@ -3,8 +3,8 @@
  *
  * Nothing is cached between checks: every check looks at the live
  * generation's chains with the time it is given, so what the logs say and
- * what /metrics says (admin.c calls expiry_state() at scrape time) cannot
- * disagree for long, and a reload needs no bookkeeping here.
+ * what /metrics says (admin.c calls chain_cert_validity() at scrape time)
+ * cannot disagree for long, and a reload needs no bookkeeping here.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,36 +18,10 @@
 
 #define EXPIRY_DAY	86400
 
-static const char *const expiry_names[] = {
-#define EXPIRY_NAME(sym, name) [sym] = name,
-	EXPIRY_STATES(EXPIRY_NAME)
-#undef EXPIRY_NAME
-};
-
-enum expiry_state
-expiry_state(const struct chain_cert *cc, time_t now, unsigned warn_days)
-{
-	if (cc->not_before > now)
-		return EXPIRY_NOT_YET_VALID;
-	if (cc->not_after < now)
-		return EXPIRY_EXPIRED;
-	if (cc->not_after - now < (time_t)warn_days * EXPIRY_DAY)
-		return EXPIRY_EXPIRING;
-	return EXPIRY_OK;
-}
-
-const char *
-expiry_state_name(enum expiry_state s)
-{
-	if ((size_t)s >= sizeof(expiry_names) / sizeof(expiry_names[0]))
-		return "?";
-	return expiry_names[s];
-}
-
 static int
-expiry_invalid(enum expiry_state s)
+expiry_invalid(enum chain_validity v)
 {
-	return s == EXPIRY_EXPIRED || s == EXPIRY_NOT_YET_VALID;
+	return v == CHAIN_EXPIRED || v == CHAIN_NOT_YET_VALID;
 }
 
 /* t as "2026-12-07" (with_time 0) or "2026-12-07 13:40:12 UTC". */
@@ -72,7 +46,7 @@ expiry_count_invalid(const struct chain *c, time_t now)
 	for (i = 0; i < chain_length(c); i++) {
 		cc = chain_get(c, i);
 		if (cc != NULL && cc->served &&
-		    expiry_invalid(expiry_state(cc, now, 0)))
+		    expiry_invalid(chain_cert_validity(cc, now, 0)))
 			n++;
 	}
 	return n;
@@ -94,10 +68,10 @@ expiry_check(const struct generation *g, time_t now)
 			if ((cc = chain_get(gs->chain, d)) == NULL ||
 			    !cc->served)
 				continue;
-			switch (expiry_state(cc, now, warn)) {
-			case EXPIRY_OK:
+			switch (chain_cert_validity(cc, now, warn)) {
+			case CHAIN_VALID:
 				break;
-			case EXPIRY_EXPIRING:
+			case CHAIN_EXPIRING:
 				days = (long long)((cc->not_after - now) /
 				    EXPIRY_DAY);
 				if (days > 0)
@@ -116,7 +90,7 @@ expiry_check(const struct generation *g, time_t now)
 					    cc->not_after, 1, date,
 					    sizeof(date)));
 				break;
-			case EXPIRY_EXPIRED:
+			case CHAIN_EXPIRED:
 				invalid++;
 				log_errx("site %s: certificate depth %zu "
 				    "\"%s\" has expired (%s): strict clients "
@@ -124,7 +98,7 @@ expiry_check(const struct generation *g, time_t now)
 				    cc->subject, expiry_date(cc->not_after, 1,
 				    date, sizeof(date)));
 				break;
-			case EXPIRY_NOT_YET_VALID:
+			case CHAIN_NOT_YET_VALID:
 				invalid++;
 				log_errx("site %s: certificate depth %zu "
 				    "\"%s\" is not valid before %s: strict "
@@ -224,19 +198,19 @@ expiry_log_replaced(const struct generation *old,
 		for (d = 0; d < chain_length(os->chain); d++) {
 			oc = chain_get(os->chain, d);
 			if (oc == NULL || !oc->served ||
-			    !expiry_invalid(expiry_state(oc, now, 0)))
+			    !expiry_invalid(chain_cert_validity(oc, now, 0)))
 				continue;
 			nc = expiry_successor(ns->chain, oc, d);
 			if (nc == NULL || !nc->served ||
 			    memcmp(nc->sha256, oc->sha256,
 			    sizeof(oc->sha256)) == 0 ||
-			    expiry_invalid(expiry_state(nc, now, 0)))
+			    expiry_invalid(chain_cert_validity(nc, now, 0)))
 				continue;
 			log_info("site %s: %s %s \"%s\" replaced by \"%s\" "
 			    "(notAfter %s, from %s) without a restart",
 			    ns->cfg->name,
-			    expiry_state(oc, now, 0) == EXPIRY_EXPIRED ?
-			    "expired" : "not yet valid",
+			    chain_validity_name(chain_cert_validity(oc, now,
+			    0)),
 			    d == 0 ? "certificate" : "intermediate",
 			    oc->subject, nc->subject,
 			    expiry_date(nc->not_after, 1, date, sizeof(date)),

@@ -82,9 +82,6 @@ generation_build_site(struct generation *g, size_t i)
 	if (tlsctx_sni_add(gs->listen->sni, gs->ctx,
 	    chain_get(gs->chain, 0)->x509) == -1)
 		return -1;
-	g->admin_sites[i].name = cs->name;
-	g->admin_sites[i].chain = gs->chain;
-	g->admin_sites[i].expiry_warning_days = g->cfg->expiry_warning_days;
 	return 0;
 }
 
@@ -111,9 +108,7 @@ generation_load(const char *path, unsigned serial)
 	}
 	g->nsites = cfg->nsites;
 	if ((g->sites = calloc(cfg->nsites, sizeof(*g->sites))) == NULL ||
-	    (g->listens = calloc(cfg->nsites, sizeof(*g->listens))) == NULL ||
-	    (g->admin_sites = calloc(cfg->nsites,
-	    sizeof(*g->admin_sites))) == NULL) {
+	    (g->listens = calloc(cfg->nsites, sizeof(*g->listens))) == NULL) {
 		log_warn("generation_load");
 		goto err;
 	}
@@ -188,7 +183,6 @@ generation_free(struct generation *g)
 			chain_free(g->sites[i].chain);
 		}
 	}
-	free(g->admin_sites);
 	free(g->listens);
 	free(g->sites);
 	config_free(g->cfg);

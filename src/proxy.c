@@ -332,18 +332,24 @@ proxy_admin_draining(void *arg)
 	return p->draining;
 }
 
-static size_t
-proxy_admin_sites(void *arg, const struct admin_site **sites)
+static int
+proxy_admin_site(void *arg, size_t i, struct admin_site *site)
 {
 	const struct proxy *p = arg;
+	const struct gen_site *gs;
 
-	*sites = p->gen->admin_sites;
-	return p->gen->nsites;
+	if (i >= p->gen->nsites)
+		return -1;
+	gs = &p->gen->sites[i];
+	site->name = gs->cfg->name;
+	site->chain = gs->chain;
+	site->expiry_warning_days = p->gen->cfg->expiry_warning_days;
+	return 0;
 }
 
 static const struct admin_ops proxy_admin_ops = {
 	proxy_admin_draining,
-	proxy_admin_sites,
+	proxy_admin_site,
 };
 
 static unsigned

@@ -61,16 +61,18 @@ fake_draining(void *arg)
 	return atomic_load(&f->draining);
 }
 
-static size_t
-fake_sites(void *arg, const struct admin_site **sites)
+static int
+fake_site(void *arg, size_t i, struct admin_site *site)
 {
 	struct fixture *f = arg;
 
-	*sites = f->sites;
-	return f->nsites;
+	if (i >= f->nsites)
+		return -1;
+	*site = f->sites[i];
+	return 0;
 }
 
-static const struct admin_ops fake_ops = { fake_draining, fake_sites };
+static const struct admin_ops fake_ops = { fake_draining, fake_site };
 
 static struct chain *
 build(const char *dir, const char *cert, const char *key)

@@ -137,29 +137,29 @@ test_state(void **state)
 	memset(&cc, 0, sizeof(cc));
 	cc.not_before = now - 86400;
 	cc.not_after = now + 31 * 86400;
-	assert_int_equal(expiry_state(&cc, now, 30), EXPIRY_OK);
+	assert_int_equal(chain_cert_validity(&cc, now, 30), CHAIN_VALID);
 	cc.not_after = now + 30 * 86400;	/* exactly 30 days: not inside */
-	assert_int_equal(expiry_state(&cc, now, 30), EXPIRY_OK);
+	assert_int_equal(chain_cert_validity(&cc, now, 30), CHAIN_VALID);
 	cc.not_after = now + 30 * 86400 - 1;
-	assert_int_equal(expiry_state(&cc, now, 30), EXPIRY_EXPIRING);
-	assert_int_equal(expiry_state(&cc, now, 0), EXPIRY_OK);
+	assert_int_equal(chain_cert_validity(&cc, now, 30), CHAIN_EXPIRING);
+	assert_int_equal(chain_cert_validity(&cc, now, 0), CHAIN_VALID);
 	cc.not_after = now;			/* valid through its notAfter */
-	assert_int_equal(expiry_state(&cc, now, 30), EXPIRY_EXPIRING);
-	assert_int_equal(expiry_state(&cc, now, 0), EXPIRY_OK);
+	assert_int_equal(chain_cert_validity(&cc, now, 30), CHAIN_EXPIRING);
+	assert_int_equal(chain_cert_validity(&cc, now, 0), CHAIN_VALID);
 	cc.not_after = now - 1;
-	assert_int_equal(expiry_state(&cc, now, 30), EXPIRY_EXPIRED);
-	assert_int_equal(expiry_state(&cc, now, 0), EXPIRY_EXPIRED);
+	assert_int_equal(chain_cert_validity(&cc, now, 30), CHAIN_EXPIRED);
+	assert_int_equal(chain_cert_validity(&cc, now, 0), CHAIN_EXPIRED);
 	cc.not_before = now + 1;
 	cc.not_after = now + 365 * 86400;
-	assert_int_equal(expiry_state(&cc, now, 30), EXPIRY_NOT_YET_VALID);
+	assert_int_equal(chain_cert_validity(&cc, now, 30), CHAIN_NOT_YET_VALID);
 
-	assert_string_equal(expiry_state_name(EXPIRY_OK), "ok");
-	assert_string_equal(expiry_state_name(EXPIRY_EXPIRING), "expiring");
-	assert_string_equal(expiry_state_name(EXPIRY_EXPIRED), "expired");
-	assert_string_equal(expiry_state_name(EXPIRY_NOT_YET_VALID),
+	assert_string_equal(chain_validity_name(CHAIN_VALID), "valid");
+	assert_string_equal(chain_validity_name(CHAIN_EXPIRING), "expiring");
+	assert_string_equal(chain_validity_name(CHAIN_EXPIRED), "expired");
+	assert_string_equal(chain_validity_name(CHAIN_NOT_YET_VALID),
 	    "not yet valid");
 	i = 99;
-	assert_string_equal(expiry_state_name((enum expiry_state)i), "?");
+	assert_string_equal(chain_validity_name((enum chain_validity)i), "?");
 }
 
 static void
