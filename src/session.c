@@ -221,9 +221,10 @@ session_side_free(struct side *side)
 		return;
 	/*
 	 * Freeing an SSL that was not shut down marks its session not
-	 * resumable (DESIGN.md): say goodbye first.  On a dead socket this
-	 * fails harmlessly; a session that saw a fatal alert was already
-	 * dropped from the cache by OpenSSL.
+	 * resumable (docs/design.md, "Resumption needs a shutdown"): say
+	 * goodbye first.  On a dead socket this fails harmlessly; a session
+	 * that saw a fatal alert was already dropped from the cache by
+	 * OpenSSL.
 	 */
 	if (side->ssl != NULL && side->up) {
 		(void)SSL_shutdown(side->ssl);

@@ -25,7 +25,7 @@ if grep -E "chainfix\.service|ignoring|Unknown|Failed|not executable" \
 fi
 ok "systemd-analyze verify is silent"
 
-# What the daemon's contract with systemd depends on (DESIGN.md, issue 4).
+# What the daemon's contract with systemd depends on (issue 4).
 key() {
 	grep -Eq "^$1\$" "$UNIT_SRC" || fail "the unit lacks: $1"
 }
