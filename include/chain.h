@@ -11,7 +11,8 @@
  * shortest, then latest expiry.  The winner is confirmed with
  * X509_verify_cert() given exactly that path.  OpenSSL's own path builder is
  * not used for the search: handed a pool holding a cross-sign, OpenSSL 3.0
- * takes the first plausible issuer and does not backtrack (DESIGN.md).
+ * takes the first plausible issuer and does not backtrack (docs/design.md,
+ * "OpenSSL's path builder and cross-signs").
  */
 #ifndef CHAINFIX_CHAIN_H
 #define CHAINFIX_CHAIN_H

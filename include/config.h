@@ -1,6 +1,7 @@
 /*
- * config.h: the INI configuration (DESIGN.md "Interface contract"), parsed
- * with libinih into typed structures with defaults and validated in full.
+ * config.h: the INI configuration (every key is documented in
+ * conf/chainfix.conf; the key names are a contract), parsed with libinih
+ * into typed structures with defaults and validated in full.
  *
  * The structures are public: the proxy, the admin endpoint and the tools all
  * read them.  They are never modified after config_load() returns; a reload

@@ -4,7 +4,8 @@
  *
  * Why not let OpenSSL build the path: X509_verify_cert() given a pool takes
  * the first plausible issuer and never backtracks, so a cross-sign or an
- * expired twin that sorts first sends it down the wrong path (DESIGN.md).
+ * expired twin that sorts first sends it down the wrong path
+ * (docs/design.md, "OpenSSL's path builder and cross-signs").
  * Here every candidate that really signed the child is tried, depth first.
  */
 #include <sys/types.h>
