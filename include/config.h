@@ -55,6 +55,12 @@ struct config_site {
 	unsigned char	 backend_pin[32];	/* with CONFIG_VERIFY_PIN */
 	char		*backend_ca;	/* NULL: system store */
 	char		*backend_sni;	/* NULL: the client's SNI */
+	int		 backend_min_protocol;	/* oldest TLS version toward
+					   the backend, TLS1_2_VERSION by
+					   default; older ones lower the
+					   backend context's security level */
+	char		*backend_ciphers;	/* TLS <= 1.2 cipher list toward
+					   the backend; NULL: default */
 
 	unsigned	 idle_timeout;		/* seconds, default 3660 */
 	unsigned	 handshake_timeout;	/* seconds, default 10 */

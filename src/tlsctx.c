@@ -379,6 +379,44 @@ tlsctx_load_ca(SSL_CTX *ctx, const char *path)
 	return SSL_CTX_load_verify_file(ctx, path) == 1 ? 0 : -1;
 }
 
+/*
+ * Protocol versions and ciphers toward the backend.  An old backend
+ * (Exchange 2010 on Windows Server 2008 R2 speaks TLS 1.0 only) needs
+ * OpenSSL's security level lowered: at level 1 and up, TLS 1.0/1.1's
+ * MD5+SHA-1 handshake signature is refused ("legacy sigalg disallowed").
+ * That happens on this site's backend context alone, because the
+ * configuration asked for it, and loudly.
+ */
+static int
+tlsctx_backend_policy(SSL_CTX *ctx, const struct config_site *site)
+{
+	const char *ciphers = site->backend_ciphers;
+	int min = site->backend_min_protocol != 0 ?
+	    site->backend_min_protocol : TLS1_2_VERSION;
+
+	if (SSL_CTX_set_min_proto_version(ctx, min) != 1) {
+		log_ssl(LOG_LEVEL_ERR, "site %s: cannot set "
+		    "backend_min_protocol", site->name);
+		return -1;
+	}
+	if (min < TLS1_2_VERSION) {
+		SSL_CTX_set_security_level(ctx, 0);
+		/* backend_ciphers may still say otherwise (@SECLEVEL=n). */
+		if (ciphers == NULL)
+			ciphers = "DEFAULT:@SECLEVEL=0";
+		log_warnx("site %s: backend_min_protocol %s: the backend "
+		    "connections of this site accept old protocols, OpenSSL "
+		    "security level lowered to 0 for them (only them)",
+		    site->name, tlsctx_protocol_name(min));
+	}
+	if (ciphers != NULL && SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
+		log_ssl(LOG_LEVEL_ERR, "site %s: bad backend_ciphers \"%s\"",
+		    site->name, ciphers);
+		return -1;
+	}
+	return 0;
+}
+
 struct tlsctx_backend *
 tlsctx_backend_new(const struct config_site *site)
 {
@@ -412,6 +450,8 @@ tlsctx_backend_new(const struct config_site *site)
 	SSL_CTX_sess_set_new_cb(tb->ctx, tlsctx_backend_newsess);
 	if (SSL_CTX_set_ex_data(tb->ctx, tlsctx_ctx_backend_idx, tb) != 1)
 		goto errssl;
+	if (tlsctx_backend_policy(tb->ctx, site) == -1)
+		goto err;
 
 	switch (site->backend_verify) {
 	case CONFIG_VERIFY_YES:

@@ -878,6 +878,45 @@ test_bad_values(void **state)
 	assert_error(errs, 17, "[web] send_root: empty value");
 }
 
+/* The backend's TLS policy: defaults, values, errors. */
+static void
+test_backend_policy(void **state)
+{
+	struct config *cfg;
+	char *errs;
+
+	(void)state;
+	cfg = load(GOOD_SITE, &errs);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->sites[0]->backend_min_protocol, TLS1_2_VERSION);
+	assert_null(cfg->sites[0]->backend_ciphers);
+	config_free(cfg);
+
+	cfg = load(GOOD_SITE "backend_min_protocol = TLSv1\n"
+	    "backend_ciphers = DEFAULT:@SECLEVEL=0\n", &errs);
+	assert_non_null(cfg);
+	assert_string_equal(errs, "");
+	assert_int_equal(cfg->sites[0]->backend_min_protocol, TLS1_VERSION);
+	assert_string_equal(cfg->sites[0]->backend_ciphers,
+	    "DEFAULT:@SECLEVEL=0");
+	config_free(cfg);
+
+	errs = load_fails(GOOD_SITE "backend_min_protocol = SSLv3\n"
+	    "backend_ciphers = NO-SUCH-CIPHER\n", 2);
+	assert_error(errs, 5, "[web] backend_min_protocol: \"SSLv3\" is not "
+	    "TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3");
+	assert_error(errs, 6, "[web] backend_ciphers: \"NO-SUCH-CIPHER\" "
+	    "selects no cipher");
+
+	/* Without TLS toward the backend they mean nothing: said so. */
+	cfg = load(GOOD_SITE "backend_tls = no\nbackend_min_protocol = TLSv1\n",
+	    &errs);
+	assert_non_null(cfg);
+	assert_contains(errs, "[web] backend_min_protocol: ignored with "
+	    "backend_tls = no");
+	config_free(cfg);
+}
+
 static void
 test_cannot_open(void **state)
 {
@@ -1210,6 +1249,7 @@ main(void)
 		T(test_bad_port),
 		T(test_bad_pin),
 		T(test_bad_values),
+		T(test_backend_policy),
 		T(test_cannot_open),
 		T(test_syntax),
 		T(test_several_errors),

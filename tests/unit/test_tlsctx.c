@@ -400,6 +400,87 @@ test_backend_sni(void **state)
 	tlsctx_backend_free(tb);
 }
 
+/* A backend context for cfg with one backend; its SSL's settings. */
+static SSL *
+backend_ssl(struct config_site *cfg, struct tlsctx_backend **tb, char **out)
+{
+	static struct config_hostport hp = { (char *)(uintptr_t)"127.0.0.1",
+	    443, (char *)(uintptr_t)"127.0.0.1:443" };
+	SSL *ssl;
+
+	cfg->backends = &hp;
+	cfg->nbackends = 1;
+	cfg->backend_tls = 1;
+	cfg->backend_verify = CONFIG_VERIFY_NO;
+	testpki_capture_start();
+	*tb = tlsctx_backend_new(cfg);
+	*out = testpki_capture_end();
+	assert_non_null(*tb);
+	assert_non_null(ssl = tlsctx_backend_ssl(*tb, 0, NULL));
+	return ssl;
+}
+
+/*
+ * backend_min_protocol: TLS 1.2 by default at OpenSSL's security level;
+ * TLSv1 (an Exchange 2010 backend) lowers the level of that backend
+ * context only, and says so; backend_ciphers replaces the cipher list.
+ */
+static void
+test_backend_min_protocol(void **state)
+{
+	struct config_site cfg, old;
+	struct tlsctx_backend *tb, *tbold;
+	STACK_OF(SSL_CIPHER) *sk;
+	const SSL_CIPHER *c;
+	struct site front;
+	char *out;
+	SSL *ssl, *sold;
+	int i, n;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.name = (char *)(uintptr_t)"new";
+	cfg.backend_min_protocol = TLS1_2_VERSION;
+	ssl = backend_ssl(&cfg, &tb, &out);
+	assert_int_equal(SSL_get_min_proto_version(ssl), TLS1_2_VERSION);
+	assert_true(SSL_get_security_level(ssl) > 0);
+	assert_null(strstr(out, "security level"));
+	free(out);
+
+	memset(&old, 0, sizeof(old));
+	old.name = (char *)(uintptr_t)"old";
+	old.backend_min_protocol = TLS1_VERSION;
+	old.backend_ciphers = (char *)(uintptr_t)"AES128-SHA:@SECLEVEL=0";
+	sold = backend_ssl(&old, &tbold, &out);
+	assert_int_equal(SSL_get_min_proto_version(sold), TLS1_VERSION);
+	assert_int_equal(SSL_get_security_level(sold), 0);
+	assert_non_null(strstr(out, "site old: backend_min_protocol TLSv1"));
+	assert_non_null(strstr(out, "security level lowered to 0"));
+	free(out);
+	/* TLS 1.2 and older: the one cipher asked for (1.3 suites apart). */
+	sk = SSL_get_ciphers(sold);
+	for (i = 0, n = 0; i < sk_SSL_CIPHER_num(sk); i++) {
+		c = sk_SSL_CIPHER_value(sk, i);
+		if (strcmp(SSL_CIPHER_get_version(c), "TLSv1.3") == 0)
+			continue;
+		assert_string_equal(SSL_CIPHER_get_name(c), "AES128-SHA");
+		n++;
+	}
+	assert_int_equal(n, 1);
+
+	/* The other contexts keep their level: the new site's backend and
+	   a server context built afterwards. */
+	assert_true(SSL_get_security_level(ssl) > 0);
+	site_init(&front, "front", P->leaf, P->leaf_key, 0);
+	assert_true(SSL_CTX_get_security_level(front.ctx) > 0);
+	site_clear(&front);
+
+	SSL_free(sold);
+	tlsctx_backend_free(tbold);
+	SSL_free(ssl);
+	tlsctx_backend_free(tb);
+}
+
 int
 main(void)
 {
@@ -410,6 +491,7 @@ main(void)
 		cmocka_unit_test(test_sni_handshake),
 		cmocka_unit_test(test_backend_verify_no_warns),
 		cmocka_unit_test(test_backend_sni),
+		cmocka_unit_test(test_backend_min_protocol),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
