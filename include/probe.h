@@ -20,6 +20,28 @@
 /* "[2001:db8::1]:443" fits. */
 #define PROBE_ADDRSTRLEN	(46 + 24)
 
+/*
+ * Why a probe call failed, for callers that suggest a fix (the backend
+ * self-test).  X-macro: enum and names cannot drift.
+ */
+#define PROBE_FAILS(X)							\
+	X(PROBE_FAIL_NONE,	"none")		/* no failure */	\
+	X(PROBE_FAIL_RESOLVE,	"resolve")	/* name did not resolve */ \
+	X(PROBE_FAIL_REFUSED,	"refused")	/* nothing listens */	\
+	X(PROBE_FAIL_TIMEOUT,	"timeout")	/* no answer in time */	\
+	X(PROBE_FAIL_CANCELLED,	"cancelled")	/* the cancel fd fired */ \
+	X(PROBE_FAIL_NETWORK,	"network")	/* unreachable, other errno */ \
+	X(PROBE_FAIL_CLOSED,	"closed")	/* peer closed or reset */ \
+	X(PROBE_FAIL_TLS,	"tls")		/* TLS said why: */	\
+						/* probe_tls_error() */	\
+	X(PROBE_FAIL_OTHER,	"other")
+
+enum probe_fail {
+#define PROBE_FAIL_ENUM(sym, name) sym,
+	PROBE_FAILS(PROBE_FAIL_ENUM)
+#undef PROBE_FAIL_ENUM
+};
+
 struct probe;
 
 /*
@@ -40,16 +62,19 @@ struct probe *probe_connect(const char *host, const char *port,
     int timeout_ms, char *err, size_t errlen);
 
 /*
- * probe_connect_cancel(host, port, timeout_ms, cancel_fd, err, errlen):
+ * probe_connect_cancel(host, port, timeout_ms, cancel_fd, fail, err,
+ *     errlen):
  * probe_connect() for the daemon and its background thread: as soon as
  * cancel_fd (say a pipe's read end; borrowed, -1: none) is readable, the
  * wait in progress ends and fails with "...: Operation canceled"
  * ("connect to A: cancelled" while connecting), and so does every later
  * wait of the probe.  Resolves without AI_ADDRCONFIG, so no netlink
- * socket is opened (the systemd unit forbids AF_NETLINK).
+ * socket is opened (the systemd unit forbids AF_NETLINK).  On failure
+ * *fail (if fail is not NULL) says why, as the last address tried failed.
  */
 struct probe *probe_connect_cancel(const char *host, const char *port,
-    int timeout_ms, int cancel_fd, char *err, size_t errlen);
+    int timeout_ms, int cancel_fd, enum probe_fail *fail, char *err,
+    size_t errlen);
 
 /*
  * probe_address(p): the address connected to, "127.0.0.1:443" or
@@ -67,6 +92,30 @@ const char *probe_address(const struct probe *p);
  */
 int probe_handshake(struct probe *p, SSL *ssl, int timeout_ms, char *err,
     size_t errlen);
+
+/*
+ * probe_failure(p), probe_tls_error(p):
+ * Why the last probe_handshake(), probe_read(), probe_write() or
+ * probe_plain() on p failed (PROBE_FAIL_NONE if it did not), and with
+ * PROBE_FAIL_TLS the first OpenSSL error code it queued (ERR_GET_REASON()
+ * gives SSL_R_WRONG_VERSION_NUMBER and the like; 0 otherwise).
+ */
+enum probe_fail probe_failure(const struct probe *p);
+unsigned long probe_tls_error(const struct probe *p);
+
+/*
+ * probe_plain(p, req, reqlen, buf, buflen, got, timeout_ms, err, errlen):
+ * On a probe that carries no TLS: send req (reqlen bytes; none if 0), then
+ * read what the peer sends within timeout_ms, up to buflen bytes (stops at
+ * the first read that returns data, or at end of stream).  For telling a
+ * plain-text service from a TLS one.  Returns 0 with *got bytes in buf (0:
+ * the peer closed without a word), or -1 with the reason in err.
+ */
+int probe_plain(struct probe *p, const void *req, size_t reqlen, void *buf,
+    size_t buflen, size_t *got, int timeout_ms, char *err, size_t errlen);
+
+/* probe_fail_name(f): "refused" etc.; static storage. */
+const char *probe_fail_name(enum probe_fail f);
 
 /*
  * probe_ssl(p): the SSL given to probe_handshake() (borrowed), also when

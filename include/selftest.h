@@ -10,8 +10,11 @@
  * both present the same certificate; otherwise Windows logins (NTLM,
  * Kerberos) fail, which is the warning this module exists for.
  *
- * Everything here is advisory: nothing changes an exit code or stops the
- * daemon.
+ * A backend that will fail (unreachable, not speaking TLS, failing
+ * verification, unable to negotiate) is a problem, reported with its fix
+ * (the configuration line to paste when there is one): `configtest` exits
+ * 1 on a problem.  The Extended Protection mismatch stays a warning.  The
+ * daemon only logs: nothing here stops it.
  */
 #ifndef CHAINFIX_SELFTEST_H
 #define CHAINFIX_SELFTEST_H
@@ -26,8 +29,12 @@ struct tlsctx_backend;
 /* What a reported line is. */
 enum selftest_kind {
 	SELFTEST_OK,		/* reachable, verifies (or not asked to) */
-	SELFTEST_PROBLEM,	/* unreachable, no TLS, does not verify */
+	SELFTEST_PROBLEM,	/* will fail: unreachable, no TLS, does not
+				   verify, cannot negotiate */
 	SELFTEST_MISMATCH,	/* the Extended Protection warning */
+	SELFTEST_FIX,		/* after a problem: what to do, in words */
+	SELFTEST_FIX_LINE,	/* after a fix: the configuration line that
+				   does it, ready to paste into the site */
 };
 
 /*
@@ -42,14 +49,23 @@ typedef void selftest_report_fn(void *arg, enum selftest_kind kind,
  * selftest_site(site, tb, served, cancel_fd, report, arg):
  * Test every backend of site, in order, calling report once per backend
  * with its status line ("site S: backend H:P: reachable (ADDR, TLSv1.3),
- * verifies (...), same certificate as served (SUBJECT)") and once more
- * with a SELFTEST_MISMATCH warning when its leaf differs from served's.
+ * verifies (...), same certificate as served (SUBJECT)"); after a
+ * SELFTEST_PROBLEM line, with SELFTEST_FIX and SELFTEST_FIX_LINE lines
+ * when a fix is known (e.g. "backend_verify = sha256:<64 hex>" for a
+ * self-signed backend, "backend_tls = no" for a plain one,
+ * "backend_min_protocol = TLSv1" for an old one, "backend_ca = FILE" when
+ * the site's own roots verify it); and with a SELFTEST_MISMATCH warning
+ * when its leaf differs from served's.  A backend that will fail is
+ * looked at again to find the fix: a handshake accepting any protocol
+ * and cipher (without verification, on a private context), or a plain
+ * request when its answer to TLS looks like text.
  * tb is the site's backend context (borrowed; NULL: a private one is made
  * with tlsctx_backend_new(), and with backend_tls = no none is needed).
  * served is the site's chain (borrowed; NULL: the comparison is skipped).
  * cancel_fd as in probe_connect_cancel() (-1: none).  Blocks up to
- * connect_timeout + handshake_timeout per backend.  Returns the number of
- * SELFTEST_PROBLEM and SELFTEST_MISMATCH lines reported.
+ * (connect_timeout + handshake_timeout) per connection, at most three
+ * connections per backend.  Returns the number of SELFTEST_PROBLEM lines
+ * reported (at most one per backend).
  */
 int selftest_site(const struct config_site *site, struct tlsctx_backend *tb,
     const struct chain *served, int cancel_fd, selftest_report_fn *report,

@@ -34,6 +34,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "certload.h"
 #include "chain.h"
 #include "config.h"
 #include "generation.h"
@@ -43,6 +44,28 @@
 #include "tlsctx.h"
 
 #define SELFTEST_LINE	1536
+
+/*
+ * What the diagnosis handshake offers: every protocol version and cipher
+ * OpenSSL has, at security level 0, to learn what an old backend speaks.
+ */
+#define SELFTEST_ANY_CIPHER	"ALL:@SECLEVEL=0"
+
+/* What the cipher list of a backend context allowing TLS < 1.2 starts as. */
+#define SELFTEST_OLD_CIPHERS	"DEFAULT:@SECLEVEL=0"
+
+/* One backend under test, and where its lines go. */
+struct selftest_target {
+	const struct config_site *site;
+	struct tlsctx_backend	*tb;
+	size_t			 idx;
+	const struct config_hostport *b;	/* site->backends[idx] */
+	const struct chain_cert	*leaf;		/* served leaf; NULL: unknown */
+	const char		*sni;		/* "" when none */
+	int			 cancel_fd;
+	selftest_report_fn	*report;
+	void			*arg;
+};
 
 /* The daemon's background run; joined at exit (selftest_atexit). */
 struct selftest_run {
@@ -72,9 +95,39 @@ selftest_report(selftest_report_fn *report, void *arg, enum selftest_kind kind,
 	report(arg, kind, line);
 }
 
-/* x's subject in RFC 2253 form, escaped; "?" if it cannot be printed. */
 static void
-selftest_subject(X509 *x, char *out, size_t outlen)
+selftest_fix(const struct selftest_target *t, const char *line,
+    const char *fmt, ...) LOG_PRINTF(3, 4);
+
+/*
+ * After a problem: what to do about it (SELFTEST_FIX), then the
+ * configuration line that does it (SELFTEST_FIX_LINE) if line is not NULL.
+ */
+static void
+selftest_fix(const struct selftest_target *t, const char *line,
+    const char *fmt, ...)
+{
+	char text[SELFTEST_LINE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	t->report(t->arg, SELFTEST_FIX, text);
+	if (line != NULL)
+		t->report(t->arg, SELFTEST_FIX_LINE, line);
+}
+
+/* Another configuration line for the fix just reported. */
+static void
+selftest_fix_line(const struct selftest_target *t, const char *line)
+{
+	t->report(t->arg, SELFTEST_FIX_LINE, line);
+}
+
+/* name in RFC 2253 form, escaped; "?" if it cannot be printed. */
+static void
+selftest_name(const X509_NAME *name, char *out, size_t outlen)
 {
 	char raw[1024];
 	BIO *b;
@@ -83,7 +136,7 @@ selftest_subject(X509 *x, char *out, size_t outlen)
 	snprintf(out, outlen, "?");
 	if ((b = BIO_new(BIO_s_mem())) == NULL)
 		return;
-	if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
+	if (X509_NAME_print_ex(b, name, 0,
 	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
 	    (n = BIO_read(b, raw, sizeof(raw) - 1)) > 0) {
 		raw[n] = '\0';
@@ -91,6 +144,28 @@ selftest_subject(X509 *x, char *out, size_t outlen)
 	}
 	BIO_free(b);
 	ERR_clear_error();
+}
+
+/* x's subject, as selftest_name() prints it. */
+static void
+selftest_subject(X509 *x, char *out, size_t outlen)
+{
+	selftest_name(X509_get_subject_name(x), out, outlen);
+}
+
+/* x's issuer, as selftest_name() prints it. */
+static void
+selftest_issuer(X509 *x, char *out, size_t outlen)
+{
+	selftest_name(X509_get_issuer_name(x), out, outlen);
+}
+
+/* The name the proxy expects in backend idx's certificate. */
+static const char *
+selftest_expected_name(const struct config_site *site, size_t idx)
+{
+	return site->backend_sni != NULL ? site->backend_sni :
+	    site->backends[idx].host;
 }
 
 /*
@@ -183,8 +258,7 @@ selftest_verdict(const struct config_site *site, struct tlsctx_backend *tb,
 		snprintf(out, outlen, "verifies (%s%s, name %s)",
 		    site->backend_ca != NULL ? "backend_ca " : "system roots",
 		    site->backend_ca != NULL ? site->backend_ca : "",
-		    site->backend_sni != NULL ? site->backend_sni :
-		    site->backends[idx].host);
+		    selftest_expected_name(site, idx));
 		return 1;
 	case CONFIG_VERIFY_PIN:
 		if (tlsctx_backend_check(tb, ssl, why, sizeof(why)) == -1) {
@@ -224,43 +298,57 @@ selftest_is_ip(const char *s)
 	    inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/* Connect to backend t->idx as the proxy would; NULL: see fail and err. */
+static struct probe *
+selftest_connect(const struct selftest_target *t, enum probe_fail *fail,
+    char *err, size_t errlen)
+{
+	char port[8];
+
+	snprintf(port, sizeof(port), "%u", (unsigned)t->b->port);
+	return probe_connect_cancel(t->b->host, port,
+	    selftest_ms(t->site->connect_timeout), t->cancel_fd, fail, err,
+	    errlen);
+}
+
 /*
- * A handshake with backend idx that verifies nothing, only to see its
- * certificate, with the SNI the proxy would send.  The context is ours and
- * caches no session (see the top of the file).  Returns the probe or NULL
- * with the reason in err.
+ * A handshake with backend t->idx that verifies nothing and accepts every
+ * protocol version and cipher OpenSSL has (security level 0), with the SNI
+ * the proxy would send: to see the certificate of a backend the proxy
+ * refuses, or to find out what an old backend does speak.  The context is
+ * ours and caches no session (see the top of the file).  Returns the probe
+ * or NULL with the reason in err.
  */
 static struct probe *
-selftest_peek(const struct config_site *site, size_t idx, const char *sni,
-    int cancel_fd, char *err, size_t errlen)
+selftest_peek(const struct selftest_target *t, char *err, size_t errlen)
 {
-	const struct config_hostport *b = &site->backends[idx];
 	const char *name;
 	struct probe *p;
 	SSL_CTX *ctx;
 	SSL *ssl = NULL;
-	char port[8];
 
-	snprintf(port, sizeof(port), "%u", (unsigned)b->port);
-	if ((p = probe_connect_cancel(b->host, port,
-	    selftest_ms(site->connect_timeout), cancel_fd, err, errlen)) == NULL)
+	if ((p = selftest_connect(t, NULL, err, errlen)) == NULL)
 		return NULL;
-	name = site->backend_sni != NULL ? site->backend_sni :
-	    sni[0] != '\0' ? sni : b->host;
+	name = t->site->backend_sni != NULL ? t->site->backend_sni :
+	    t->sni[0] != '\0' ? t->sni : t->b->host;
 	if ((ctx = SSL_CTX_new(TLS_client_method())) != NULL) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 		SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
 		    SSL_OP_NO_TICKET);
-		if ((ssl = SSL_new(ctx)) != NULL && !selftest_is_ip(name) &&
-		    SSL_set_tlsext_host_name(ssl, name) != 1) {
+		/* The cipher string's @SECLEVEL sets the security level. */
+		if (SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) != 1 ||
+		    SSL_CTX_set_cipher_list(ctx, SELFTEST_ANY_CIPHER) != 1 ||
+		    (ssl = SSL_new(ctx)) == NULL ||
+		    (!selftest_is_ip(name) &&
+		    SSL_set_tlsext_host_name(ssl, name) != 1)) {
 			SSL_free(ssl);
 			ssl = NULL;
 		}
 	}
 	/* The SSL holds its own reference to ctx. */
 	SSL_CTX_free(ctx);
-	if (probe_handshake(p, ssl, selftest_ms(site->handshake_timeout),
+	if (probe_handshake(p, ssl, selftest_ms(t->site->handshake_timeout),
 	    err, errlen) == -1) {
 		probe_close(p);
 		return NULL;
@@ -268,56 +356,487 @@ selftest_peek(const struct config_site *site, size_t idx, const char *sni,
 	return p;
 }
 
-/* One backend: returns the number of problem and mismatch lines. */
+/* "sha256:" and the 64 hex digits of the DER's SHA-256: a backend_verify pin. */
 static int
-selftest_backend(const struct config_site *site, struct tlsctx_backend *tb,
-    size_t idx, const struct chain_cert *leaf, const char *sni,
-    int cancel_fd, selftest_report_fn *report, void *arg)
+selftest_pin(X509 *x, char *out, size_t outlen)
 {
-	const struct config_hostport *b = &site->backends[idx];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	size_t off;
+
+	if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
+		ERR_clear_error();
+		return -1;
+	}
+	off = (size_t)snprintf(out, outlen, "sha256:");
+	for (i = 0; i < mdlen && off + 3 <= outlen; i++)
+		off += (size_t)snprintf(out + off, outlen - off, "%02x", md[i]);
+	return 0;
+}
+
+/*
+ * 1 if cipher is among those a backend context allowing protocol v and
+ * older uses without backend_ciphers (SELFTEST_OLD_CIPHERS).
+ */
+static int
+selftest_default_cipher(int v, const char *cipher)
+{
+	STACK_OF(SSL_CIPHER) *sk;
+	SSL_CTX *ctx;
+	int i, found = 1;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		goto done;
+	if (SSL_CTX_set_min_proto_version(ctx, v) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, SELFTEST_OLD_CIPHERS) != 1 ||
+	    (sk = SSL_CTX_get_ciphers(ctx)) == NULL)
+		goto done;
+	found = 0;
+	for (i = 0; i < sk_SSL_CIPHER_num(sk) && !found; i++)
+		found = strcmp(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(sk, i)),
+		    cipher) == 0;
+ done:
+	/* Unsure (out of memory): say nothing about ciphers. */
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return found;
+}
+
+/* 1 if the file at path is PEM (backend_ca must be), 0 if not or unreadable. */
+static int
+selftest_is_pem(const char *path)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, "-----BEGIN ") != NULL;
+}
+
+/* Where x came from in set, or NULL. */
+static const char *
+selftest_source(const struct certload_set *set, X509 *x)
+{
+	size_t i;
+
+	for (i = 0; set != NULL && i < certload_set_count(set); i++)
+		if (X509_cmp(certload_set_cert(set, i), x) == 0)
+			return certload_set_source(set, i);
+	return NULL;
+}
+
+/* 1 if x is in the chain the backend sent. */
+static int
+selftest_in(STACK_OF(X509) *sent, X509 *x)
+{
+	int i;
+
+	for (i = 0; sent != NULL && i < sk_X509_num(sent); i++)
+		if (X509_cmp(sk_X509_value(sent, i), x) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * An internal CA: when the site's own roots (with its intermediates, for
+ * what the backend does not send) make the backend's chain verify, the
+ * fix is to trust them for the backend too.  Reports it and returns 1;
+ * returns 0 when the site's roots do not help.
+ */
+static int
+selftest_fix_ca(const struct selftest_target *t, X509 *peer,
+    STACK_OF(X509) *sent, const char *issuer)
+{
+	const struct config_site *site = t->site;
+	struct certload_set *roots = NULL, *ints = NULL;
+	STACK_OF(X509) *untrusted = NULL, *chain;
+	X509_STORE_CTX *vctx = NULL;
+	X509_STORE *store = NULL;
+	const char *files[8], *src;
+	char cmd[1024], line[600];
+	size_t nfiles = 0, i, j, off;
+	int k, done = 0;
+
+	if (site->roots == NULL || strcmp(site->roots, "system") == 0 ||
+	    strcmp(site->roots, "none") == 0)
+		return 0;
+	if ((roots = certload_set_new()) == NULL ||
+	    certload_roots(site->roots, roots) < 1 ||
+	    (store = X509_STORE_new()) == NULL ||
+	    (untrusted = sk_X509_new_null()) == NULL ||
+	    (vctx = X509_STORE_CTX_new()) == NULL)
+		goto out;
+	for (i = 0; i < certload_set_count(roots); i++)
+		if (X509_STORE_add_cert(store, certload_set_cert(roots, i)) != 1)
+			goto out;
+	for (k = 0; sent != NULL && k < sk_X509_num(sent); k++)
+		if (sk_X509_push(untrusted, sk_X509_value(sent, k)) == 0)
+			goto out;
+	/* What the backend leaves out may be in the site's directory. */
+	if (site->intermediates != NULL &&
+	    (ints = certload_set_new()) != NULL &&
+	    certload_dir(site->intermediates, ints) > 0)
+		for (i = 0; i < certload_set_count(ints); i++)
+			if (sk_X509_push(untrusted,
+			    certload_set_cert(ints, i)) == 0)
+				goto out;
+	if (X509_STORE_CTX_init(vctx, store, peer, untrusted) != 1 ||
+	    X509_verify_cert(vctx) != 1 ||
+	    (chain = X509_STORE_CTX_get0_chain(vctx)) == NULL)
+		goto out;
+	/* The certificates beyond what was sent, and their files. */
+	for (k = 1; k < sk_X509_num(chain); k++) {
+		if (selftest_in(sent, sk_X509_value(chain, k)))
+			continue;
+		if ((src = selftest_source(roots, sk_X509_value(chain, k))) ==
+		    NULL && (src = selftest_source(ints,
+		    sk_X509_value(chain, k))) == NULL)
+			goto out;
+		for (j = 0; j < nfiles && strcmp(files[j], src) != 0; j++)
+			;
+		if (j == nfiles && nfiles < sizeof(files) / sizeof(files[0]))
+			files[nfiles++] = src;
+	}
+	if (nfiles == 0)
+		goto out;
+	if (nfiles == 1 && selftest_is_pem(files[0])) {
+		snprintf(line, sizeof(line), "backend_ca = %s", files[0]);
+		selftest_fix(t, line, "the backend's certificate (issuer %s) "
+		    "verifies against this site's own roots (%s): trust them "
+		    "for its backend too", issuer, site->roots);
+	} else {
+		/* backend_ca is one PEM file: say how to make it. */
+		off = (size_t)snprintf(cmd, sizeof(cmd), "{");
+		for (j = 0; j < nfiles && off < sizeof(cmd); j++)
+			off += (size_t)snprintf(cmd + off, sizeof(cmd) - off,
+			    selftest_is_pem(files[j]) ? " cat %s;" :
+			    " openssl x509 -inform DER -in %s;", files[j]);
+		if (off < sizeof(cmd))
+			snprintf(cmd + off, sizeof(cmd) - off,
+			    " } > /etc/chainfix/backend-ca.pem");
+		selftest_fix(t, "backend_ca = /etc/chainfix/backend-ca.pem",
+		    "the backend's certificate (issuer %s) verifies with this "
+		    "site's own roots and intermediates: put them in one PEM "
+		    "file for its backend (%s)", issuer, cmd);
+	}
+	done = 1;
+ out:
+	X509_STORE_CTX_free(vctx);
+	/* The stack borrows its certificates from sent and ints. */
+	sk_X509_free(untrusted);
+	X509_STORE_free(store);
+	certload_set_free(ints);
+	certload_set_free(roots);
+	ERR_clear_error();
+	return done;
+}
+
+/* The fix for an unreachable backend: what the failure points at. */
+static void
+selftest_fix_unreachable(const struct selftest_target *t,
+    enum probe_fail fail)
+{
+	char h[300];
+
+	log_escape(t->b->host, h, sizeof(h));
+	switch (fail) {
+	case PROBE_FAIL_RESOLVE:
+		selftest_fix(t, NULL, "the name %s does not resolve on this "
+		    "host: check `backend` in [%s], DNS or /etc/hosts", h,
+		    t->site->name);
+		break;
+	case PROBE_FAIL_REFUSED:
+		selftest_fix(t, NULL, "nothing listens on %s: check the port "
+		    "in `backend` (Exchange serves HTTPS on 443) and that the "
+		    "service runs", t->b->text);
+		break;
+	case PROBE_FAIL_TIMEOUT:
+		selftest_fix(t, NULL, "no answer within connect_timeout "
+		    "(%us): a firewall drops the connection, or the address "
+		    "is wrong", t->site->connect_timeout);
+		break;
+	default:
+		selftest_fix(t, NULL, "check the address in `backend` and "
+		    "the route from this host to %s", t->b->text);
+		break;
+	}
+}
+
+/* 1 if what a peer sent reads as text (a plain protocol), not TLS. */
+static int
+selftest_is_text(const unsigned char *buf, size_t n)
+{
+	size_t i;
+
+	/* A TLS record starts with its type: 0x14 to 0x18. */
+	if (n == 0 || (buf[0] >= 0x14 && buf[0] <= 0x18))
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((buf[i] < 0x20 || buf[i] >= 0x7f) && buf[i] != '\r' &&
+		    buf[i] != '\n' && buf[i] != '\t')
+			return 0;
+	return 1;
+}
+
+/*
+ * After a TLS error that looks like a plain-text peer: ask again without
+ * TLS.  Returns 1 (and reports) if the backend answers in plain text.
+ */
+static int
+selftest_plain(const struct selftest_target *t)
+{
+	static const char req[] = "HEAD / HTTP/1.0\r\n\r\n";
+	unsigned char buf[120];
+	char line[sizeof(buf) + 1], esc[4 * sizeof(buf) + 1], err[256];
+	struct probe *p;
+	size_t n, i;
+
+	if ((p = selftest_connect(t, NULL, err, sizeof(err))) == NULL)
+		return 0;
+	/* A banner (SMTP, IMAP) comes first anyway; HTTP needs a request. */
+	if (probe_plain(p, req, sizeof(req) - 1, buf, sizeof(buf), &n,
+	    selftest_ms(t->site->handshake_timeout), err, sizeof(err)) ==
+	    -1 || !selftest_is_text(buf, n)) {
+		probe_close(p);
+		return 0;
+	}
+	probe_close(p);
+	for (i = 0; i < n && buf[i] != '\r' && buf[i] != '\n'; i++)
+		line[i] = (char)buf[i];
+	line[i] = '\0';
+	selftest_report(t->report, t->arg, SELFTEST_PROBLEM, "site %s: "
+	    "backend %s: reachable, but it does not speak TLS: it answers "
+	    "in plain text (\"%s\")", t->site->name, t->b->text,
+	    log_escape(line, esc, sizeof(esc)));
+	selftest_fix(t, "backend_tls = no", "if %s is a plain (HTTP) "
+	    "backend on a network you trust, say so (the traffic to it is "
+	    "then NOT encrypted); otherwise point `backend` at its TLS port "
+	    "(Exchange: 443)", t->b->text);
+	return 1;
+}
+
+/*
+ * The handshake failed for a reason other than the certificate.  Find out
+ * what the backend does speak (plain text, an old protocol, a weak cipher)
+ * and report the problem with its fix.
+ */
+static void
+selftest_no_handshake(const struct selftest_target *t, struct probe *p,
+    const char *err)
+{
+	enum probe_fail fail = probe_failure(p);
+	unsigned long e = probe_tls_error(p);
+	const char *ver, *cipher, *want;
+	char perr[256], addr[PROBE_ADDRSTRLEN], line[160];
+	struct probe *q;
+	SSL *ssl;
+	int v;
+
+	snprintf(addr, sizeof(addr), "%s", probe_address(p));
+	if (fail == PROBE_FAIL_TIMEOUT) {
+		selftest_report(t->report, t->arg, SELFTEST_PROBLEM, "site %s: "
+		    "backend %s: reachable (%s), but it did not answer the TLS "
+		    "handshake within handshake_timeout (%us)", t->site->name,
+		    t->b->text, addr, t->site->handshake_timeout);
+		selftest_fix(t, NULL, "the backend accepts connections and "
+		    "never answers: a hung service, or not a TLS port "
+		    "(Exchange: 443)");
+		return;
+	}
+	/* A plain-text answer to a ClientHello reads as a bad TLS record. */
+	if ((fail == PROBE_FAIL_CLOSED || (fail == PROBE_FAIL_TLS &&
+	    ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	    (ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER ||
+	    ERR_GET_REASON(e) == SSL_R_PACKET_LENGTH_TOO_LONG ||
+	    ERR_GET_REASON(e) == SSL_R_RECORD_LENGTH_MISMATCH ||
+	    ERR_GET_REASON(e) == SSL_R_RECORD_TOO_SMALL))) &&
+	    selftest_plain(t))
+		return;
+
+	selftest_report(t->report, t->arg, SELFTEST_PROBLEM, "site %s: "
+	    "backend %s: reachable (%s), but the TLS handshake failed: %s",
+	    t->site->name, t->b->text, addr, err);
+	if ((q = selftest_peek(t, perr, sizeof(perr))) == NULL) {
+		if (selftest_cancelled(t->cancel_fd))
+			return;
+		selftest_fix(t, NULL, fail == PROBE_FAIL_CLOSED ? "the backend "
+		    "closes the connection on a TLS ClientHello, even one "
+		    "offering TLS 1.0 and every cipher: is %s a TLS port "
+		    "(Exchange: 443)?" : "the backend refuses every TLS "
+		    "version and cipher, down to TLS 1.0 and OpenSSL's "
+		    "security level 0: check its TLS settings (Schannel "
+		    "protocols and cipher suites)", t->b->text);
+		return;
+	}
+	ssl = probe_ssl(q);
+	v = SSL_version(ssl);
+	ver = tlsctx_protocol_name(v);
+	cipher = SSL_get_cipher_name(ssl);
+	want = tlsctx_protocol_name(t->site->backend_min_protocol);
+	if (v < t->site->backend_min_protocol) {
+		snprintf(line, sizeof(line), "backend_min_protocol = %s", ver);
+		selftest_fix(t, line, "the backend speaks nothing newer than "
+		    "%s (cipher %s), older than backend_min_protocol (%s): "
+		    "allow it for this site's backend connections (chainfix "
+		    "then lowers OpenSSL's security level for them, and only "
+		    "them)", ver, cipher, want);
+		if (!selftest_default_cipher(v, cipher)) {
+			snprintf(line, sizeof(line), "backend_ciphers = "
+			    "DEFAULT:%s:@SECLEVEL=0", cipher);
+			selftest_fix(t, line, "and its only cipher, %s, is not "
+			    "among OpenSSL's defaults", cipher);
+		}
+	} else
+		selftest_fix(t, "backend_ciphers = DEFAULT:@SECLEVEL=0", "the "
+		    "backend negotiates %s only with what OpenSSL's default "
+		    "security level refuses (it chose cipher %s; a short key "
+		    "or an old signature algorithm?): allow it for this "
+		    "site's backend connections", ver, cipher);
+	probe_close(q);
+}
+
+/*
+ * A verification failure with backend_verify = yes: the fix that fits the
+ * reason, given the certificate the backend presents (peer) and the chain
+ * it sent (sent, may be NULL).
+ */
+static void
+selftest_fix_verify(const struct selftest_target *t, long vr, X509 *peer,
+    STACK_OF(X509) *sent)
+{
+	char pin[80], pinline[100], subj[300], issuer[300], name[256];
+	char line[400];
+
+	if (selftest_pin(peer, pin, sizeof(pin)) == -1)
+		return;
+	snprintf(pinline, sizeof(pinline), "backend_verify = %s", pin);
+	selftest_subject(peer, subj, sizeof(subj));
+	switch (vr) {
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		selftest_fix(t, pinline, "the backend presents a self-signed "
+		    "certificate (%s; Exchange's default certificate is one): "
+		    "pin it (compare the fingerprint with the certificate on "
+		    "the backend first: openssl x509 -in cert.pem -outform DER "
+		    "| sha256sum)", subj);
+		return;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		selftest_issuer(peer, issuer, sizeof(issuer));
+		if (selftest_fix_ca(t, peer, sent, issuer))
+			return;
+		selftest_fix(t, NULL, "the backend's certificate (%s) comes "
+		    "from a CA that %s does not hold (issuer %s): an internal "
+		    "CA (AD CS)?  Export that CA's certificate as PEM (on the "
+		    "CA: certutil -ca.cert ca.cer, then openssl x509 -inform "
+		    "DER -in ca.cer -out corp-ca.pem) and name it in [%s], or "
+		    "pin the backend's certificate:", subj,
+		    t->site->backend_ca != NULL ? t->site->backend_ca :
+		    "the system trust store", issuer, t->site->name);
+		selftest_fix_line(t, "backend_ca = /etc/chainfix/corp-ca.pem");
+		selftest_fix_line(t, pinline);
+		return;
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		selftest_leaf_name(peer, name, sizeof(name));
+		if (name[0] == '\0') {
+			selftest_fix(t, pinline, "the backend's certificate "
+			    "(%s) is not for %s and names no host: pin it",
+			    subj, selftest_expected_name(t->site, t->idx));
+			return;
+		}
+		snprintf(line, sizeof(line), "backend_sni = %s", name);
+		selftest_fix(t, line, "the backend's certificate (%s) is not "
+		    "for %s: name the host it is for (sent as SNI and "
+		    "checked in the certificate)", subj,
+		    selftest_expected_name(t->site, t->idx));
+		return;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		selftest_fix(t, pinline, "renew the backend's certificate "
+		    "(%s); meanwhile a pin accepts it as it is", subj);
+		return;
+	default:
+		selftest_fix(t, pinline, "if you trust this certificate "
+		    "(%s), pin it", subj);
+		return;
+	}
+}
+
+/*
+ * The pin of a backend whose certificate is not the pinned one: the fix,
+ * if it was replaced on purpose.
+ */
+static void
+selftest_fix_pin(const struct selftest_target *t, X509 *peer)
+{
+	char pin[80], line[100];
+
+	if (selftest_pin(peer, pin, sizeof(pin)) == -1)
+		return;
+	snprintf(line, sizeof(line), "backend_verify = %s", pin);
+	selftest_fix(t, line, "if the backend's certificate was replaced on "
+	    "purpose (compare the fingerprint on the backend first), pin the "
+	    "new one");
+}
+
+/* One backend: returns the number of problem lines reported. */
+static int
+selftest_backend(const struct selftest_target *t)
+{
+	const struct config_site *site = t->site;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	char port[8], err[512], verdict[384], subj[300], reason[256];
+	char err[512], verdict[384], subj[300], reason[256];
 	char mine[80], theirs[80];
+	enum probe_fail fail;
 	struct probe *p;
 	X509 *peer;
 	SSL *ssl;
-	long vr;
-	int ok, same, problems = 0;
+	long vr = X509_V_OK;
+	int ok, same;
 
-	snprintf(port, sizeof(port), "%u", (unsigned)b->port);
-	p = probe_connect_cancel(b->host, port,
-	    selftest_ms(site->connect_timeout), cancel_fd, err, sizeof(err));
-	if (p == NULL) {
-		if (selftest_cancelled(cancel_fd))
+	if ((p = selftest_connect(t, &fail, err, sizeof(err))) == NULL) {
+		if (selftest_cancelled(t->cancel_fd))
 			return 0;	/* shutting down: not the backend's fault */
-		selftest_report(report, arg, SELFTEST_PROBLEM, "site %s: "
-		    "backend %s: unreachable: %s", site->name, b->text, err);
+		selftest_report(t->report, t->arg, SELFTEST_PROBLEM, "site %s: "
+		    "backend %s: unreachable: %s", site->name, t->b->text, err);
+		selftest_fix_unreachable(t, fail);
 		return 1;
 	}
 	if (!site->backend_tls) {
-		selftest_report(report, arg, SELFTEST_OK, "site %s: backend "
-		    "%s: reachable (%s; backend_tls = no: no certificate to "
-		    "compare)", site->name, b->text, probe_address(p));
+		selftest_report(t->report, t->arg, SELFTEST_OK, "site %s: "
+		    "backend %s: reachable (%s; backend_tls = no: no "
+		    "certificate to compare)", site->name, t->b->text,
+		    probe_address(p));
 		probe_close(p);
 		return 0;
 	}
 
 	/* tlsctx_backend_ssl() logs its own failure; probe says why too. */
-	ssl = tlsctx_backend_ssl(tb, idx, sni[0] != '\0' ? sni : NULL);
+	ssl = tlsctx_backend_ssl(t->tb, t->idx, t->sni[0] != '\0' ? t->sni :
+	    NULL);
 	if (probe_handshake(p, ssl, selftest_ms(site->handshake_timeout),
 	    err, sizeof(err)) == 0)
-		ok = selftest_verdict(site, tb, idx, probe_ssl(p), verdict,
-		    sizeof(verdict));
-	else if (selftest_cancelled(cancel_fd)) {
+		ok = selftest_verdict(site, t->tb, t->idx, probe_ssl(p),
+		    verdict, sizeof(verdict));
+	else if (selftest_cancelled(t->cancel_fd)) {
 		probe_close(p);
 		return 0;
-	} else if ((ssl = probe_ssl(p)) == NULL ||
-	    site->backend_verify != CONFIG_VERIFY_YES ||
-	    (vr = SSL_get_verify_result(ssl)) == X509_V_OK) {
-		selftest_report(report, arg, SELFTEST_PROBLEM, "site %s: "
-		    "backend %s: reachable (%s), but the TLS handshake failed: "
-		    "%s", site->name, b->text, probe_address(p), err);
+	} else if (probe_ssl(p) == NULL) {
+		selftest_report(t->report, t->arg, SELFTEST_PROBLEM, "site %s: "
+		    "backend %s: %s", site->name, t->b->text, err);
+		probe_close(p);
+		return 1;
+	} else if (site->backend_verify != CONFIG_VERIFY_YES ||
+	    (vr = SSL_get_verify_result(probe_ssl(p))) == X509_V_OK) {
+		selftest_no_handshake(t, p, err);
 		probe_close(p);
 		return 1;
 	} else {
@@ -326,71 +845,72 @@ selftest_backend(const struct config_site *site, struct tlsctx_backend *tb,
 		snprintf(verdict, sizeof(verdict), "does NOT verify: %s",
 		    X509_verify_cert_error_string(vr));
 		probe_close(p);
-		if ((p = selftest_peek(site, idx, sni, cancel_fd, err,
-		    sizeof(err))) == NULL) {
-			if (selftest_cancelled(cancel_fd))
+		if ((p = selftest_peek(t, err, sizeof(err))) == NULL) {
+			if (selftest_cancelled(t->cancel_fd))
 				return 0;
-			selftest_report(report, arg, SELFTEST_PROBLEM, "site "
-			    "%s: backend %s: reachable, %s (and its "
+			selftest_report(t->report, t->arg, SELFTEST_PROBLEM,
+			    "site %s: backend %s: reachable, %s (and its "
 			    "certificate could not be fetched: %s)",
-			    site->name, b->text, verdict, err);
+			    site->name, t->b->text, verdict, err);
 			return 1;
 		}
 	}
-	if (!ok)
-		problems++;
 	ssl = probe_ssl(p);
 
 	if ((peer = SSL_get0_peer_certificate(ssl)) == NULL) {
-		selftest_report(report, arg, SELFTEST_PROBLEM, "site %s: "
+		selftest_report(t->report, t->arg, SELFTEST_PROBLEM, "site %s: "
 		    "backend %s: reachable (%s, %s), but it sent no "
-		    "certificate", site->name, b->text, probe_address(p),
+		    "certificate", site->name, t->b->text, probe_address(p),
 		    SSL_get_version(ssl));
 		probe_close(p);
-		return problems + 1;
+		return 1;
 	}
 	selftest_subject(peer, subj, sizeof(subj));
-	if (leaf == NULL) {
-		selftest_report(report, arg, ok ? SELFTEST_OK :
+	if (t->leaf == NULL) {
+		selftest_report(t->report, t->arg, ok ? SELFTEST_OK :
 		    SELFTEST_PROBLEM, "site %s: backend %s: reachable (%s, "
 		    "%s), %s, certificate %s (the site's own is unknown)",
-		    site->name, b->text, probe_address(p),
+		    site->name, t->b->text, probe_address(p),
 		    SSL_get_version(ssl), verdict, subj);
-		probe_close(p);
-		return problems;
-	}
-	if (X509_digest(peer, EVP_sha256(), md, &mdlen) != 1 ||
-	    mdlen != sizeof(leaf->sha256)) {
-		selftest_report(report, arg, SELFTEST_PROBLEM, "site %s: "
+		same = 1;
+	} else if (X509_digest(peer, EVP_sha256(), md, &mdlen) != 1 ||
+	    mdlen != sizeof(t->leaf->sha256)) {
+		selftest_report(t->report, t->arg, SELFTEST_PROBLEM, "site %s: "
 		    "backend %s: cannot hash its certificate: %s", site->name,
-		    b->text, log_ssl_reason(reason, sizeof(reason)));
+		    t->b->text, log_ssl_reason(reason, sizeof(reason)));
 		probe_close(p);
-		return problems + 1;
+		return 1;
+	} else {
+		/* The same certificate is the same DER: compare its SHA-256. */
+		same = memcmp(md, t->leaf->sha256, mdlen) == 0;
+		selftest_report(t->report, t->arg, ok ? SELFTEST_OK :
+		    SELFTEST_PROBLEM, "site %s: backend %s: reachable (%s, %s), "
+		    "%s, %s (%s)", site->name, t->b->text, probe_address(p),
+		    SSL_get_version(ssl), verdict, same ?
+		    "same certificate as served" :
+		    "a different certificate than served", subj);
 	}
-	/* The same certificate is the same DER: compare its SHA-256. */
-	same = memcmp(md, leaf->sha256, mdlen) == 0;
-	selftest_report(report, arg, ok ? SELFTEST_OK : SELFTEST_PROBLEM,
-	    "site %s: backend %s: reachable (%s, %s), %s, %s (%s)",
-	    site->name, b->text, probe_address(p), SSL_get_version(ssl),
-	    verdict, same ? "same certificate as served" :
-	    "a different certificate than served", subj);
+	if (!ok && site->backend_verify == CONFIG_VERIFY_PIN)
+		selftest_fix_pin(t, peer);
+	else if (!ok)
+		selftest_fix_verify(t, vr, peer, SSL_get_peer_cert_chain(ssl));
 	if (!same) {
 		/* Two certificates may share a subject: show the hashes too. */
 		selftest_fpr(md, theirs, sizeof(theirs));
-		selftest_fpr(leaf->sha256, mine, sizeof(mine));
-		selftest_report(report, arg, SELFTEST_MISMATCH, "backend %s "
-		    "presents a different certificate (%s, sha256 %s) than "
+		selftest_fpr(t->leaf->sha256, mine, sizeof(mine));
+		selftest_report(t->report, t->arg, SELFTEST_MISMATCH, "backend "
+		    "%s presents a different certificate (%s, sha256 %s) than "
 		    "site %s serves (%s, sha256 %s): Exchange Extended "
 		    "Protection (on by default since Exchange 2019 CU14) only "
 		    "supports TLS bridging when the proxy and Exchange present "
 		    "the same certificate; Windows logins (NTLM/Kerberos) will "
 		    "fail.  Install the site's certificate and key on the "
 		    "backend",
-		    b->text, subj, theirs, site->name, leaf->subject, mine);
-		problems++;
+		    t->b->text, subj, theirs, site->name, t->leaf->subject,
+		    mine);
 	}
 	probe_close(p);
-	return problems;
+	return ok ? 0 : 1;
 }
 
 int
@@ -398,16 +918,21 @@ selftest_site(const struct config_site *site, struct tlsctx_backend *tb,
     const struct chain *served, int cancel_fd, selftest_report_fn *report,
     void *arg)
 {
+	struct selftest_target t;
 	struct tlsctx_backend *own = NULL;
-	const struct chain_cert *leaf = NULL;
 	char sni[256];
-	size_t i;
 	int problems = 0;
 
+	memset(&t, 0, sizeof(t));
+	t.site = site;
+	t.cancel_fd = cancel_fd;
+	t.report = report;
+	t.arg = arg;
+	t.sni = sni;
 	sni[0] = '\0';
 	if (served != NULL && chain_length(served) > 0) {
-		leaf = chain_get(served, 0);
-		selftest_leaf_name(leaf->x509, sni, sizeof(sni));
+		t.leaf = chain_get(served, 0);
+		selftest_leaf_name(t.leaf->x509, sni, sizeof(sni));
 	}
 	if (site->backend_tls && tb == NULL) {
 		if ((own = tlsctx_backend_new(site)) == NULL) {
@@ -418,11 +943,12 @@ selftest_site(const struct config_site *site, struct tlsctx_backend *tb,
 		}
 		tb = own;
 	}
-	for (i = 0; i < site->nbackends; i++) {
+	t.tb = tb;
+	for (t.idx = 0; t.idx < site->nbackends; t.idx++) {
 		if (selftest_cancelled(cancel_fd))
 			break;
-		problems += selftest_backend(site, tb, i, leaf, sni, cancel_fd,
-		    report, arg);
+		t.b = &site->backends[t.idx];
+		problems += selftest_backend(&t);
 	}
 	tlsctx_backend_free(own);
 	ERR_clear_error();
@@ -437,10 +963,21 @@ static void
 selftest_log(void *arg, enum selftest_kind kind, const char *line)
 {
 	(void)arg;
-	if (kind == SELFTEST_OK)
+	switch (kind) {
+	case SELFTEST_OK:
 		log_info("self-test: %s", line);
-	else
+		break;
+	case SELFTEST_FIX:
+		log_warnx("self-test: fix: %s", line);
+		break;
+	case SELFTEST_FIX_LINE:
+		log_warnx("self-test: fix:     %s", line);
+		break;
+	case SELFTEST_PROBLEM:
+	case SELFTEST_MISMATCH:
 		log_warnx("self-test: %s", line);
+		break;
+	}
 }
 
 static void *

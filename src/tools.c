@@ -43,9 +43,12 @@ static const char tools_configtest_usage[] =
 "After each site's chain, a self-test connects to each of its backends as the\n"
 "proxy would and reports whether it is reachable, whether it verifies, and\n"
 "whether it presents the same certificate as the site (Exchange Extended\n"
-"Protection needs that).  Advisory only: it never changes the exit status.\n"
+"Protection needs that).  A backend that will fail (unreachable, not TLS,\n"
+"not verifying, no common protocol) is an error, printed with its fix: the\n"
+"configuration line to add when there is one (exit 1).  A different\n"
+"certificate is a warning only.\n"
 "\n"
-"  --no-selftest   do not connect to the backends (offline use)\n";
+"  --no-selftest   do not connect to the backends (offline use, reloads)\n";
 
 /* Print the chain to f, one line per certificate, root marked if not sent. */
 static void
@@ -236,9 +239,17 @@ tools_bundle(int argc, char **argv)
 static void
 tools_selftest_line(void *arg, enum selftest_kind kind, const char *line)
 {
+	static const char *const prefix[] = {
+		[SELFTEST_OK] =		"self-test: ",
+		[SELFTEST_PROBLEM] =	"ERROR: ",
+		[SELFTEST_MISMATCH] =	"WARNING: ",
+		[SELFTEST_FIX] =	"fix: ",
+		/* Indented under its fix, ready to paste. */
+		[SELFTEST_FIX_LINE] =	"    ",
+	};
+
 	(void)arg;
-	printf("  %s%s\n", kind == SELFTEST_MISMATCH ? "WARNING: " :
-	    "self-test: ", line);
+	printf("  %s%s\n", prefix[kind], line);
 }
 
 int
@@ -256,7 +267,7 @@ tools_configtest(int argc, char **argv)
 	struct chain *c;
 	const char *path = NULL;
 	size_t i, b;
-	int ch, errors = 0, selftest = 1;
+	int ch, errors = 0, problems = 0, selftest = 1;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -301,15 +312,19 @@ tools_configtest(int argc, char **argv)
 		fflush(stdout);
 		chain_diagnose(c, site->name, cfg->expiry_warning_days, 0);
 		if (selftest) {
-			/* Advisory: its findings never count as errors. */
-			(void)selftest_site(site, NULL, c, -1,
+			/* A backend that will fail is an error too. */
+			problems += selftest_site(site, NULL, c, -1,
 			    tools_selftest_line, NULL);
 			fflush(stdout);
 		}
 		chain_free(c);
 	}
 	config_free(cfg);
-	if (errors > 0) {
+	if (problems > 0)
+		fprintf(stderr, "%s: %d backend%s will fail (each with its "
+		    "\"fix:\" above)\n", path, problems,
+		    problems == 1 ? "" : "s");
+	if (errors > 0 || problems > 0) {
 		fprintf(stderr, "%s: configuration has errors\n", path);
 		return 1;
 	}

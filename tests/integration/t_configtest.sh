@@ -6,9 +6,12 @@
 mkpki "$T/pki"
 P=$T/pki
 printf 'secret\n' >"$T/pass"
-# configtest binds nothing; its backend self-test connects to the backends,
-# which are ports nothing listens on (reported, not an error).
-B1=$(free_port) B2=$(free_port) B3=$(free_port)
+# configtest binds nothing; its backend self-test connects to the backends
+# (one that nothing answers would be an error: t_configtest_fixes.sh).
+need openssl
+B1=$(free_port)
+backend_s_server backend "$B1" "$P/leaf.pem" "$P/leaf.key"
+B2=$B1 B3=$B1
 
 cat >"$T/good.conf" <<CONF
 [global]

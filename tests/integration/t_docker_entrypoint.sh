@@ -8,7 +8,7 @@
 # nothing listening, IPv6).
 . "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
 
-need python3
+need python3 openssl
 ENTRY="$CHAINFIX_TEST_ROOT/../docker/entrypoint.sh"
 [ -x "$ENTRY" ] || fail "docker/entrypoint.sh is missing or not executable"
 
@@ -26,6 +26,9 @@ mkpki "$T/pki"
 P=$T/pki
 ADMIN=$(free_port)
 LISTEN=$(free_port)
+# configtest's self-test connects to the backend: give it one.
+BACKEND=$(free_port)
+backend_s_server backend "$BACKEND" "$P/leaf.pem" "$P/leaf.key"
 cat >"$T/good.conf" <<CONF
 [global]
 workers = 1
@@ -38,7 +41,7 @@ cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
 roots = $P/root.pem
-backend = 127.0.0.1:9
+backend = 127.0.0.1:$BACKEND
 backend_verify = no
 CONF
 printf '[global]\nworkers = lots\n' >"$T/bad.conf"

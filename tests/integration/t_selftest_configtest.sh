@@ -62,9 +62,10 @@ CONF
 
 rc=0
 "$CHAINFIX" configtest -c "$T/c.conf" >"$T/out.log" 2>"$T/err.log" || rc=$?
-[ "$rc" = 0 ] || fail "configtest exited $rc: $(cat "$T/err.log")"
-tail -n 1 "$T/out.log" | grep -qx "configuration OK" ||
-	fail "configtest did not end with 'configuration OK'"
+[ "$rc" = 1 ] || fail "configtest exited $rc with two failing backends"
+grep -q "2 backends will fail" "$T/err.log" ||
+	fail "configtest did not count the failing backends: $(cat "$T/err.log")"
+grep -q "configuration OK" "$T/out.log" && fail "configtest said 'configuration OK'"
 
 # Lines of one site's block, from its "site NAME:" header to the next.
 block() {
@@ -92,23 +93,34 @@ grep -q "sha256 $want_b\.\.\.) than site pinned serves (CN=localhost, sha256 $wa
 ok "backend with another certificate: Extended Protection warning naming both"
 
 block wrongca >"$T/wrongca.txt"
-grep -Eq "self-test: site wrongca: backend 127\.0\.0\.1:$OTHER: reachable .*does NOT verify: " "$T/wrongca.txt" ||
+grep -Eq "ERROR: site wrongca: backend 127\.0\.0\.1:$OTHER: reachable .*does NOT verify: " "$T/wrongca.txt" ||
 	fail "unverifiable backend not reported: $(cat "$T/wrongca.txt")"
 grep -q "WARNING: backend 127.0.0.1:$OTHER presents a different certificate" "$T/wrongca.txt" ||
 	fail "unverifiable backend: certificate still compared"
 ok "backend failing verification: reported, and its certificate still compared"
 
 block down >"$T/down.txt"
-grep -Eq "self-test: site down: backend 127\.0\.0\.1:$CLOSED: unreachable: connect to 127\.0\.0\.1:$CLOSED: Connection refused" "$T/down.txt" ||
+grep -Eq "ERROR: site down: backend 127\.0\.0\.1:$CLOSED: unreachable: connect to 127\.0\.0\.1:$CLOSED: Connection refused" "$T/down.txt" ||
 	fail "unreachable backend not reported: $(cat "$T/down.txt")"
 grep -Eq "self-test: site down: backend 127\.0\.0\.1:$SAME: reachable .*same certificate" "$T/down.txt" ||
 	fail "the failover backend after an unreachable one was not tested"
-ok "unreachable backend reported; the next one still tested; exit 0"
+ok "unreachable backend reported; the next one still tested"
+
+# Only the sites whose backends work: the Extended Protection warning
+# alone leaves the verdict alone.
+awk '/^\[wrongca\]/ { exit } { print }' "$T/c.conf" >"$T/ok.conf"
+rc=0
+"$CHAINFIX" configtest -c "$T/ok.conf" >"$T/ok.log" 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "configtest exited $rc for working backends: $(tail -n 3 "$T/ok.log")"
+grep -q "WARNING: backend 127.0.0.1:$OTHER presents a different certificate" "$T/ok.log" ||
+	fail "no Extended Protection warning"
+tail -n 1 "$T/ok.log" | grep -qx "configuration OK" || fail "no 'configuration OK'"
+ok "Extended Protection mismatch alone: a warning, exit 0"
 
 # --no-selftest: no connection attempted, same verdict.
 "$CHAINFIX" configtest --no-selftest -c "$T/c.conf" >"$T/off.log" 2>&1 ||
 	fail "configtest --no-selftest failed"
-grep -q "self-test\|Extended Protection" "$T/off.log" &&
+grep -q "self-test\|Extended Protection\|^  ERROR: " "$T/off.log" &&
 	fail "--no-selftest still ran the self-test"
 grep -qx "configuration OK" "$T/off.log" || fail "--no-selftest: no 'configuration OK'"
 "$CHAINFIX" configtest --help | grep -q -- "--no-selftest" ||

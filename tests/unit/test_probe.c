@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "probe.h"
@@ -45,6 +46,7 @@ static void
 test_refused(void **state)
 {
 	char port[16], err[512], want[64];
+	enum probe_fail fail;
 	int fd;
 
 	(void)state;
@@ -53,6 +55,71 @@ test_refused(void **state)
 	snprintf(want, sizeof(want), "connect to 127.0.0.1:%s: ", port);
 	assert_non_null(strstr(err, want));
 	assert_non_null(strstr(err, "refused"));
+	fail = PROBE_FAIL_NONE;
+	assert_null(probe_connect_cancel("127.0.0.1", port, 5000, -1, &fail,
+	    err, sizeof(err)));
+	assert_int_equal(fail, PROBE_FAIL_REFUSED);
+	assert_string_equal(probe_fail_name(fail), "refused");
+	close(fd);
+}
+
+/*
+ * A peer that answers a ClientHello in plain text: the handshake fails
+ * with PROBE_FAIL_TLS and OpenSSL's reason (a bad record version), and
+ * probe_plain() on a second connection reads the text.
+ */
+static void
+test_plain_peer(void **state)
+{
+	static const char answer[] = "HTTP/1.0 400 Bad Request\r\n\r\n";
+	char port[16], err[512], buf[64];
+	struct probe *p;
+	SSL_CTX *ctx;
+	size_t got;
+	int fd, c;
+
+	(void)state;
+	fd = bound_socket(port, sizeof(port));
+	assert_int_equal(listen(fd, 4), 0);
+	assert_non_null(ctx = SSL_CTX_new(TLS_client_method()));
+
+	assert_non_null(p = probe_connect("127.0.0.1", port, 5000, err,
+	    sizeof(err)));
+	assert_int_equal(probe_failure(p), PROBE_FAIL_NONE);
+	assert_true((c = accept(fd, NULL, NULL)) != -1);
+	assert_int_equal(write(c, answer, sizeof(answer) - 1),
+	    (ssize_t)sizeof(answer) - 1);
+	assert_int_equal(probe_handshake(p, SSL_new(ctx), 5000, err,
+	    sizeof(err)), -1);
+	assert_int_equal(probe_failure(p), PROBE_FAIL_TLS);
+	assert_int_equal(ERR_GET_REASON(probe_tls_error(p)),
+	    SSL_R_WRONG_VERSION_NUMBER);
+	/* A probe that carries TLS cannot speak plain. */
+	assert_int_equal(probe_plain(p, "x", 1, buf, sizeof(buf), &got, 1000,
+	    err, sizeof(err)), -1);
+	probe_close(p);
+	close(c);
+
+	assert_non_null(p = probe_connect("127.0.0.1", port, 5000, err,
+	    sizeof(err)));
+	assert_true((c = accept(fd, NULL, NULL)) != -1);
+	assert_int_equal(write(c, answer, sizeof(answer) - 1),
+	    (ssize_t)sizeof(answer) - 1);
+	assert_int_equal(probe_plain(p, "HEAD / HTTP/1.0\r\n\r\n", 19, buf,
+	    sizeof(buf), &got, 5000, err, sizeof(err)), 0);
+	assert_true(got > 0 && got <= sizeof(answer) - 1);
+	assert_memory_equal(buf, answer, got);
+	/* The request arrived. */
+	assert_true(read(c, buf, sizeof(buf)) > 0);
+	assert_memory_equal(buf, "HEAD / ", 7);
+	close(c);
+	/* Closed without a word: 0 bytes, no error. */
+	assert_int_equal(probe_plain(p, NULL, 0, buf, sizeof(buf), &got, 5000,
+	    err, sizeof(err)), 0);
+	assert_int_equal(got, 0);
+	probe_close(p);
+
+	SSL_CTX_free(ctx);
 	close(fd);
 }
 
@@ -73,7 +140,7 @@ test_cancelled_handshake(void **state)
 	fd = bound_socket(port, sizeof(port));
 	assert_int_equal(listen(fd, 4), 0);
 	assert_int_equal(pipe(cancel), 0);
-	p = probe_connect_cancel("127.0.0.1", port, 5000, cancel[0], err,
+	p = probe_connect_cancel("127.0.0.1", port, 5000, cancel[0], NULL, err,
 	    sizeof(err));
 	assert_non_null(p);
 	snprintf(want, sizeof(want), "127.0.0.1:%s", port);
@@ -87,6 +154,7 @@ test_cancelled_handshake(void **state)
 	snprintf(want, sizeof(want), "TLS handshake with 127.0.0.1:%s: ", port);
 	assert_non_null(strstr(err, want));
 	assert_non_null(strstr(err, "canceled"));
+	assert_int_equal(probe_failure(p), PROBE_FAIL_CANCELLED);
 	probe_close(p);
 	SSL_CTX_free(ctx);
 	close(cancel[0]);
@@ -122,6 +190,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_cancelled_handshake),
 		cmocka_unit_test(test_null_ssl),
+		cmocka_unit_test(test_plain_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
