@@ -79,20 +79,32 @@ static struct selftest_run *selftest_running;
 static int selftest_started;
 
 static void
+selftest_vreport(selftest_report_fn *report, void *arg,
+    enum selftest_kind kind, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void
 selftest_report(selftest_report_fn *report, void *arg, enum selftest_kind kind,
     const char *fmt, ...) LOG_PRINTF(4, 5);
+
+static void
+selftest_vreport(selftest_report_fn *report, void *arg,
+    enum selftest_kind kind, const char *fmt, va_list ap)
+{
+	char line[SELFTEST_LINE];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	report(arg, kind, line);
+}
 
 static void
 selftest_report(selftest_report_fn *report, void *arg, enum selftest_kind kind,
     const char *fmt, ...)
 {
-	char line[SELFTEST_LINE];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	selftest_vreport(report, arg, kind, fmt, ap);
 	va_end(ap);
-	report(arg, kind, line);
 }
 
 static void
@@ -107,13 +119,11 @@ static void
 selftest_fix(const struct selftest_target *t, const char *line,
     const char *fmt, ...)
 {
-	char text[SELFTEST_LINE];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	selftest_vreport(t->report, t->arg, SELFTEST_FIX, fmt, ap);
 	va_end(ap);
-	t->report(t->arg, SELFTEST_FIX, text);
 	if (line != NULL)
 		t->report(t->arg, SELFTEST_FIX_LINE, line);
 }
