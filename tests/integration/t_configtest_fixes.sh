@@ -31,15 +31,7 @@ wait_port "$PLAIN"
 INTERNAL=$(free_port)
 backend_s_server internal "$INTERNAL" "$P/leaf.pem" "$P/leaf.key" "$P/leaf-full.pem"
 HUNG=$(free_port)
-bg hung /usr/bin/python3 -c 'import socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(64)
-held = []
-while True:
-    held.append(s.accept()[0])' "$HUNG"
-wait_port "$HUNG"
+silent_backend hung "$HUNG"
 CLOSED=$(free_port)
 
 PIN=$(openssl x509 -in "$P/self.pem" -outform DER | sha256sum | cut -d' ' -f1)
@@ -72,12 +64,6 @@ write_conf() {
 			cat "$fixdir/$name.fix" >>"$file"
 		fi
 	done <<<"$SITES"
-}
-
-# Lines of one site's block in configtest's output.
-block() {
-	awk -v s="site $1:" 'index($0, s) == 1 { on = 1; print; next }
-	    /^site / { on = 0 } on' "$2"
 }
 
 write_conf "$T/broken.conf"
@@ -113,7 +99,7 @@ ok "7 broken backends: exit 1, 'configuration has errors'"
 
 mkdir "$T/fix"
 for s in selfsigned old plain internal wrongname down hung; do
-	block "$s" "$T/broken.log" >"$T/$s.txt"
+	configtest_block "$s" "$T/broken.log" >"$T/$s.txt"
 	grep -q "^  ERROR: site $s: backend " "$T/$s.txt" ||
 		fail "site $s: no ERROR line: $(cat "$T/$s.txt")"
 	grep -q "^  fix: " "$T/$s.txt" || fail "site $s: no fix: $(cat "$T/$s.txt")"
@@ -167,7 +153,7 @@ rc=0
 [ "$rc" = 0 ] || fail "configtest with the fixes applied exited $rc: $(grep -E 'ERROR|fix' "$T/fixed.log")"
 tail -n 1 "$T/fixed.log" | grep -qx "configuration OK" || fail "no 'configuration OK' after the fixes"
 grep -q "ERROR" "$T/fixed.log" && fail "errors left after the fixes"
-block selfsigned "$T/fixed.log" | grep -q "WARNING: backend 127.0.0.1:$SELF presents a different certificate.*Extended Protection" ||
+configtest_block selfsigned "$T/fixed.log" | grep -q "WARNING: backend 127.0.0.1:$SELF presents a different certificate.*Extended Protection" ||
 	fail "the Extended Protection warning is gone for the pinned self-signed backend"
 grep -q "site old: backend_min_protocol TLSv1: .*security level lowered to 0" "$T/fixed.err" ||
 	fail "no warning about the lowered security level"

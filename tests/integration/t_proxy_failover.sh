@@ -55,17 +55,7 @@ ok "every backend down: client closed and logged"
 # A backend that accepts TCP and never answers the TLS handshake: it is
 # given up after connect_timeout and the next one serves.
 SILENT=$(free_port)
-bg silent /usr/bin/python3 -c '
-import socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(16)
-held = []
-while True:
-    held.append(s.accept()[0])
-' "$SILENT"
-wait_port "$SILENT"
+silent_backend silent "$SILENT"
 P_SLOW=$(free_port)
 cat >>"$T/chainfix.conf" <<EOF
 

@@ -67,20 +67,14 @@ grep -q "2 backends will fail" "$T/err.log" ||
 	fail "configtest did not count the failing backends: $(cat "$T/err.log")"
 grep -q "configuration OK" "$T/out.log" && fail "configtest said 'configuration OK'"
 
-# Lines of one site's block, from its "site NAME:" header to the next.
-block() {
-	awk -v s="site $1:" 'index($0, s) == 1 { on = 1; print; next }
-	    /^site / { on = 0 } on' "$T/out.log"
-}
-
-block same >"$T/same.txt"
+configtest_block same "$T/out.log" >"$T/same.txt"
 grep -Eq "self-test: site same: backend 127\.0\.0\.1:$SAME: reachable .*verifies .*same certificate as served \(CN=localhost\)" "$T/same.txt" ||
 	fail "same certificate not reported for site same: $(cat "$T/same.txt")"
 grep -q "Extended Protection" "$T/same.txt" &&
 	fail "Extended Protection warning for a backend with the same certificate"
 ok "backend with the site's own leaf: reachable, verifies, same certificate, no warning"
 
-block pinned >"$T/pinned.txt"
+configtest_block pinned "$T/out.log" >"$T/pinned.txt"
 grep -Eq "self-test: site pinned: backend 127\.0\.0\.1:$OTHER: reachable .*verifies \(matches the sha256 pin\), a different certificate" "$T/pinned.txt" ||
 	fail "pinned backend not reported as verified and different: $(cat "$T/pinned.txt")"
 grep -Eq "WARNING: backend 127\.0\.0\.1:$OTHER presents a different certificate \(CN=localhost, sha256 [0-9a-f]{16}\.\.\.\) than site pinned serves \(CN=localhost, sha256 [0-9a-f]{16}\.\.\.\): Exchange Extended Protection .*same certificate.*NTLM/Kerberos" "$T/pinned.txt" ||
@@ -92,14 +86,14 @@ grep -q "sha256 $want_b\.\.\.) than site pinned serves (CN=localhost, sha256 $wa
 	fail "the warning's fingerprints are not the backend's and the leaf's"
 ok "backend with another certificate: Extended Protection warning naming both"
 
-block wrongca >"$T/wrongca.txt"
+configtest_block wrongca "$T/out.log" >"$T/wrongca.txt"
 grep -Eq "ERROR: site wrongca: backend 127\.0\.0\.1:$OTHER: reachable .*does NOT verify: " "$T/wrongca.txt" ||
 	fail "unverifiable backend not reported: $(cat "$T/wrongca.txt")"
 grep -q "WARNING: backend 127.0.0.1:$OTHER presents a different certificate" "$T/wrongca.txt" ||
 	fail "unverifiable backend: certificate still compared"
 ok "backend failing verification: reported, and its certificate still compared"
 
-block down >"$T/down.txt"
+configtest_block down "$T/out.log" >"$T/down.txt"
 grep -Eq "ERROR: site down: backend 127\.0\.0\.1:$CLOSED: unreachable: connect to 127\.0\.0\.1:$CLOSED: Connection refused" "$T/down.txt" ||
 	fail "unreachable backend not reported: $(cat "$T/down.txt")"
 grep -Eq "self-test: site down: backend 127\.0\.0\.1:$SAME: reachable .*same certificate" "$T/down.txt" ||

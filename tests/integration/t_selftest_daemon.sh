@@ -60,13 +60,7 @@ ok "clean stop"
 # A backend that accepts and never speaks: the self-test waits in the
 # handshake (handshake_timeout far away) when the daemon is told to stop.
 SILENT=$(free_port)
-bg silent /usr/bin/python3 -c 'import socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(16)
-time.sleep(3600)' "$SILENT"
-wait_port "$SILENT"
+silent_backend silent "$SILENT"
 : >"$T/chainfix.conf"
 global_conf "$T/chainfix.conf"
 P_SILENT=$(free_port); site_block "$T/chainfix.conf" silent "$P_SILENT" "127.0.0.1:$SILENT" "backend_ca = $P/root.pem" "handshake_timeout = 600"

@@ -151,6 +151,27 @@ backend_s_server() {
 	wait_port "$port"
 }
 
+# silent_backend NAME PORT: a TCP server on 127.0.0.1:PORT that accepts
+# every connection and never sends a byte (a hung backend); sets $BG_PID.
+silent_backend() {
+	bg "$1" /usr/bin/python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(128)
+held = []
+while True:
+    held.append(s.accept()[0])' "$2"
+	wait_port "$2"
+}
+
+# configtest_block SITE FILE: the lines of site SITE in configtest's output
+# FILE, from its "site SITE:" header to the next site.
+configtest_block() {
+	awk -v s="site $1:" 'index($0, s) == 1 { on = 1; print; next }
+	    /^site / { on = 0 } on' "$2"
+}
+
 # pem_subjects FILE: print the subject CN of each certificate in a PEM file,
 # one per line, in order.
 pem_subjects() {
