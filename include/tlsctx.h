@@ -44,8 +44,12 @@ struct tlsctx_sni *tlsctx_sni_new(void);
 /*
  * tlsctx_sni_add(t, ctx, leaf):
  * Add a site's context and its leaf certificate (both borrowed: they must
- * outlive the table).  The first added is the default.  Installs the
- * servername callback on ctx.  Returns 0 or -1.
+ * outlive the table).  The first added is the default: connections start
+ * on it.  Installs a ClientHello callback on ctx that moves a connection
+ * to the site its SNI names before anything is negotiated, with that
+ * site's whole policy (versions, ciphers, TLS 1.3 suites, options,
+ * security level) and session id context, so a session resumes only on
+ * the site that made it.  Returns 0 or -1.
  */
 int tlsctx_sni_add(struct tlsctx_sni *t, SSL_CTX *ctx, X509 *leaf);
 

@@ -30,6 +30,21 @@
 	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"	\
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
+/*
+ * What a server context's SSL must be given when SNI moves a connection to
+ * it: SSL_set_SSL_CTX() swaps the certificate, the key and (here, always)
+ * the session id context, but the version range, ciphers, TLS 1.3 suites,
+ * options and security level were copied from the address's default
+ * context by SSL_new().  The cipher strings are kept because OpenSSL has no
+ * getter for them.
+ */
+struct tlsctx_policy {
+	char		*ciphers;	/* TLS <= 1.2 */
+	char		*suites;	/* TLS 1.3 */
+	unsigned char	 sid[SHA256_DIGEST_LENGTH];	/* session id context */
+	unsigned int	 sidlen;
+};
+
 struct tlsctx_sni_entry {
 	SSL_CTX		*ctx;
 	X509		*leaf;
@@ -50,14 +65,40 @@ struct tlsctx_backend {
 
 static pthread_once_t tlsctx_once = PTHREAD_ONCE_INIT;
 static int tlsctx_ctx_site_idx = -1;	/* SSL_CTX: site_arg */
+static int tlsctx_ctx_policy_idx = -1;	/* SSL_CTX: tlsctx_policy, owned */
 static int tlsctx_ctx_backend_idx = -1;	/* SSL_CTX: tlsctx_backend */
 static int tlsctx_ssl_backend_idx = -1;	/* SSL: backend index + 1 */
+
+static void
+tlsctx_policy_free(struct tlsctx_policy *pol)
+{
+	if (pol == NULL)
+		return;
+	free(pol->ciphers);
+	free(pol->suites);
+	free(pol);
+}
+
+/* ex_data free function: the policy dies with its context. */
+static void
+tlsctx_policy_exfree(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	tlsctx_policy_free(ptr);
+}
 
 static void
 tlsctx_init_once(void)
 {
 	tlsctx_ctx_site_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
 	    NULL);
+	tlsctx_ctx_policy_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+	    tlsctx_policy_exfree);
 	tlsctx_ctx_backend_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL,
 	    NULL, NULL);
 	tlsctx_ssl_backend_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL,
@@ -68,7 +109,7 @@ static int
 tlsctx_init(void)
 {
 	if (pthread_once(&tlsctx_once, tlsctx_init_once) != 0 ||
-	    tlsctx_ctx_site_idx < 0 ||
+	    tlsctx_ctx_site_idx < 0 || tlsctx_ctx_policy_idx < 0 ||
 	    tlsctx_ctx_backend_idx < 0 || tlsctx_ssl_backend_idx < 0) {
 		log_ssl(LOG_LEVEL_ERR, "cannot allocate OpenSSL ex_data");
 		return -1;
@@ -150,10 +191,10 @@ tlsctx_server_new(const struct config_site *site, const struct chain *chain,
     void *site_arg)
 {
 	const struct chain_cert *cc;
-	unsigned char sid[SHA256_DIGEST_LENGTH];
-	unsigned int sidlen = sizeof(sid);
+	struct tlsctx_policy *pol = NULL;
 	SSL_CTX *ctx;
 	EVP_PKEY *key;
+	const char *ciphers;
 	size_t i;
 
 	if (tlsctx_init() == -1)
@@ -199,43 +240,56 @@ tlsctx_server_new(const struct config_site *site, const struct chain *chain,
 	if (SSL_CTX_set_min_proto_version(ctx, site->min_protocol != 0 ?
 	    site->min_protocol : TLS1_2_VERSION) != 1)
 		goto err;
-	if (site->ciphers != NULL) {
-		if (SSL_CTX_set_cipher_list(ctx, site->ciphers) != 1) {
-			log_ssl(LOG_LEVEL_ERR, "site %s: bad ciphers \"%s\"",
-			    site->name, site->ciphers);
-			goto err1;
-		}
-	} else if (site->min_protocol == 0 ||
-	    site->min_protocol >= TLS1_2_VERSION) {
-		if (SSL_CTX_set_cipher_list(ctx, TLSCTX_CIPHERS_MODERN) != 1)
-			goto err;
+	if (site->ciphers != NULL)
+		ciphers = site->ciphers;
+	else if (site->min_protocol == 0 ||
+	    site->min_protocol >= TLS1_2_VERSION)
+		ciphers = TLSCTX_CIPHERS_MODERN;
+	else
+		ciphers = OSSL_default_cipher_list();
+	if ((pol = calloc(1, sizeof(*pol))) == NULL ||
+	    (pol->ciphers = strdup(ciphers)) == NULL ||
+	    (pol->suites = strdup(site->ciphersuites != NULL ?
+	    site->ciphersuites : OSSL_default_ciphersuites())) == NULL) {
+		log_warn("site %s", site->name);
+		goto err1;
 	}
-	if (site->ciphersuites != NULL &&
-	    SSL_CTX_set_ciphersuites(ctx, site->ciphersuites) != 1) {
+	if (SSL_CTX_set_cipher_list(ctx, pol->ciphers) != 1) {
+		log_ssl(LOG_LEVEL_ERR, "site %s: bad ciphers \"%s\"",
+		    site->name, pol->ciphers);
+		goto err1;
+	}
+	if (SSL_CTX_set_ciphersuites(ctx, pol->suites) != 1) {
 		log_ssl(LOG_LEVEL_ERR, "site %s: bad ciphersuites \"%s\"",
-		    site->name, site->ciphersuites);
+		    site->name, pol->suites);
 		goto err1;
 	}
 
 	/*
 	 * A session resumes only on the site it was made for: SNI may move
-	 * a connection to another context, and OpenSSL compares this id.
+	 * a connection to another context, and OpenSSL compares this id
+	 * when a client offers a session id or a ticket.  Sites of one
+	 * address share the default context's cache and ticket keys, so
+	 * this is the only thing that keeps their sessions apart.
 	 */
-	if (EVP_Digest(site->name, strlen(site->name), sid, &sidlen,
+	pol->sidlen = sizeof(pol->sid);
+	if (EVP_Digest(site->name, strlen(site->name), pol->sid, &pol->sidlen,
 	    EVP_sha256(), NULL) != 1 ||
-	    SSL_CTX_set_session_id_context(ctx, sid, sidlen) != 1)
+	    SSL_CTX_set_session_id_context(ctx, pol->sid, pol->sidlen) != 1)
 		goto err;
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_sess_set_cache_size(ctx, 20000);
 	SSL_CTX_set_timeout(ctx, 3600);
 
-	if (SSL_CTX_set_ex_data(ctx, tlsctx_ctx_site_idx, site_arg) != 1)
+	if (SSL_CTX_set_ex_data(ctx, tlsctx_ctx_site_idx, site_arg) != 1 ||
+	    SSL_CTX_set_ex_data(ctx, tlsctx_ctx_policy_idx, pol) != 1)
 		goto err;
 	return ctx;
  err:
 	log_ssl(LOG_LEVEL_ERR, "site %s: cannot set up the TLS context",
 	    site->name);
  err1:
+	tlsctx_policy_free(pol);
 	SSL_CTX_free(ctx);
 	return NULL;
 }
@@ -280,27 +334,112 @@ tlsctx_sni_lookup(const struct tlsctx_sni *t, const char *name)
 }
 
 /*
- * The servername callback runs on the context the SSL was created from
- * (the listen address's default).  Switching with SSL_set_SSL_CTX() moves
- * certificate, chain and key; the session cache and ticket keys stay
- * those of the default context, which is why each site has its own
- * session id context.
+ * Give ssl, just moved to ctx, the rest of ctx's policy (see struct
+ * tlsctx_policy).  Returns 0 or -1.
+ */
+static int
+tlsctx_apply_policy(SSL *ssl, SSL_CTX *ctx)
+{
+	const struct tlsctx_policy *pol;
+	uint64_t opts = SSL_CTX_get_options(ctx);
+
+	if ((pol = SSL_CTX_get_ex_data(ctx, tlsctx_ctx_policy_idx)) == NULL)
+		return -1;
+	SSL_clear_options(ssl, SSL_get_options(ssl) & ~opts);
+	SSL_set_options(ssl, opts);
+	/* Before the cipher lists: the level decides what they may keep. */
+	SSL_set_security_level(ssl, SSL_CTX_get_security_level(ctx));
+	if (SSL_set_min_proto_version(ssl,
+	    SSL_CTX_get_min_proto_version(ctx)) != 1 ||
+	    SSL_set_max_proto_version(ssl,
+	    SSL_CTX_get_max_proto_version(ctx)) != 1 ||
+	    SSL_set_cipher_list(ssl, pol->ciphers) != 1 ||
+	    SSL_set_ciphersuites(ssl, pol->suites) != 1 ||
+	    SSL_set_session_id_context(ssl, pol->sid, pol->sidlen) != 1)
+		return -1;
+	return 0;
+}
+
+/*
+ * The host name in a ClientHello's server_name extension, copied into buf
+ * (NUL-terminated), or NULL if there is none or it does not parse (then
+ * OpenSSL refuses the handshake a moment later anyway).
+ */
+static const char *
+tlsctx_hello_name(SSL *ssl, char *buf, size_t len)
+{
+	const unsigned char *p;
+	size_t left, n;
+
+	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p,
+	    &left) || left < 2)
+		return NULL;
+	/* ServerNameList: a 2-byte length, then type, 2-byte length, name. */
+	n = (size_t)p[0] << 8 | p[1];
+	if (n != left - 2)
+		return NULL;
+	p += 2;
+	left -= 2;
+	while (left >= 3) {
+		n = (size_t)p[1] << 8 | p[2];
+		if (n > left - 3)
+			return NULL;
+		if (p[0] == TLSEXT_NAMETYPE_host_name) {
+			if (n == 0 || n >= len || memchr(p + 3, '\0', n) != NULL)
+				return NULL;
+			memcpy(buf, p + 3, n);
+			buf[n] = '\0';
+			return buf;
+		}
+		p += 3 + n;
+		left -= 3 + n;
+	}
+	return NULL;
+}
+
+/*
+ * The ClientHello callback moves the connection to its site before OpenSSL
+ * does anything with the hello: the version is negotiated, the cipher
+ * chosen and an offered session looked up (and its session id context
+ * compared) only after it returns.  The servername callback would be too
+ * late for all three: by then a session of another site of the same
+ * address could already have been resumed, and the version and cipher
+ * chosen under the default site's policy.
+ */
+static int
+tlsctx_hello_cb(SSL *ssl, int *al, void *arg)
+{
+	const struct tlsctx_sni *t = arg;
+	const char *name;
+	char buf[256];
+	SSL_CTX *ctx;
+
+	if (t->n < 2)
+		return SSL_CLIENT_HELLO_SUCCESS;
+	name = tlsctx_hello_name(ssl, buf, sizeof(buf));
+	ctx = tlsctx_sni_lookup(t, name);
+	if (ctx == NULL || ctx == SSL_get_SSL_CTX(ssl))
+		return SSL_CLIENT_HELLO_SUCCESS;
+	if (SSL_set_SSL_CTX(ssl, ctx) == NULL ||
+	    tlsctx_apply_policy(ssl, ctx) == -1) {
+		log_ssl(LOG_LEVEL_WARN, "cannot move a connection to its "
+		    "site");
+		*al = SSL_AD_INTERNAL_ERROR;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/*
+ * The site was chosen by tlsctx_hello_cb(); saying OK here acknowledges
+ * the name and keeps it in a TLS 1.2 session.
  */
 static int
 tlsctx_sni_cb(SSL *ssl, int *al, void *arg)
 {
-	const struct tlsctx_sni *t = arg;
-	const char *name;
-	SSL_CTX *ctx;
-
+	(void)ssl;
 	(void)al;
-	if (t->n < 2)
-		return SSL_TLSEXT_ERR_OK;
-	name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	ctx = tlsctx_sni_lookup(t, name);
-	if (ctx != NULL && ctx != SSL_get_SSL_CTX(ssl) &&
-	    SSL_set_SSL_CTX(ssl, ctx) == NULL)
-		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	(void)arg;
 	return SSL_TLSEXT_ERR_OK;
 }
 
@@ -317,8 +456,10 @@ tlsctx_sni_add(struct tlsctx_sni *t, SSL_CTX *ctx, X509 *leaf)
 	t->v[t->n].ctx = ctx;
 	t->v[t->n].leaf = leaf;
 	t->n++;
+	/* Every site's context: after a move, OpenSSL calls the callbacks
+	 * of the context the connection is on now. */
+	SSL_CTX_set_client_hello_cb(ctx, tlsctx_hello_cb, t);
 	SSL_CTX_set_tlsext_servername_callback(ctx, tlsctx_sni_cb);
-	SSL_CTX_set_tlsext_servername_arg(ctx, t);
 	return 0;
 }
 

@@ -50,10 +50,13 @@ teardown(void **state)
 	return 0;
 }
 
-/* A site serving leaf (key) with int2, int1 from the pool, root trusted. */
+/*
+ * A site serving leaf (key) with int2, int1 from the pool, root trusted,
+ * with its own protocol floor and cipher policy (NULL: the defaults).
+ */
 static void
-site_init(struct site *s, const char *name, X509 *leaf, EVP_PKEY *key,
-    int min_protocol)
+site_init_policy(struct site *s, const char *name, X509 *leaf, EVP_PKEY *key,
+    int min_protocol, const char *ciphers, const char *suites)
 {
 	struct certload_set *pool, *roots;
 	char err[256];
@@ -61,6 +64,8 @@ site_init(struct site *s, const char *name, X509 *leaf, EVP_PKEY *key,
 	memset(s, 0, sizeof(*s));
 	s->cfg.name = (char *)(uintptr_t)name;
 	s->cfg.min_protocol = min_protocol;
+	s->cfg.ciphers = (char *)(uintptr_t)ciphers;
+	s->cfg.ciphersuites = (char *)(uintptr_t)suites;
 	assert_non_null(pool = certload_set_new());
 	assert_non_null(roots = certload_set_new());
 	assert_int_equal(certload_set_add(pool, P->int1, "int1"), 1);
@@ -76,6 +81,14 @@ site_init(struct site *s, const char *name, X509 *leaf, EVP_PKEY *key,
 	assert_non_null(s->ctx);
 	s->leaf = leaf;
 	s->key = key;
+}
+
+/* A site with the default cipher policy. */
+static void
+site_init(struct site *s, const char *name, X509 *leaf, EVP_PKEY *key,
+    int min_protocol)
+{
+	site_init_policy(s, name, leaf, key, min_protocol, NULL, NULL);
 }
 
 static void
@@ -104,29 +117,15 @@ leaf_with(const char *cn, const char *san)
 }
 
 /*
- * Handshake a strict client (trusts root alone, checks servername) against
- * a server SSL made from sctx.  Returns the server SSL (caller frees) and
- * how many certificates the client received.
+ * Run the handshake of client c and server s over a BIO pair.  Returns 1 if
+ * both ends finished and the client verified the server.
  */
-static SSL *
-handshake(SSL_CTX *sctx, const char *servername, int *ncerts, int *ok)
+static int
+pump(SSL *c, SSL *s)
 {
-	SSL_CTX *cctx;
-	SSL *c, *s;
 	BIO *cb, *sb;
-	X509_STORE *store;
 	int i, cr = 0, sr = 0;
 
-	assert_non_null(cctx = SSL_CTX_new(TLS_client_method()));
-	store = SSL_CTX_get_cert_store(cctx);
-	assert_int_equal(X509_STORE_add_cert(store, P->root), 1);
-	SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
-	assert_non_null(c = SSL_new(cctx));
-	assert_non_null(s = SSL_new(sctx));
-	if (servername != NULL) {
-		assert_int_equal(SSL_set_tlsext_host_name(c, servername), 1);
-		assert_int_equal(SSL_set1_host(c, servername), 1);
-	}
 	assert_int_equal(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
 	SSL_set_bio(c, cb, cb);
 	SSL_set_bio(s, sb, sb);
@@ -140,7 +139,32 @@ handshake(SSL_CTX *sctx, const char *servername, int *ncerts, int *ok)
 		    SSL_get_error(s, sr) != SSL_ERROR_WANT_READ)
 			break;
 	}
-	*ok = cr == 1 && sr == 1 && SSL_get_verify_result(c) == X509_V_OK;
+	return cr == 1 && sr == 1 && SSL_get_verify_result(c) == X509_V_OK;
+}
+
+/*
+ * Handshake a strict client (trusts root alone, checks servername) against
+ * a server SSL made from sctx.  Returns the server SSL (caller frees) and
+ * how many certificates the client received.
+ */
+static SSL *
+handshake(SSL_CTX *sctx, const char *servername, int *ncerts, int *ok)
+{
+	SSL_CTX *cctx;
+	SSL *c, *s;
+	X509_STORE *store;
+
+	assert_non_null(cctx = SSL_CTX_new(TLS_client_method()));
+	store = SSL_CTX_get_cert_store(cctx);
+	assert_int_equal(X509_STORE_add_cert(store, P->root), 1);
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
+	assert_non_null(c = SSL_new(cctx));
+	assert_non_null(s = SSL_new(sctx));
+	if (servername != NULL) {
+		assert_int_equal(SSL_set_tlsext_host_name(c, servername), 1);
+		assert_int_equal(SSL_set1_host(c, servername), 1);
+	}
+	*ok = pump(c, s);
 	*ncerts = SSL_get_peer_cert_chain(c) != NULL ?
 	    sk_X509_num(SSL_get_peer_cert_chain(c)) : 0;
 	ERR_clear_error();
@@ -304,6 +328,230 @@ backend_new(struct config_site *cfg, struct config_hostport *hp,
 	else
 		free(log);
 	return tb;
+}
+
+/* What a client offers, and what came of the handshake. */
+struct hs {
+	const char	*servername;
+	int		 max_version;	/* 0: any */
+	const char	*ciphers;	/* TLS <= 1.2 list; NULL: default */
+	const char	*suites;	/* TLS 1.3; NULL: default */
+	int		 no_ticket;	/* TLS 1.2 session ids, not tickets */
+	SSL_SESSION	*resume;	/* offered, or NULL */
+	/* out */
+	int		 ok;
+	int		 reused;
+	SSL_SESSION	*session;	/* the client's, to resume; free it */
+	void		*site;		/* tlsctx_server_site() */
+};
+
+/* One handshake of a client as h says against a new SSL of sctx. */
+static void
+hs_run(SSL_CTX *sctx, struct hs *h)
+{
+	SSL_CTX *cctx;
+	SSL *c, *s;
+	char buf[1];
+
+	assert_non_null(cctx = SSL_CTX_new(TLS_client_method()));
+	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(cctx),
+	    P->root), 1);
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
+	/* No client cache: freeing cctx would mark its sessions spent. */
+	/* TLS 1.0 needs the old signature algorithms. */
+	SSL_CTX_set_security_level(cctx, 0);
+	SSL_CTX_set_min_proto_version(cctx, TLS1_VERSION);
+	if (h->max_version != 0)
+		assert_int_equal(SSL_CTX_set_max_proto_version(cctx,
+		    h->max_version), 1);
+	if (h->ciphers != NULL)
+		assert_int_equal(SSL_CTX_set_cipher_list(cctx, h->ciphers), 1);
+	if (h->suites != NULL)
+		assert_int_equal(SSL_CTX_set_ciphersuites(cctx, h->suites), 1);
+	if (h->no_ticket)
+		SSL_CTX_set_options(cctx, SSL_OP_NO_TICKET);
+	assert_non_null(c = SSL_new(cctx));
+	assert_non_null(s = SSL_new(sctx));
+	if (h->servername != NULL)
+		assert_int_equal(SSL_set_tlsext_host_name(c, h->servername), 1);
+	if (h->resume != NULL)
+		assert_int_equal(SSL_set_session(c, h->resume), 1);
+	h->ok = pump(c, s);
+	h->reused = h->ok && SSL_session_reused(s);
+	h->site = h->ok ? tlsctx_server_site(s) : NULL;
+	h->session = NULL;
+	if (h->ok) {
+		/* TLS 1.3 tickets come after the handshake: read them. */
+		(void)SSL_read(c, buf, sizeof(buf));
+		h->session = SSL_get1_session(c);
+		/* Freed without a shutdown, a session is not resumable. */
+		SSL_set_shutdown(c, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+		SSL_set_shutdown(s, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	}
+	ERR_clear_error();
+	SSL_free(c);
+	SSL_free(s);
+	SSL_CTX_free(cctx);
+}
+
+/*
+ * Two sites on one address: a (the default) allows what OpenSSL allows by
+ * default, b forbids it.  A client offering only what a allows reaches a,
+ * and is refused by b: every part of b's policy holds after SNI, not only
+ * its certificate.
+ */
+static void
+test_sni_policy(void **state)
+{
+	static const struct {
+		const char	*what;
+		int		 b_min;
+		const char	*b_ciphers, *b_suites;
+		struct hs	 client;
+	} cases[] = {
+		{ "b: TLS 1.3 only, client at most TLS 1.2", TLS1_3_VERSION,
+		    NULL, NULL, { .max_version = TLS1_2_VERSION } },
+		{ "b: AES-256 only, TLS 1.2 client offers AES-128", 0,
+		    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384",
+		    NULL, { .max_version = TLS1_2_VERSION,
+		    .ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:"
+		    "ECDHE-RSA-AES128-GCM-SHA256" } },
+		{ "b: TLS_AES_256 only, TLS 1.3 client offers TLS_AES_128",
+		    0, NULL, "TLS_AES_256_GCM_SHA384",
+		    { .suites = "TLS_AES_128_GCM_SHA256" } },
+	};
+	struct site a, b;
+	struct tlsctx_sni *t;
+	struct hs h;
+	X509 *lb;
+	size_t i;
+
+	(void)state;
+	lb = leaf_with("other.test", "DNS:other.test");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		site_init(&a, "a", P->leaf, P->leaf_key, 0);
+		site_init_policy(&b, "b", lb, P->leaf2_key, cases[i].b_min,
+		    cases[i].b_ciphers, cases[i].b_suites);
+		assert_non_null(t = tlsctx_sni_new());
+		assert_int_equal(tlsctx_sni_add(t, a.ctx, a.leaf), 0);
+		assert_int_equal(tlsctx_sni_add(t, b.ctx, b.leaf), 0);
+		h = cases[i].client;
+		h.servername = "localhost";
+		hs_run(tlsctx_sni_default(t), &h);
+		if (!h.ok || h.site != &a)
+			fail_msg("%s: site a refused the client", cases[i].what);
+		SSL_SESSION_free(h.session);
+		h = cases[i].client;
+		h.servername = "other.test";
+		hs_run(tlsctx_sni_default(t), &h);
+		if (h.ok)
+			fail_msg("%s: site b accepted the client",
+			    cases[i].what);
+		/* And b itself still serves a client that fits it. */
+		memset(&h, 0, sizeof(h));
+		h.servername = "other.test";
+		hs_run(tlsctx_sni_default(t), &h);
+		if (!h.ok || h.site != &b)
+			fail_msg("%s: site b refused a default client",
+			    cases[i].what);
+		SSL_SESSION_free(h.session);
+		tlsctx_sni_free(t);
+		site_clear(&b);
+		site_clear(&a);
+	}
+
+	/* The other way round: b lets in TLS 1.0, which a (default) does
+	 * not: the security level and cipher list follow b as well. */
+	site_init(&a, "a", P->leaf, P->leaf_key, 0);
+	site_init(&b, "b", lb, P->leaf2_key, TLS1_VERSION);
+	assert_non_null(t = tlsctx_sni_new());
+	assert_int_equal(tlsctx_sni_add(t, a.ctx, a.leaf), 0);
+	assert_int_equal(tlsctx_sni_add(t, b.ctx, b.leaf), 0);
+	memset(&h, 0, sizeof(h));
+	h.servername = "other.test";
+	h.max_version = TLS1_VERSION;
+	hs_run(tlsctx_sni_default(t), &h);
+	assert_true(h.ok);
+	assert_ptr_equal(h.site, &b);
+	SSL_SESSION_free(h.session);
+	h.servername = "localhost";
+	hs_run(tlsctx_sni_default(t), &h);
+	assert_false(h.ok);
+	tlsctx_sni_free(t);
+	site_clear(&b);
+	site_clear(&a);
+	X509_free(lb);
+}
+
+/*
+ * A session made on site b resumes on b, never on a of the same address
+ * (nor the reverse): TLS 1.3 tickets, TLS 1.2 tickets and TLS 1.2 session
+ * ids.  Both sites share one session cache and ticket keys (those of the
+ * address's default context): the session id context alone keeps them
+ * apart, as it must once ticket keys are shared between sites.
+ */
+static void
+test_sni_resumption(void **state)
+{
+	static const struct {
+		const char	*what;
+		int		 max_version, no_ticket;
+	} modes[] = {
+		{ "TLS 1.3 ticket", 0, 0 },
+		{ "TLS 1.2 ticket", TLS1_2_VERSION, 0 },
+		{ "TLS 1.2 session id", TLS1_2_VERSION, 1 },
+	};
+	static const char *const names[] = { "localhost", "other.test" };
+	struct site a, b;
+	struct tlsctx_sni *t;
+	struct hs h, r;
+	void *sites[2];
+	X509 *lb;
+	size_t m, from, to;
+
+	(void)state;
+	lb = leaf_with("other.test", "DNS:other.test");
+	site_init(&a, "a", P->leaf, P->leaf_key, 0);
+	site_init(&b, "b", lb, P->leaf2_key, 0);
+	sites[0] = &a;
+	sites[1] = &b;
+	assert_non_null(t = tlsctx_sni_new());
+	assert_int_equal(tlsctx_sni_add(t, a.ctx, a.leaf), 0);
+	assert_int_equal(tlsctx_sni_add(t, b.ctx, b.leaf), 0);
+	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		for (from = 0; from < 2; from++) {
+			memset(&h, 0, sizeof(h));
+			h.servername = names[from];
+			h.max_version = modes[m].max_version;
+			h.no_ticket = modes[m].no_ticket;
+			hs_run(tlsctx_sni_default(t), &h);
+			assert_true(h.ok);
+			assert_ptr_equal(h.site, sites[from]);
+			assert_non_null(h.session);
+			for (to = 0; to < 2; to++) {
+				r = h;
+				r.servername = names[to];
+				r.resume = h.session;
+				hs_run(tlsctx_sni_default(t), &r);
+				if (!r.ok || r.site != sites[to])
+					fail_msg("%s made on %s, offered to "
+					    "%s: handshake failed",
+					    modes[m].what, names[from],
+					    names[to]);
+				if (r.reused != (from == to))
+					fail_msg("%s made on %s, offered to "
+					    "%s: %s", modes[m].what,
+					    names[from], names[to], r.reused ?
+					    "resumed" : "not resumed");
+				SSL_SESSION_free(r.session);
+			}
+			SSL_SESSION_free(h.session);
+		}
+	}
+	tlsctx_sni_free(t);
+	site_clear(&b);
+	site_clear(&a);
+	X509_free(lb);
 }
 
 /* backend_verify = no is accepted, and said loudly. */
@@ -489,6 +737,8 @@ main(void)
 		cmocka_unit_test(test_min_protocol),
 		cmocka_unit_test(test_sni_lookup),
 		cmocka_unit_test(test_sni_handshake),
+		cmocka_unit_test(test_sni_policy),
+		cmocka_unit_test(test_sni_resumption),
 		cmocka_unit_test(test_backend_verify_no_warns),
 		cmocka_unit_test(test_backend_sni),
 		cmocka_unit_test(test_backend_min_protocol),
