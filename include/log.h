@@ -77,4 +77,11 @@ char *log_ssl_reason(char *buf, size_t len);
  */
 char *log_escape(const char *s, char *buf, size_t len);
 
+/*
+ * log_escape_mem(s, slen, buf, len):
+ * log_escape() of the slen bytes at s, which may hold a NUL (escaped as
+ * \x00 like any other control byte).  Returns buf.
+ */
+char *log_escape_mem(const void *s, size_t slen, char *buf, size_t len);
+
 #endif /* CHAINFIX_LOG_H */

@@ -185,15 +185,21 @@ log_ssl_reason(char *buf, size_t len)
 char *
 log_escape(const char *s, char *buf, size_t len)
 {
+	if (s == NULL)
+		s = "-";
+	return log_escape_mem(s, strlen(s), buf, len);
+}
+
+char *
+log_escape_mem(const void *s, size_t slen, char *buf, size_t len)
+{
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p;
+	const unsigned char *p, *end = (const unsigned char *)s + slen;
 	size_t n = 0;
 
 	if (len == 0)
 		return buf;
-	if (s == NULL)
-		s = "-";
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+	for (p = s; p < end; p++) {
 		if (*p >= 0x20 && *p < 0x7f && *p != '\\' && *p != '"') {
 			if (n + 1 >= len)
 				break;
