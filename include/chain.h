@@ -41,7 +41,7 @@ struct chain_spec {
 /* What the chain knows about each of its certificates. */
 struct chain_cert {
 	X509		*x509;		/* borrowed from the chain */
-	char		 subject[256];	/* one line, RFC 2253, escaped */
+	char		 subject[256];	/* certinfo_name() */
 	char		 issuer[256];
 	time_t		 not_before;
 	time_t		 not_after;
@@ -153,8 +153,8 @@ int chain_write_pem(const struct chain *c, BIO *out);
  * Log a warning for each thing worth fixing that does not stop the chain
  * from being served: a certificate expired or expiring within warn_days
  * (unless CHAIN_DIAG_NO_EXPIRY), an intermediate that expires before the
- * leaf, a SHA-1 signature, a chain over one TCP initial window (~14 KB), a
- * key weaker than RSA-2048 / P-256.  Returns the number of warnings.
+ * leaf, a weak signature or key, a Certificate message over one TCP initial
+ * window (certinfo.h draws each line).  Returns the number of warnings.
  */
 int chain_diagnose(const struct chain *c, const char *label,
     unsigned warn_days, int flags);

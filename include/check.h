@@ -14,8 +14,8 @@ int check_main(int argc, char **argv);
 
 /*
  * The --json report (schema 1; fields are only ever added).  Strings the
- * peer controls are escaped: names in RFC 2253 form, other bytes outside
- * printable ASCII as \xNN.  Times are ISO 8601 UTC ("2027-01-31T12:00:00Z").
+ * peer controls are escaped: names as certinfo_name() writes them (RFC
+ * 2253), other bytes outside printable ASCII as \xNN.  Times are ISO 8601 UTC ("2027-01-31T12:00:00Z").
  *
  *   schema        1
  *   version       chainfix version

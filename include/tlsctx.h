@@ -116,7 +116,4 @@ const char *tlsctx_backend_verify_error(const SSL *ssl);
  */
 int tlsctx_valid_hostname(const char *s);
 
-/* tlsctx_protocol_name(v): "TLSv1.2" etc. for a *_VERSION constant. */
-const char *tlsctx_protocol_name(int v);
-
 #endif /* CHAINFIX_TLSCTX_H */

@@ -27,6 +27,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "admin.h"
+#include "certinfo.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -168,17 +169,6 @@ admin_json_str(struct evbuffer *out, const char *s)
 	return evbuffer_add(out, "\"", 1);
 }
 
-/* ISO 8601 in UTC, "2026-11-25T12:00:00Z". */
-static void
-admin_iso8601(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		(void)snprintf(buf, len, "%lld", (long long)t);
-}
-
 /* One per-certificate sample: NAME{site="..",depth="..",subject=".."} V. */
 static int
 admin_cert_sample(struct evbuffer *out, const char *name, const char *site,
@@ -270,8 +260,8 @@ admin_render_cert(struct evbuffer *out, const struct chain_cert *cc,
 	char nb[32], na[32], hex[65];
 	size_t i;
 
-	admin_iso8601(cc->not_before, nb, sizeof(nb));
-	admin_iso8601(cc->not_after, na, sizeof(na));
+	certinfo_timestr(cc->not_before, CERTINFO_TIME_ISO8601, nb, sizeof(nb));
+	certinfo_timestr(cc->not_after, CERTINFO_TIME_ISO8601, na, sizeof(na));
 	for (i = 0; i < sizeof(cc->sha256); i++)
 		(void)snprintf(hex + 2 * i, 3, "%02x", cc->sha256[i]);
 	if (evbuffer_add_printf(out, "{\"depth\":%zu,\"subject\":", depth) < 0 ||

@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "certinfo.h"
 #include "certload.h"
 #include "chain.h"
 #include "log.h"
@@ -31,8 +32,8 @@
 #define CHAIN_MAXPATHS	256	/* complete paths kept for ranking */
 #define CHAIN_MAXSTEPS	1000000	/* candidates looked at, all paths together */
 #define CHAIN_MAXTRIES	8	/* ranked paths confirmed before failing */
-#define CHAIN_TCPWINDOW	(14 * 1024)
 #define CHAIN_MAXALT	3	/* other dead ends named in an error */
+#define CHAIN_MAXAIA	4	/* caIssuers URLs named in an error */
 
 struct chain {
 	struct chain_cert	*certs;
@@ -74,78 +75,6 @@ struct chain_search {
 	unsigned long		 steps;
 	int			 truncated;
 };
-
-/* ASN1_TIME to time_t; 0 on a malformed time. */
-static time_t
-chain_time(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return 0;
-	return timegm(&tm);
-}
-
-static int
-chain_valid_now(X509 *x)
-{
-	return X509_cmp_current_time(X509_get0_notBefore(x)) < 0 &&
-	    X509_cmp_current_time(X509_get0_notAfter(x)) > 0;
-}
-
-/* One-line RFC 2253 name, escaped for logs (a peer may have chosen it). */
-static void
-chain_name(const X509_NAME *name, char *out, size_t outlen)
-{
-	BIO *b;
-	char raw[1024];
-	int n;
-
-	out[0] = '\0';
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return;
-	/* Without ESC_MSB the UTF-8 bytes come through raw and
-	 * log_escape() renders them as \xNN, one escaping scheme only. */
-	if (X509_NAME_print_ex(b, name, 0,
-	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
-	    (n = BIO_read(b, raw, sizeof(raw) - 1)) > 0) {
-		raw[n] = '\0';
-		log_escape(raw, out, outlen);
-	}
-	BIO_free(b);
-}
-
-/* "caIssuers" URLs of x, ", "-separated, into out; "" if none. */
-static void
-chain_aia(X509 *x, char *out, size_t outlen)
-{
-	AUTHORITY_INFO_ACCESS *aia;
-	ACCESS_DESCRIPTION *ad;
-	char esc[256];
-	size_t len = 0;
-	int i, r;
-
-	out[0] = '\0';
-	aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
-	if (aia == NULL)
-		return;
-	for (i = 0; i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
-		ad = sk_ACCESS_DESCRIPTION_value(aia, i);
-		if (OBJ_obj2nid(ad->method) != NID_ad_ca_issuers ||
-		    ad->location->type != GEN_URI)
-			continue;
-		log_escape((const char *)ASN1_STRING_get0_data(
-		    ad->location->d.uniformResourceIdentifier), esc,
-		    sizeof(esc));
-		r = snprintf(out + len, outlen - len, "%s%s",
-		    len ? ", " : "", esc);
-		if (r < 0 || (size_t)r >= outlen - len)
-			break;
-		len += (size_t)r;
-	}
-	AUTHORITY_INFO_ACCESS_free(aia);
-}
 
 int
 chain_issued(X509 *issuer, X509 *child)
@@ -332,7 +261,7 @@ chain_confirm(const struct chain_search *s, const struct chain_path *p,
 	else {
 		e = X509_STORE_CTX_get_error(ctx);
 		depth = X509_STORE_CTX_get_error_depth(ctx);
-		chain_name(X509_get_subject_name(
+		certinfo_name(X509_get_subject_name(
 		    X509_STORE_CTX_get_current_cert(ctx) != NULL ?
 		    X509_STORE_CTX_get_current_cert(ctx) : leaf),
 		    subj, sizeof(subj));
@@ -370,9 +299,9 @@ chain_node_add(struct chain_search *s, X509 *x, const char *source,
 	nd->x = x;
 	nd->source = source;
 	nd->root = root;
-	nd->selfsigned = X509_self_signed(x, 1) == 1;
-	nd->not_after = chain_time(X509_get0_notAfter(x));
-	nd->valid = chain_valid_now(x);
+	nd->selfsigned = certinfo_self_signed(x);
+	(void)certinfo_time(X509_get0_notAfter(x), &nd->not_after);
+	nd->valid = certinfo_valid_at(x, time(NULL));
 	len = sizeof(nd->fp);
 	if (!X509_digest(x, EVP_sha256(), nd->fp, &len))
 		return -1;
@@ -391,12 +320,12 @@ chain_missing(struct chain_search *s, char *err, size_t errlen)
 	size_t i, len;
 	int r;
 
-	chain_name(want, issuer, sizeof(issuer));
-	chain_name(X509_get_subject_name(top), subj, sizeof(subj));
-	chain_aia(top, aia, sizeof(aia));
+	certinfo_name(want, issuer, sizeof(issuer));
+	certinfo_name(X509_get_subject_name(top), subj, sizeof(subj));
+	certinfo_aia(top, CHAIN_MAXAIA, aia, sizeof(aia));
 	leafaia[0] = '\0';
 	if (s->top != 0)
-		chain_aia(leaf, leafaia, sizeof(leafaia));
+		certinfo_aia(leaf, CHAIN_MAXAIA, leafaia, sizeof(leafaia));
 	/* A certificate with the right name that did not sign: say so, it
 	 * is the first thing the administrator will look at. */
 	decoy[0] = '\0';
@@ -417,9 +346,9 @@ chain_missing(struct chain_search *s, char *err, size_t errlen)
 	}
 	alts[0] = '\0';
 	for (i = 0, len = 0; i < s->nalt; i++) {
-		chain_name(X509_get_issuer_name(s->nodes[s->alt[i]].x),
+		certinfo_name(X509_get_issuer_name(s->nodes[s->alt[i]].x),
 		    issuer2, sizeof(issuer2));
-		chain_name(X509_get_subject_name(s->nodes[s->alt[i]].x),
+		certinfo_name(X509_get_subject_name(s->nodes[s->alt[i]].x),
 		    subj2, sizeof(subj2));
 		r = snprintf(alts + len, sizeof(alts) - len, ", nor \"%s\" "
 		    "for \"%s\"", issuer2, subj2);
@@ -440,10 +369,10 @@ chain_fill(struct chain_cert *cc, X509 *x, const char *source)
 	int dlen;
 
 	cc->x509 = x;
-	chain_name(X509_get_subject_name(x), cc->subject, sizeof(cc->subject));
-	chain_name(X509_get_issuer_name(x), cc->issuer, sizeof(cc->issuer));
-	cc->not_before = chain_time(X509_get0_notBefore(x));
-	cc->not_after = chain_time(X509_get0_notAfter(x));
+	certinfo_name(X509_get_subject_name(x), cc->subject, sizeof(cc->subject));
+	certinfo_name(X509_get_issuer_name(x), cc->issuer, sizeof(cc->issuer));
+	(void)certinfo_time(X509_get0_notBefore(x), &cc->not_before);
+	(void)certinfo_time(X509_get0_notAfter(x), &cc->not_after);
 	if (!X509_digest(x, EVP_sha256(), cc->sha256, &len))
 		memset(cc->sha256, 0, sizeof(cc->sha256));
 	dlen = i2d_X509(x, NULL);
@@ -509,7 +438,7 @@ chain_assemble(X509 *leaf, const char *leaf_source, EVP_PKEY *key,
 	err[0] = '\0';
 	if (key != NULL && X509_check_private_key(leaf, key) != 1) {
 		ERR_clear_error();
-		chain_name(X509_get_subject_name(leaf), subj, sizeof(subj));
+		certinfo_name(X509_get_subject_name(leaf), subj, sizeof(subj));
 		snprintf(err, errlen, "the private key does not match "
 		    "certificate \"%s\"", subj);
 		return NULL;
@@ -606,7 +535,8 @@ static int
 chain_better_leaf(X509 *a, X509 *b)
 {
 	int ca_a = X509_check_ca(a) != 0, ca_b = X509_check_ca(b) != 0;
-	int v_a = chain_valid_now(a), v_b = chain_valid_now(b);
+	time_t now = time(NULL);
+	int v_a = certinfo_valid_at(a, now), v_b = certinfo_valid_at(b, now);
 
 	if (ca_a != ca_b)
 		return ca_b;
@@ -723,7 +653,7 @@ chain_build(const struct chain_spec *spec)
 		    rootspec);
 	for (i = 0; i < nfile; i++)
 		if (!chain_on_path(c, certload_set_cert(set, i))) {
-			chain_name(X509_get_subject_name(
+			certinfo_name(X509_get_subject_name(
 			    certload_set_cert(set, i)), subj, sizeof(subj));
 			log_info("%s: dropping \"%s\" from %s: not on the "
 			    "chain", label, subj, spec->cert);
@@ -789,28 +719,6 @@ chain_write_pem(const struct chain *c, BIO *out)
 	return BIO_flush(out) == 1 ? 0 : -1;
 }
 
-static int
-chain_weak_key(X509 *x, char *what, size_t len)
-{
-	EVP_PKEY *pk = X509_get0_pubkey(x);
-	int bits;
-
-	if (pk == NULL)
-		return 0;
-	bits = EVP_PKEY_get_bits(pk);
-	if ((EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "DSA")) &&
-	    bits < 2048) {
-		snprintf(what, len, "%s-%d", EVP_PKEY_get0_type_name(pk),
-		    bits);
-		return 1;
-	}
-	if (EVP_PKEY_is_a(pk, "EC") && bits < 256) {
-		snprintf(what, len, "EC-%d", bits);
-		return 1;
-	}
-	return 0;
-}
-
 enum chain_validity
 chain_cert_validity(const struct chain_cert *cc, time_t now,
     unsigned warn_days)
@@ -819,7 +727,7 @@ chain_cert_validity(const struct chain_cert *cc, time_t now,
 		return CHAIN_NOT_YET_VALID;
 	if (cc->not_after < now)
 		return CHAIN_EXPIRED;
-	if (cc->not_after - now < (time_t)warn_days * 86400)
+	if (certinfo_days_left(cc->not_after, now) < (long)warn_days)
 		return CHAIN_EXPIRING;
 	return CHAIN_VALID;
 }
@@ -843,13 +751,10 @@ chain_describe(const struct chain *c, size_t i, char *buf, size_t len)
 {
 	const struct chain_cert *cc = &c->certs[i];
 	char when[32];
-	struct tm tm;
 
-	if (gmtime_r(&cc->not_after, &tm) == NULL ||
-	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
-		snprintf(when, sizeof(when), "?");
-	snprintf(buf, len, "%zu %s  notAfter %s  %s%s", i, cc->subject, when,
-	    cc->source != NULL ? cc->source : "-",
+	snprintf(buf, len, "%zu %s  notAfter %s  %s%s", i, cc->subject,
+	    certinfo_timestr(cc->not_after, CERTINFO_TIME_LIST, when,
+	    sizeof(when)), cc->source != NULL ? cc->source : "-",
 	    cc->served ? "" : "  (root, not sent)");
 	return buf;
 }
@@ -861,55 +766,58 @@ chain_diagnose(const struct chain *c, const char *label, unsigned warn_days,
 	const struct chain_cert *cc, *leaf = &c->certs[0];
 	time_t now = time(NULL);
 	int warnings = 0, mdnid = NID_undef, topself;
-	char what[64], date[32];
-	struct tm tm;
+	char date[32];
+	EVP_PKEY *pk;
 	size_t i, size;
 
 	for (i = 0; i < c->n; i++) {
 		cc = &c->certs[i];
 		topself = i == c->n - 1 && c->n > 1 &&
-		    X509_self_signed(cc->x509, 0) == 1;
-		gmtime_r(&cc->not_after, &tm);
-		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		    certinfo_self_signed(cc->x509);
+		certinfo_timestr(cc->not_after, CERTINFO_TIME_UTC, date,
+		    sizeof(date));
 		if (!(flags & CHAIN_DIAG_NO_EXPIRY)) {
 			if (cc->not_after < now) {
 				log_warnx("%s: \"%s\" expired on %s", label,
 				    cc->subject, date);
 				warnings++;
-			} else if (cc->not_after - now <
-			    (time_t)warn_days * 86400) {
-				log_warnx("%s: \"%s\" expires in %lld days "
+			} else if (certinfo_days_left(cc->not_after, now) <
+			    (long)warn_days) {
+				log_warnx("%s: \"%s\" expires in %ld days "
 				    "(%s)", label, cc->subject,
-				    (long long)((cc->not_after - now) / 86400),
+				    certinfo_days_left(cc->not_after, now),
 				    date);
 				warnings++;
 			}
 		}
-		if (i > 0 && !topself && cc->not_after < leaf->not_after) {
+		if (i > 0 && !topself &&
+		    certinfo_expires_before(cc->not_after, leaf->not_after)) {
 			log_warnx("%s: intermediate \"%s\" expires (%s) "
 			    "before the leaf", label, cc->subject, date);
 			warnings++;
 		}
 		/* A root's own signature is never checked by clients. */
 		if (!topself && X509_get_signature_info(cc->x509, &mdnid,
-		    NULL, NULL, NULL) && (mdnid == NID_sha1 ||
-		    mdnid == NID_md5)) {
+		    NULL, NULL, NULL) && certinfo_weak_digest(mdnid)) {
 			log_warnx("%s: \"%s\" is signed with %s, which "
 			    "clients reject", label, cc->subject,
 			    OBJ_nid2sn(mdnid));
 			warnings++;
 		}
-		if (chain_weak_key(cc->x509, what, sizeof(what))) {
-			log_warnx("%s: \"%s\" has a weak %s key", label,
-			    cc->subject, what);
+		pk = X509_get0_pubkey(cc->x509);
+		if (certinfo_weak_key(pk)) {
+			log_warnx("%s: \"%s\" has a weak %s-%d key", label,
+			    cc->subject, EVP_PKEY_get0_type_name(pk),
+			    EVP_PKEY_get_bits(pk));
 			warnings++;
 		}
 	}
 	ERR_clear_error();
-	if ((size = chain_served_size(c)) > CHAIN_TCPWINDOW) {
-		log_warnx("%s: the chain sent is %zu bytes, over one TCP "
-		    "initial window (%d bytes): handshakes take an extra "
-		    "round trip", label, size, CHAIN_TCPWINDOW);
+	size = certinfo_msg_size(chain_served(c), chain_served_size(c));
+	if (size > CERTINFO_INITIAL_WINDOW) {
+		log_warnx("%s: the Certificate message is %zu bytes, over one "
+		    "TCP initial window (%d bytes): handshakes take an extra "
+		    "round trip", label, size, CERTINFO_INITIAL_WINDOW);
 		warnings++;
 	}
 	return warnings;

@@ -37,6 +37,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "certinfo.h"
 #include "certload.h"
 #include "chain.h"
 #include "check.h"
@@ -46,22 +47,10 @@
 #define CHECK_DEFAULT_PORT	"443"
 #define CHECK_DEFAULT_TIMEOUT	10		/* seconds, each phase */
 #define CHECK_DEFAULT_WARN_DAYS	30
-/*
- * One TCP initial window: 10 segments (RFC 6928) of 1460 bytes.  A
- * Certificate message larger than this costs the client an extra round trip
- * before it can even start verifying.
- */
-#define CHECK_INITIAL_WINDOW	14600
 #define CHECK_MAX_CERTS		32
 #define CHECK_MAX_PROBLEMS	48
 #define CHECK_MAX_VERRS		16
 #define CHECK_HTTP_MAX		16384
-/*
- * An intermediate is said to expire "before the leaf" only when it does so
- * by more than a day: CAs routinely cap a leaf at its issuer's notAfter, and
- * certificates made one after another differ by a second or two.
- */
-#define CHECK_BEFORE_LEAF_SLACK	86400
 
 enum check_sev {
 	CHECK_SEV_OK,		/* nothing to report */
@@ -160,6 +149,7 @@ struct check_cert {
 	char		 key_type[32];
 	char		 key_curve[32];
 	int		 key_bits;
+	int		 weak_key;	/* certinfo_weak_key() */
 	char		 sig_alg[64];
 	int		 sig_md;	/* NID of the signature's digest */
 	time_t		 not_before;
@@ -289,131 +279,6 @@ check_clean(const char *s, size_t slen, char *buf, size_t len)
 	buf[o] = '\0';
 }
 
-/* A name in RFC 2253 form (which already escapes specials), made safe. */
-static void
-check_name(const X509_NAME *name, char *buf, size_t len)
-{
-	BIO *b;
-	char *data;
-	long n;
-
-	snprintf(buf, len, "(unprintable)");
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return;
-	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0) {
-		n = BIO_get_mem_data(b, &data);
-		if (n == 0)
-			snprintf(buf, len, "(empty)");
-		else if (n > 0)
-			check_clean(data, (size_t)n, buf, len);
-	}
-	BIO_free(b);
-	ERR_clear_error();
-}
-
-static int
-check_asn1_time(const ASN1_TIME *t, time_t *out)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return -1;
-	*out = timegm(&tm);
-	return 0;
-}
-
-static const char *
-check_iso(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
-	return buf;
-}
-
-static const char *
-check_day(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d", &tm) == 0)
-		snprintf(buf, len, "?");
-	return buf;
-}
-
-/* Days from now to t, rounded towards minus infinity. */
-static long
-check_days_left(time_t t, time_t now)
-{
-	long long d = (long long)t - (long long)now;
-
-	if (d >= 0)
-		return (long)(d / 86400);
-	return (long)(-((-d + 86399) / 86400));
-}
-
-/* The caIssuers URL of x's AIA extension, or "". */
-static void
-check_aia(const X509 *x, char *buf, size_t len)
-{
-	AUTHORITY_INFO_ACCESS *aia;
-	ACCESS_DESCRIPTION *ad;
-	const ASN1_IA5STRING *uri;
-	int i;
-
-	buf[0] = '\0';
-	aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
-	if (aia == NULL) {
-		ERR_clear_error();
-		return;
-	}
-	for (i = 0; i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
-		ad = sk_ACCESS_DESCRIPTION_value(aia, i);
-		if (OBJ_obj2nid(ad->method) != NID_ad_ca_issuers ||
-		    ad->location->type != GEN_URI)
-			continue;
-		uri = ad->location->d.uniformResourceIdentifier;
-		check_clean((const char *)ASN1_STRING_get0_data(uri),
-		    (size_t)ASN1_STRING_length(uri), buf, len);
-		break;
-	}
-	AUTHORITY_INFO_ACCESS_free(aia);
-}
-
-static int
-check_self_signed(X509 *x)
-{
-	int rv;
-
-	rv = X509_self_signed(x, 1);
-	ERR_clear_error();
-	return rv == 1;
-}
-
-static int
-check_weak_md(int nid)
-{
-	return nid == NID_sha1 || nid == NID_md5 || nid == NID_md5_sha1 ||
-	    nid == NID_md4 || nid == NID_md2;
-}
-
-/* A key weaker than RSA-2048 / P-256 (chain.h draws the same line). */
-static int
-check_weak_key(const struct check_cert *c)
-{
-	if (strcmp(c->key_type, "EC") == 0)
-		return c->key_bits < 256;
-	if (strcmp(c->key_type, "RSA") == 0 ||
-	    strcmp(c->key_type, "RSA-PSS") == 0 ||
-	    strcmp(c->key_type, "DSA") == 0)
-		return c->key_bits < 2048;
-	return 0;
-}
-
 static void check_problem(struct check_report *, enum check_code,
     const char *, ...) __attribute__((format(printf, 3, 4)));
 
@@ -526,15 +391,6 @@ check_parse_target(struct check_opts *o, char *err, size_t errlen)
 	} else
 		snprintf(o->port, sizeof(o->port), "%s", CHECK_DEFAULT_PORT);
 	return 0;
-}
-
-static int
-check_is_ip(const char *s)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	    inet_pton(AF_INET6, s, buf) == 1;
 }
 
 /*
@@ -663,11 +519,11 @@ check_parse_args(int argc, char **argv, struct check_opts *o, int *help)
 	/* SNI may not carry an IP address (RFC 6066 section 3). */
 	if (o->servername != NULL) {
 		o->checkname = o->servername;
-		o->name_is_ip = check_is_ip(o->servername);
+		o->name_is_ip = certinfo_is_ip(o->servername);
 		o->sni = o->name_is_ip ? NULL : o->servername;
 	} else {
 		o->checkname = o->host;
-		o->name_is_ip = check_is_ip(o->host);
+		o->name_is_ip = certinfo_is_ip(o->host);
 		o->sni = o->name_is_ip ? NULL : o->host;
 	}
 	return 0;
@@ -768,13 +624,14 @@ check_describe(struct check_cert *c, X509 *x)
 	c->x = x;
 	c->duplicate_of = -1;
 	c->walk_pos = -1;
-	check_name(X509_get_subject_name(x), c->subject, sizeof(c->subject));
-	check_name(X509_get_issuer_name(x), c->issuer, sizeof(c->issuer));
+	certinfo_name(X509_get_subject_name(x), c->subject, sizeof(c->subject));
+	certinfo_name(X509_get_issuer_name(x), c->issuer, sizeof(c->issuer));
 	snprintf(c->key_type, sizeof(c->key_type), "unknown");
 	if ((pk = X509_get0_pubkey(x)) != NULL) {
 		if ((tn = EVP_PKEY_get0_type_name(pk)) != NULL)
 			snprintf(c->key_type, sizeof(c->key_type), "%s", tn);
 		c->key_bits = EVP_PKEY_get_bits(pk);
+		c->weak_key = certinfo_weak_key(pk);
 		if (EVP_PKEY_get_group_name(pk, c->key_curve,
 		    sizeof(c->key_curve), &dummy) != 1)
 			c->key_curve[0] = '\0';
@@ -785,17 +642,15 @@ check_describe(struct check_cert *c, X509 *x)
 	if (X509_get_signature_info(x, &mdnid, &pknid, &secbits, &flags) != 1)
 		mdnid = NID_undef;
 	c->sig_md = mdnid;
-	if (check_asn1_time(X509_get0_notBefore(x), &c->not_before) == -1)
-		c->not_before = 0;
-	if (check_asn1_time(X509_get0_notAfter(x), &c->not_after) == -1)
-		c->not_after = 0;
+	(void)certinfo_time(X509_get0_notBefore(x), &c->not_before);
+	(void)certinfo_time(X509_get0_notAfter(x), &c->not_after);
 	if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1)
 		mdlen = 0;
 	for (i = 0; i < mdlen && i < 32; i++)
 		snprintf(c->sha256 + 2 * i, 3, "%02x", md[i]);
 	len = i2d_X509(x, NULL);
 	c->der_len = len > 0 ? (size_t)len : 0;
-	c->self_signed = check_self_signed(x);
+	c->self_signed = certinfo_self_signed(x);
 	ERR_clear_error();
 }
 
@@ -804,6 +659,7 @@ check_collect(struct check_report *r, SSL *ssl)
 {
 	STACK_OF(X509) *sk;
 	X509 *x;
+	size_t der = 0;
 	int i, n, len;
 
 	snprintf(r->protocol, sizeof(r->protocol), "%s", SSL_get_version(ssl));
@@ -818,16 +674,15 @@ check_collect(struct check_report *r, SSL *ssl)
 	sk = SSL_get_peer_cert_chain(ssl);
 	n = sk != NULL ? sk_X509_num(sk) : 0;
 	r->ncerts_received = (size_t)n;
-	/* The TLS 1.2 Certificate message: 4 + 3 + (3 + DER) per cert. */
-	r->msg_size = 7;
 	for (i = 0; i < n; i++) {
 		x = sk_X509_value(sk, i);
 		if ((len = i2d_X509(x, NULL)) > 0)
-			r->msg_size += 3 + (size_t)len;
+			der += (size_t)len;
 		if (r->ncerts >= CHECK_MAX_CERTS || X509_up_ref(x) != 1)
 			continue;
 		check_describe(&r->certs[r->ncerts++], x);
 	}
+	r->msg_size = certinfo_msg_size((size_t)n, der);
 }
 
 /*
@@ -1013,8 +868,6 @@ check_walk(struct check_report *r, int *walk, size_t *nwalk, time_t now)
 static int
 check_is_twin(X509 *x, X509 *y, time_t now)
 {
-	time_t nb, na;
-
 	if (y == NULL || X509_cmp(x, y) == 0)
 		return 0;
 	if (X509_NAME_cmp(X509_get_subject_name(x),
@@ -1022,10 +875,7 @@ check_is_twin(X509 *x, X509 *y, time_t now)
 		return 0;
 	if (EVP_PKEY_eq(X509_get0_pubkey(x), X509_get0_pubkey(y)) != 1)
 		return 0;
-	if (check_asn1_time(X509_get0_notBefore(y), &nb) == -1 ||
-	    check_asn1_time(X509_get0_notAfter(y), &na) == -1)
-		return 0;
-	return nb <= now && now <= na;
+	return certinfo_valid_at(y, now);
 }
 
 static X509 *
@@ -1073,10 +923,10 @@ check_path_dates(struct check_report *r, const struct check_opts *o,
 	n = sk_X509_num(r->path);
 	for (i = 1; i < n; i++) {
 		x = sk_X509_value(r->path, i);
-		if (check_asn1_time(X509_get0_notBefore(x), &nb) == -1 ||
-		    check_asn1_time(X509_get0_notAfter(x), &na) == -1)
+		if (certinfo_time(X509_get0_notBefore(x), &nb) == -1 ||
+		    certinfo_time(X509_get0_notAfter(x), &na) == -1)
 			continue;
-		check_name(X509_get_subject_name(x), name, sizeof(name));
+		certinfo_name(X509_get_subject_name(x), name, sizeof(name));
 		idx = check_sent_index(r, x);
 		top = i == n - 1 && r->path_trusted;
 		what = top ? "root" : "intermediate";
@@ -1087,7 +937,8 @@ check_path_dates(struct check_report *r, const struct check_opts *o,
 		if (na < now || nb > now) {
 			state = na < now ? "expired on" : "is not valid before";
 			when = na < now ? na : nb;
-			check_day(when, d1, sizeof(d1));
+			certinfo_timestr(when, CERTINFO_TIME_DAY, d1,
+			    sizeof(d1));
 			twin = top ? NULL : check_twin(r, x, roots, pool, now);
 			if (top) {
 				check_problem(r, P_ROOT_EXPIRED,
@@ -1096,9 +947,9 @@ check_path_dates(struct check_report *r, const struct check_opts *o,
 			} else if (twin != NULL &&
 			    X509_NAME_cmp(X509_get_issuer_name(twin),
 			    X509_get_issuer_name(x)) != 0) {
-				check_name(X509_get_issuer_name(x), tiss,
+				certinfo_name(X509_get_issuer_name(x), tiss,
 				    sizeof(tiss));
-				check_name(X509_get_issuer_name(twin), tname,
+				certinfo_name(X509_get_issuer_name(twin), tname,
 				    sizeof(tname));
 				check_problem(r, P_EXPIRED_CROSS,
 				    "the chain verifies only through the "
@@ -1119,18 +970,18 @@ check_path_dates(struct check_report *r, const struct check_opts *o,
 			}
 			continue;
 		}
-		check_day(na, d1, sizeof(d1));
-		if (check_days_left(na, now) < (long)o->warn_days)
+		certinfo_timestr(na, CERTINFO_TIME_DAY, d1, sizeof(d1));
+		if (certinfo_days_left(na, now) < (long)o->warn_days)
 			check_problem(r, P_INT_EXPIRING,
 			    "the %s \"%s\" (%s) expires on %s, in %ld days",
-			    what, name, where, d1, check_days_left(na, now));
-		else if ((long long)na + CHECK_BEFORE_LEAF_SLACK <
-		    (long long)r->certs[0].not_after)
+			    what, name, where, d1, certinfo_days_left(na, now));
+		else if (certinfo_expires_before(na, r->certs[0].not_after))
 			check_problem(r, P_INT_BEFORE_LEAF,
 			    "the %s \"%s\" (%s) expires on %s, before the "
 			    "leaf (%s): the chain stops verifying then", what,
-			    name, where, d1, check_day(r->certs[0].not_after,
-			    d2, sizeof(d2)));
+			    name, where, d1, certinfo_timestr(
+			    r->certs[0].not_after, CERTINFO_TIME_DAY, d2,
+			    sizeof(d2)));
 	}
 }
 
@@ -1144,7 +995,7 @@ check_verify_problems(struct check_report *r)
 		struct check_verr *v = &r->verrs[i];
 
 		if (v->cert != NULL)
-			check_name(X509_get_subject_name(v->cert), name,
+			certinfo_name(X509_get_subject_name(v->cert), name,
 			    sizeof(name));
 		else
 			snprintf(name, sizeof(name), "?");
@@ -1156,9 +1007,9 @@ check_verify_problems(struct check_report *r)
 				break;
 			snprintf(r->missing_of, sizeof(r->missing_of), "%s",
 			    name);
-			check_name(X509_get_issuer_name(v->cert),
+			certinfo_name(X509_get_issuer_name(v->cert),
 			    r->missing_subject, sizeof(r->missing_subject));
-			check_aia(v->cert, r->missing_aia,
+			certinfo_aia(v->cert, 1, r->missing_aia,
 			    sizeof(r->missing_aia));
 			check_problem(r, P_INCOMPLETE,
 			    "the issuer of \"%s\", \"%s\", is neither sent by "
@@ -1217,16 +1068,19 @@ check_leaf(struct check_report *r, const struct check_opts *o, time_t now)
 	if (leaf->not_after < now)
 		check_problem(r, P_LEAF_EXPIRED, "the certificate \"%s\" "
 		    "expired on %s", leaf->subject,
-		    check_iso(leaf->not_after, d, sizeof(d)));
+		    certinfo_timestr(leaf->not_after, CERTINFO_TIME_ISO8601,
+		    d, sizeof(d)));
 	else if (leaf->not_before > now)
 		check_problem(r, P_LEAF_NOT_YET, "the certificate \"%s\" is "
 		    "not valid before %s", leaf->subject,
-		    check_iso(leaf->not_before, d, sizeof(d)));
-	else if (check_days_left(leaf->not_after, now) < (long)o->warn_days)
+		    certinfo_timestr(leaf->not_before, CERTINFO_TIME_ISO8601,
+		    d, sizeof(d)));
+	else if (certinfo_days_left(leaf->not_after, now) < (long)o->warn_days)
 		check_problem(r, P_LEAF_EXPIRING, "the certificate \"%s\" "
 		    "expires on %s, in %ld days", leaf->subject,
-		    check_iso(leaf->not_after, d, sizeof(d)),
-		    check_days_left(leaf->not_after, now));
+		    certinfo_timestr(leaf->not_after, CERTINFO_TIME_ISO8601,
+		    d, sizeof(d)),
+		    certinfo_days_left(leaf->not_after, now));
 }
 
 static void
@@ -1347,21 +1201,22 @@ check_analyze(struct check_report *r, const struct check_opts *o,
 			check_problem(r, P_EXTRA, "#%zu \"%s\" expired on %s "
 			    "and is not on the path a strict client builds: "
 			    "drop it", i, c->subject,
-			    check_day(c->not_after, d, sizeof(d)));
+			    certinfo_timestr(c->not_after, CERTINFO_TIME_DAY,
+			    d, sizeof(d)));
 		/* A root's own signature is never checked by anyone. */
-		if (!c->self_signed && check_weak_md(c->sig_md))
+		if (!c->self_signed && certinfo_weak_digest(c->sig_md))
 			check_problem(r, P_SHA1, "#%zu \"%s\" is signed with "
 			    "%s", i, c->subject, c->sig_alg);
-		if (check_weak_key(c))
+		if (c->weak_key)
 			check_problem(r, P_WEAK_KEY, "#%zu \"%s\" has a weak "
 			    "key: %s %d bits", i, c->subject, c->key_type,
 			    c->key_bits);
 	}
-	if (r->msg_size > CHECK_INITIAL_WINDOW)
+	if (r->msg_size > CERTINFO_INITIAL_WINDOW)
 		check_problem(r, P_TOO_LARGE, "the Certificate message is "
 		    "%zu bytes, more than one TCP initial window (~%d bytes): "
 		    "the handshake needs an extra round trip", r->msg_size,
-		    CHECK_INITIAL_WINDOW);
+		    CERTINFO_INITIAL_WINDOW);
 	if (r->tls12 == 0 && r->tls13 == 0)
 		check_problem(r, P_OLD_TLS, "the server negotiates only %s: "
 		    "neither TLS 1.2 nor TLS 1.3 succeeded", r->protocol);
@@ -1649,7 +1504,7 @@ check_print_json(FILE *f, const struct check_report *r,
 	    "    \"certificate_message_size\": %zu,\n"
 	    "    \"initial_window\": %d,\n"
 	    "    \"verified\": %s,\n    \"trusted\": %s,\n"
-	    "    \"sent\": [", r->ncerts, r->msg_size, CHECK_INITIAL_WINDOW,
+	    "    \"sent\": [", r->ncerts, r->msg_size, CERTINFO_INITIAL_WINDOW,
 	    check_bool(r->verified), check_bool(r->verified &&
 	    r->path_trusted));
 	for (i = 0; i < r->ncerts; i++) {
@@ -1669,11 +1524,13 @@ check_print_json(FILE *f, const struct check_report *r,
 		fputs(", \"signature_algorithm\": ", f);
 		check_json_str(f, c->sig_alg);
 		fputs(", \"not_before\": ", f);
-		check_json_str(f, check_iso(c->not_before, d, sizeof(d)));
+		check_json_str(f, certinfo_timestr(c->not_before,
+		    CERTINFO_TIME_ISO8601, d, sizeof(d)));
 		fputs(", \"not_after\": ", f);
-		check_json_str(f, check_iso(c->not_after, d, sizeof(d)));
+		check_json_str(f, certinfo_timestr(c->not_after,
+		    CERTINFO_TIME_ISO8601, d, sizeof(d)));
 		fprintf(f, ", \"days_left\": %ld, \"sha256\": ",
-		    check_days_left(c->not_after, now));
+		    certinfo_days_left(c->not_after, now));
 		check_json_str(f, c->sha256);
 		fprintf(f, ", \"der_size\": %zu, \"self_signed\": %s, "
 		    "\"duplicate_of\": ", c->der_len,
@@ -1689,7 +1546,7 @@ check_print_json(FILE *f, const struct check_report *r,
 		X509 *x = sk_X509_value(r->path, j);
 		char name[256];
 
-		check_name(X509_get_subject_name(x), name, sizeof(name));
+		certinfo_name(X509_get_subject_name(x), name, sizeof(name));
 		idx = check_sent_index(r, x);
 		fprintf(f, "%s\n      {\"subject\": ", j ? "," : "");
 		check_json_str(f, name);
@@ -1817,7 +1674,7 @@ check_print_human(FILE *f, const struct check_report *r,
 	fprintf(f, "Chain as sent: %zu certificate%s, %zu bytes in the "
 	    "Certificate message (one TCP initial window is ~%d)\n",
 	    r->ncerts, r->ncerts == 1 ? "" : "s", r->msg_size,
-	    CHECK_INITIAL_WINDOW);
+	    CERTINFO_INITIAL_WINDOW);
 	for (i = 0; i < r->ncerts; i++) {
 		const struct check_cert *c = &r->certs[i];
 
@@ -1828,9 +1685,11 @@ check_print_human(FILE *f, const struct check_report *r,
 		    c->key_type, c->key_bits, c->key_curve[0] ? " " : "",
 		    c->key_curve, c->sig_alg);
 		fprintf(f, "     valid:     %s to %s (%ld days left)\n",
-		    check_iso(c->not_before, d1, sizeof(d1)),
-		    check_iso(c->not_after, d2, sizeof(d2)),
-		    check_days_left(c->not_after, now));
+		    certinfo_timestr(c->not_before, CERTINFO_TIME_ISO8601, d1,
+		    sizeof(d1)),
+		    certinfo_timestr(c->not_after, CERTINFO_TIME_ISO8601, d2,
+		    sizeof(d2)),
+		    certinfo_days_left(c->not_after, now));
 		fputs("     sha256:    ", f);
 		for (k = 0; k + 1 < sizeof(c->sha256) && c->sha256[k]; k += 2)
 			fprintf(f, "%s%c%c", k ? ":" : "",
@@ -1847,7 +1706,7 @@ check_print_human(FILE *f, const struct check_report *r,
 	for (j = 0; j < n; j++) {
 		X509 *x = sk_X509_value(r->path, j);
 
-		check_name(X509_get_subject_name(x), name, sizeof(name));
+		certinfo_name(X509_get_subject_name(x), name, sizeof(name));
 		idx = check_sent_index(r, x);
 		if (j == n - 1 && r->path_trusted)
 			fprintf(f, "  %s (trusted root%s)\n", name, idx >= 0 ?

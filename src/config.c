@@ -34,6 +34,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "certinfo.h"
 #include "config.h"
 #include "file.h"
 #include "log.h"
@@ -70,7 +71,7 @@ enum config_type {
 	CONFIG_T_FILE,		/* char *: a readable regular file, now */
 	CONFIG_T_DIR,		/* char *: a readable directory, now */
 	CONFIG_T_HOSTPORT,	/* struct config_hostport: [host]:port */
-	CONFIG_T_CIPHERS,	/* char *: an OpenSSL cipher list (TLS <= 1.2) */
+	CONFIG_T_CIPHERS,	/* char *: OpenSSL cipher list (TLS <= 1.2) */
 	CONFIG_T_SUITES,	/* char *: TLS 1.3 cipher suites */
 	CONFIG_T_CUSTOM		/* stored as the row's set function says,
 				   freed by its clear function */
@@ -92,7 +93,7 @@ struct config_choice {
 
 /* Row flags. */
 #define CONFIG_REQUIRED		0x01	/* every site must set it */
-#define CONFIG_BACKEND_TLS	0x02	/* ignored (warned) with backend_tls = no */
+#define CONFIG_BACKEND_TLS	0x02	/* ignored (warned) if backend_tls = no */
 
 /*
  * A setter parses v into the key's field of obj (a struct config or a struct
@@ -108,7 +109,7 @@ struct config_key {
 	enum config_scope	 scope;
 	size_t			 offset;	/* of its field in obj */
 	enum config_type	 type;
-	unsigned		 lo, hi;	/* UINT range; DURATION minimum */
+	unsigned		 lo, hi;	/* UINT range; DURATION min */
 	const struct config_choice *choices;	/* ENUM; UINT's words */
 	const char		*def;		/* default as written in a file,
 						   NULL: none (zero, NULL) */
@@ -145,12 +146,12 @@ static const struct config_choice config_auto[] = {
 	{ NULL, 0, 0 }
 };
 
+/* certinfo.h's names, and "TLSv1.0" for TLSv1. */
 static const struct config_choice config_protocols[] = {
-	{ "TLSv1",	TLS1_VERSION,	0 },
+#define CONFIG_PROTOCOL_CHOICE(v, name) { name, v, 0 },
+	CERTINFO_PROTOCOLS(CONFIG_PROTOCOL_CHOICE)
+#undef CONFIG_PROTOCOL_CHOICE
 	{ "TLSv1.0",	TLS1_VERSION,	1 },
-	{ "TLSv1.1",	TLS1_1_VERSION,	0 },
-	{ "TLSv1.2",	TLS1_2_VERSION,	0 },
-	{ "TLSv1.3",	TLS1_3_VERSION,	0 },
 	{ NULL, 0, 0 }
 };
 

@@ -10,30 +10,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "certinfo.h"
 #include "chain.h"
 #include "config.h"
 #include "expiry.h"
 #include "generation.h"
 #include "log.h"
 
-#define EXPIRY_DAY	86400
-
 static int
 expiry_invalid(enum chain_validity v)
 {
 	return v == CHAIN_EXPIRED || v == CHAIN_NOT_YET_VALID;
-}
-
-/* t as "2026-12-07" (with_time 0) or "2026-12-07 13:40:12 UTC". */
-static const char *
-expiry_date(time_t t, int with_time, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, with_time ?
-	    "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d", &tm) == 0)
-		(void)snprintf(buf, len, "%lld", (long long)t);
-	return buf;
 }
 
 /* Served certificates of c that are not valid at now. */
@@ -58,7 +45,7 @@ expiry_check(const struct generation *g, time_t now)
 	const struct gen_site *gs;
 	const struct chain_cert *cc;
 	unsigned warn = g->cfg->expiry_warning_days;
-	long long days;
+	long days;
 	char date[40];
 	size_t i, d, invalid = 0;
 
@@ -72,39 +59,41 @@ expiry_check(const struct generation *g, time_t now)
 			case CHAIN_VALID:
 				break;
 			case CHAIN_EXPIRING:
-				days = (long long)((cc->not_after - now) /
-				    EXPIRY_DAY);
+				days = certinfo_days_left(cc->not_after, now);
 				if (days > 0)
 					log_warnx("site %s: certificate depth "
-					    "%zu \"%s\" expires in %lld day%s "
+					    "%zu \"%s\" expires in %ld day%s "
 					    "(%s)", gs->cfg->name, d,
 					    cc->subject, days,
 					    days == 1 ? "" : "s",
-					    expiry_date(cc->not_after, 0,
-					    date, sizeof(date)));
+					    certinfo_timestr(cc->not_after,
+					    CERTINFO_TIME_DAY, date,
+					    sizeof(date)));
 				else
 					log_warnx("site %s: certificate depth "
 					    "%zu \"%s\" expires in less than a "
 					    "day (%s)", gs->cfg->name, d,
-					    cc->subject, expiry_date(
-					    cc->not_after, 1, date,
-					    sizeof(date)));
+					    cc->subject, certinfo_timestr(
+					    cc->not_after, CERTINFO_TIME_UTC,
+					    date, sizeof(date)));
 				break;
 			case CHAIN_EXPIRED:
 				invalid++;
 				log_errx("site %s: certificate depth %zu "
 				    "\"%s\" has expired (%s): strict clients "
 				    "reject the chain", gs->cfg->name, d,
-				    cc->subject, expiry_date(cc->not_after, 1,
-				    date, sizeof(date)));
+				    cc->subject, certinfo_timestr(
+				    cc->not_after, CERTINFO_TIME_UTC, date,
+				    sizeof(date)));
 				break;
 			case CHAIN_NOT_YET_VALID:
 				invalid++;
 				log_errx("site %s: certificate depth %zu "
 				    "\"%s\" is not valid before %s: strict "
 				    "clients reject the chain", gs->cfg->name,
-				    d, cc->subject, expiry_date(cc->not_before,
-				    1, date, sizeof(date)));
+				    d, cc->subject, certinfo_timestr(
+				    cc->not_before, CERTINFO_TIME_UTC, date,
+				    sizeof(date)));
 				break;
 			}
 		}
@@ -213,7 +202,8 @@ expiry_log_replaced(const struct generation *old,
 			    0)),
 			    d == 0 ? "certificate" : "intermediate",
 			    oc->subject, nc->subject,
-			    expiry_date(nc->not_after, 1, date, sizeof(date)),
+			    certinfo_timestr(nc->not_after, CERTINFO_TIME_UTC,
+			    date, sizeof(date)),
 			    nc->source != NULL ? nc->source : "-");
 			n++;
 		}

@@ -34,6 +34,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "certinfo.h"
 #include "certload.h"
 #include "chain.h"
 #include "config.h"
@@ -133,41 +134,6 @@ static void
 selftest_fix_line(const struct selftest_target *t, const char *line)
 {
 	t->report(t->arg, SELFTEST_FIX_LINE, line);
-}
-
-/* name in RFC 2253 form, escaped; "?" if it cannot be printed. */
-static void
-selftest_name(const X509_NAME *name, char *out, size_t outlen)
-{
-	char raw[1024];
-	BIO *b;
-	int n;
-
-	snprintf(out, outlen, "?");
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return;
-	if (X509_NAME_print_ex(b, name, 0,
-	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
-	    (n = BIO_read(b, raw, sizeof(raw) - 1)) > 0) {
-		raw[n] = '\0';
-		log_escape(raw, out, outlen);
-	}
-	BIO_free(b);
-	ERR_clear_error();
-}
-
-/* x's subject, as selftest_name() prints it. */
-static void
-selftest_subject(X509 *x, char *out, size_t outlen)
-{
-	selftest_name(X509_get_subject_name(x), out, outlen);
-}
-
-/* x's issuer, as selftest_name() prints it. */
-static void
-selftest_issuer(X509 *x, char *out, size_t outlen)
-{
-	selftest_name(X509_get_issuer_name(x), out, outlen);
 }
 
 /* The name the proxy expects in backend idx's certificate. */
@@ -298,16 +264,6 @@ selftest_cancelled(int cancel_fd)
 	return poll(&pfd, 1, 0) == 1;
 }
 
-/* 1 if s is an IPv4 or IPv6 address literal (never sent as SNI). */
-static int
-selftest_is_ip(const char *s)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	    inet_pton(AF_INET6, s, buf) == 1;
-}
-
 /* Connect to backend t->idx as the proxy would; NULL: see fail and err. */
 static struct probe *
 selftest_connect(const struct selftest_target *t, enum probe_fail *fail,
@@ -350,7 +306,7 @@ selftest_peek(const struct selftest_target *t, char *err, size_t errlen)
 		if (SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) != 1 ||
 		    SSL_CTX_set_cipher_list(ctx, SELFTEST_ANY_CIPHER) != 1 ||
 		    (ssl = SSL_new(ctx)) == NULL ||
-		    (!selftest_is_ip(name) &&
+		    (!certinfo_is_ip(name) &&
 		    SSL_set_tlsext_host_name(ssl, name) != 1)) {
 			SSL_free(ssl);
 			ssl = NULL;
@@ -685,9 +641,9 @@ selftest_no_handshake(const struct selftest_target *t, struct probe *p,
 	}
 	ssl = probe_ssl(q);
 	v = SSL_version(ssl);
-	ver = tlsctx_protocol_name(v);
+	ver = certinfo_protocol_name(v);
 	cipher = SSL_get_cipher_name(ssl);
-	want = tlsctx_protocol_name(t->site->backend_min_protocol);
+	want = certinfo_protocol_name(t->site->backend_min_protocol);
 	if (v < t->site->backend_min_protocol) {
 		snprintf(line, sizeof(line), "backend_min_protocol = %s", ver);
 		selftest_fix(t, line, "the backend speaks nothing newer than "
@@ -725,7 +681,7 @@ selftest_fix_verify(const struct selftest_target *t, long vr, X509 *peer,
 	if (selftest_pin(peer, pin, sizeof(pin)) == -1)
 		return;
 	snprintf(pinline, sizeof(pinline), "backend_verify = %s", pin);
-	selftest_subject(peer, subj, sizeof(subj));
+	certinfo_name(X509_get_subject_name(peer), subj, sizeof(subj));
 	switch (vr) {
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 		selftest_fix(t, pinline, "the backend presents a self-signed "
@@ -738,7 +694,8 @@ selftest_fix_verify(const struct selftest_target *t, long vr, X509 *peer,
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-		selftest_issuer(peer, issuer, sizeof(issuer));
+		certinfo_name(X509_get_issuer_name(peer), issuer,
+		    sizeof(issuer));
 		if (selftest_fix_ca(t, peer, sent, issuer))
 			return;
 		selftest_fix(t, NULL, "the backend's certificate (%s) comes "
@@ -875,7 +832,7 @@ selftest_backend(const struct selftest_target *t)
 		probe_close(p);
 		return 1;
 	}
-	selftest_subject(peer, subj, sizeof(subj));
+	certinfo_name(X509_get_subject_name(peer), subj, sizeof(subj));
 	if (t->leaf == NULL) {
 		selftest_report(t->report, t->arg, ok ? SELFTEST_OK :
 		    SELFTEST_PROBLEM, "site %s: backend %s: reachable (%s, "

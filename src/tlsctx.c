@@ -3,7 +3,6 @@
  */
 #include <sys/stat.h>
 
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "certinfo.h"
 #include "chain.h"
 #include "config.h"
 #include "file.h"
@@ -117,32 +117,6 @@ tlsctx_init(void)
 	return 0;
 }
 
-const char *
-tlsctx_protocol_name(int v)
-{
-	switch (v) {
-	case TLS1_VERSION:
-		return "TLSv1";
-	case TLS1_1_VERSION:
-		return "TLSv1.1";
-	case TLS1_2_VERSION:
-		return "TLSv1.2";
-	case TLS1_3_VERSION:
-		return "TLSv1.3";
-	default:
-		return "unknown";
-	}
-}
-
-static int
-tlsctx_is_ip(const char *s)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	    inet_pton(AF_INET6, s, buf) == 1;
-}
-
 /*
  * A host name as RFC 6066 wants it in SNI: dot-separated labels of 1 to 63
  * letters, digits, '-' (not first or last) and '_' (found in real internal
@@ -235,7 +209,7 @@ tlsctx_server_new(const struct config_site *site, const struct chain *chain,
 		SSL_CTX_set_security_level(ctx, 0);
 		log_warnx("site %s: min_protocol %s: old protocols enabled, "
 		    "OpenSSL security level lowered to 0", site->name,
-		    tlsctx_protocol_name(site->min_protocol));
+		    certinfo_protocol_name(site->min_protocol));
 	}
 	if (SSL_CTX_set_min_proto_version(ctx, site->min_protocol != 0 ?
 	    site->min_protocol : TLS1_2_VERSION) != 1)
@@ -548,7 +522,7 @@ tlsctx_backend_policy(SSL_CTX *ctx, const struct config_site *site)
 		log_warnx("site %s: backend_min_protocol %s: the backend "
 		    "connections of this site accept old protocols, OpenSSL "
 		    "security level lowered to 0 for them (only them)",
-		    site->name, tlsctx_protocol_name(min));
+		    site->name, certinfo_protocol_name(min));
 	}
 	if (ciphers != NULL && SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
 		log_ssl(LOG_LEVEL_ERR, "site %s: bad backend_ciphers \"%s\"",
@@ -665,15 +639,15 @@ tlsctx_backend_ssl(struct tlsctx_backend *tb, size_t idx,
 	if (sni == NULL && client_sni != NULL &&
 	    tlsctx_valid_hostname(client_sni))
 		sni = client_sni;
-	if (sni == NULL && !tlsctx_is_ip(host))
+	if (sni == NULL && !certinfo_is_ip(host))
 		sni = host;
-	if (sni != NULL && *sni != '\0' && !tlsctx_is_ip(sni) &&
+	if (sni != NULL && *sni != '\0' && !certinfo_is_ip(sni) &&
 	    SSL_set_tlsext_host_name(ssl, sni) != 1)
 		goto err;
 
 	if (site->backend_verify == CONFIG_VERIFY_YES) {
 		expect = site->backend_sni != NULL ? site->backend_sni : host;
-		if (tlsctx_is_ip(expect)) {
+		if (certinfo_is_ip(expect)) {
 			if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
 			    expect) != 1)
 				goto err;
