@@ -83,6 +83,9 @@ struct config {
 	unsigned	 expiry_warning_days;	/* default 30 */
 	unsigned	 expiry_check_interval;	/* seconds, default 1d, min 1 */
 	unsigned	 shutdown_timeout;	/* seconds, default 30 */
+	char		*ticket_keys;	/* key file; NULL: generated keys */
+	unsigned	 ticket_key_rotation;	/* seconds, default 1h */
+	int		 watch;		/* reload when files change; def. 1 */
 
 	struct config_site **sites;	/* in file order; sites[0] is the
 					   default of its listen address */

@@ -19,6 +19,7 @@
 #include "tlsctx.h"
 
 struct gen_listen;
+struct ticketkeys;
 
 /* A site as the proxy serves it. */
 struct gen_site {
@@ -44,6 +45,7 @@ struct generation {
 	size_t			 nsites;
 	struct gen_listen	*listens;
 	size_t			 nlistens;
+	struct ticketkeys	*tickets;	/* on every server context */
 };
 
 /*

@@ -180,6 +180,12 @@ static const struct config_key config_keys[] = {
 	    .type = CONFIG_T_DURATION, .lo = 1, .def = "1d" },
 	{ CONFIG_GLOBAL_KEY("shutdown_timeout", shutdown_timeout),
 	    .type = CONFIG_T_DURATION, .lo = 0, .def = "30s" },
+	/* Its keys are read (and checked) when a generation loads. */
+	{ CONFIG_GLOBAL_KEY("ticket_keys", ticket_keys), .type = CONFIG_T_FILE },
+	{ CONFIG_GLOBAL_KEY("ticket_key_rotation", ticket_key_rotation),
+	    .type = CONFIG_T_DURATION, .lo = 1, .def = "1h" },
+	{ CONFIG_GLOBAL_KEY("watch", watch), .type = CONFIG_T_BOOL,
+	    .def = "yes" },
 
 	/* [site] */
 	{ CONFIG_SITE_KEY("listen", listen), .type = CONFIG_T_HOSTPORT,
@@ -1466,6 +1472,13 @@ config_finish(struct config_ctx *ctx)
 			    "backend_verify", "no: the backend's certificate "
 			    "is not checked at all");
 	}
+	sec = ctx->global;
+	k = (size_t)config_key_find("ticket_key_rotation");
+	if (sec != NULL && sec->seen[config_key_find("ticket_keys")] != 0 &&
+	    sec->seen[k] != 0)
+		config_warn(ctx, sec->seen[k], sec, "ticket_key_rotation",
+		    "ignored with ticket_keys (the key file is rotated from "
+		    "outside: chainfix ticket-keys rotate)");
 	if (ctx->cfg->nsites == 0)
 		config_err(ctx, 0, NULL, NULL, "no site: at least one [site] "
 		    "section with listen, cert and backend is needed");

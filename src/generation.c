@@ -9,6 +9,7 @@
 #include "config.h"
 #include "generation.h"
 #include "log.h"
+#include "ticketkeys.h"
 #include "tlsctx.h"
 
 static void generation_free(struct generation *g);
@@ -70,7 +71,8 @@ generation_build_site(struct generation *g, size_t i)
 		    cs->name, cs->cert);
 		return -1;
 	}
-	if ((gs->ctx = tlsctx_server_new(cs, gs->chain, gs)) == NULL)
+	if ((gs->ctx = tlsctx_server_new(cs, gs->chain, gs)) == NULL ||
+	    ticketkeys_install(g->tickets, gs->ctx) == -1)
 		return -1;
 	if (cs->backend_tls &&
 	    (gs->backend = tlsctx_backend_new(cs)) == NULL)
@@ -112,6 +114,17 @@ generation_load(const char *path, unsigned serial)
 		log_warn("generation_load");
 		goto err;
 	}
+	/*
+	 * A key file is read anew with each generation (a reload, or the
+	 * file changed); generated keys belong to the process and outlive
+	 * reloads, or every reload would end every client's resumption.
+	 */
+	if (cfg->ticket_keys != NULL) {
+		if ((g->tickets = ticketkeys_load(cfg->ticket_keys)) == NULL)
+			goto err;
+	} else if ((g->tickets = ticketkeys_shared(
+	    cfg->ticket_key_rotation)) == NULL)
+		goto err;
 	for (i = 0; i < cfg->nsites; i++)
 		if (generation_build_site(g, i) == -1)
 			goto err;
@@ -147,6 +160,14 @@ generation_log(const struct generation *g)
 		chain_diagnose(gs->chain, gs->cfg->name,
 		    g->cfg->expiry_warning_days, CHAIN_DIAG_NO_EXPIRY);
 	}
+	if (g->cfg->ticket_keys != NULL)
+		log_info("session tickets: %zu key%s from %s (the first "
+		    "encrypts)", ticketkeys_count(g->tickets),
+		    ticketkeys_count(g->tickets) == 1 ? "" : "s",
+		    g->cfg->ticket_keys);
+	else
+		log_info("session tickets: keys made in memory, a new one "
+		    "every %us", g->cfg->ticket_key_rotation);
 }
 
 struct generation *
@@ -183,6 +204,7 @@ generation_free(struct generation *g)
 			chain_free(g->sites[i].chain);
 		}
 	}
+	ticketkeys_unref(g->tickets);
 	free(g->listens);
 	free(g->sites);
 	config_free(g->cfg);

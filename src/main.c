@@ -10,6 +10,7 @@
 #include "check.h"
 #include "log.h"
 #include "proxy.h"
+#include "ticketkeys.h"
 #include "tools.h"
 
 static const char usage_text[] =
@@ -25,6 +26,9 @@ static const char usage_text[] =
 "                      [--intermediates DIR] [--warn-days N] [--timeout SECONDS]\n"
 "                      [--activesync] [--json]\n"
 "                                        report a server's chain as a strict client sees it\n"
+"       chainfix ticket-keys rotate FILE [--keep N]\n"
+"                                        put a fresh session ticket key first in FILE\n"
+"                                        (ticket_keys), keep the N newest\n"
 "       chainfix --version | --help\n"
 "\n"
 "chainfix terminates TLS with a complete, correctly ordered certificate chain\n"
@@ -63,6 +67,8 @@ main(int argc, char **argv)
 		return tools_configtest(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return check_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "ticket-keys") == 0)
+		return ticketkeys_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "-c") == 0 || strcmp(cmd, "--config") == 0) {
 		if (argc != 3)
 			return main_usage(stderr, 2);

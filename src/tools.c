@@ -18,6 +18,7 @@
 #include "generation.h"
 #include "log.h"
 #include "selftest.h"
+#include "ticketkeys.h"
 #include "tools.h"
 
 static const char tools_bundle_usage[] =
@@ -262,6 +263,7 @@ tools_configtest(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct config_site *site;
+	struct ticketkeys *tk;
 	struct chain_spec spec;
 	struct config *cfg;
 	struct chain *c;
@@ -292,6 +294,16 @@ tools_configtest(int argc, char **argv)
 		return 1;
 	}
 	log_setlevel(cfg->log_level);
+	if (cfg->ticket_keys != NULL) {
+		if ((tk = ticketkeys_load(cfg->ticket_keys)) == NULL)
+			errors++;
+		else
+			printf("session tickets: %zu key%s from %s\n",
+			    ticketkeys_count(tk),
+			    ticketkeys_count(tk) == 1 ? "" : "s",
+			    cfg->ticket_keys);
+		ticketkeys_unref(tk);
+	}
 	/* A backend that resets the handshake must not kill us. */
 	if (selftest)
 		signal(SIGPIPE, SIG_IGN);

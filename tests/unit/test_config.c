@@ -1078,6 +1078,54 @@ append_defaults(char *text, size_t size, int global)
 			    "%s = %s\n", ki.name, ki.def);
 }
 
+/* ticket_keys, ticket_key_rotation and watch: [global] keys. */
+static void
+test_fleet_keys(void **state)
+{
+	struct config *cfg;
+	char *errs, want[256];
+
+	(void)state;
+	cfg = load(GOOD_SITE, &errs);
+	assert_non_null(cfg);
+	assert_null(cfg->ticket_keys);
+	assert_int_equal(cfg->ticket_key_rotation, 3600);
+	assert_int_equal(cfg->watch, 1);
+	config_free(cfg);
+
+	touch("ticket.keys");
+	cfg = load("[global]\nticket_keys = @D/ticket.keys\nwatch = no\n"
+	    GOOD_SITE, &errs);
+	assert_non_null(cfg);
+	assert_string_equal(errs, "");
+	assert_non_null(strstr(cfg->ticket_keys, "/ticket.keys"));
+	assert_int_equal(cfg->watch, 0);
+	config_free(cfg);
+
+	cfg = load("[global]\nticket_key_rotation = 30m\n" GOOD_SITE, &errs);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->ticket_key_rotation, 1800);
+	config_free(cfg);
+
+	/* Both: the rotation is the key file's business, said once. */
+	cfg = load("[global]\nticket_keys = @D/ticket.keys\n"
+	    "ticket_key_rotation = 2h\n" GOOD_SITE, &errs);
+	assert_non_null(cfg);
+	assert_int_equal(count(errs, ": warning: "), 1);
+	snprintf(want, sizeof(want), "%s:3: [global] ticket_key_rotation: "
+	    "ignored with ticket_keys", tconf);
+	assert_contains(errs, want);
+	config_free(cfg);
+
+	errs = load_fails("[global]\nticket_keys = @D/nope.keys\n"
+	    "ticket_key_rotation = 0\nwatch = sometimes\n" GOOD_SITE, 3);
+	assert_error(errs, 2, "[global] ticket_keys: cannot read ");
+	assert_error(errs, 3, "[global] ticket_key_rotation: \"0\" is too "
+	    "short");
+	assert_error(errs, 4, "[global] watch: \"sometimes\" is not yes or "
+	    "no");
+}
+
 /*
  * The key table config_key_info() lists is the parser's: every key is
  * accepted in its own section and refused in the other, every default loads
@@ -1138,6 +1186,8 @@ test_key_table(void **state)
 	SAME(expiry_warning_days);
 	SAME(expiry_check_interval);
 	SAME(shutdown_timeout);
+	SAME(ticket_key_rotation);
+	SAME(watch);
 	SAME(sites[0]->send_root);
 	SAME(sites[0]->backend_tls);
 	SAME(sites[0]->backend_verify);
@@ -1254,6 +1304,7 @@ main(void)
 		T(test_syntax),
 		T(test_several_errors),
 		T(test_expiry_interval),
+		T(test_fleet_keys),
 		T(test_example),
 		T(test_key_table),
 #undef T
