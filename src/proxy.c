@@ -31,6 +31,7 @@
 #include "selftest.h"
 #include "service.h"
 #include "session.h"
+#include "watch.h"
 #include "worker.h"
 
 #define PROXY_DRAIN_POLL_MS	100
@@ -52,6 +53,7 @@ struct proxy {
 	struct event		*expiry_timer;
 	unsigned		 expiry_interval;	/* as armed, seconds */
 	struct admin		*admin;
+	struct watch		*watch;		/* reload when files change */
 	int			 draining;
 	int			 killed;	/* sessions told to close */
 	struct timespec		 drain_start;
@@ -185,6 +187,7 @@ proxy_reload(struct proxy *p)
 
 	log_info("reloading %s", p->path);
 	service_reloading();
+	watch_begin(p->watch);
 	if ((g = generation_load(p->path, p->serial + 1)) == NULL) {
 		log_errx("reload of %s failed: keeping the running "
 		    "configuration", p->path);
@@ -222,10 +225,25 @@ proxy_reload(struct proxy *p)
 	    g->nsites, g->nsites == 1 ? "" : "s", g->serial);
 	service_ready();
 	proxy_status(p);
+	(void)watch_set(p->watch, p->gen->cfg);
 	return;
  fail:
 	metrics_inc(M_RELOAD_FAIL);
 	service_ready();
+	/* The running files again, from the state this reload saw. */
+	(void)watch_set(p->watch, p->gen->cfg);
+}
+
+/* A watched file changed: the same reload as SIGHUP. */
+static void
+proxy_watch_changed(void *arg, const char *why)
+{
+	struct proxy *p = arg;
+
+	if (p->draining)
+		return;
+	log_info("%s changed: reloading", why);
+	proxy_reload(p);
 }
 
 /*
@@ -443,6 +461,10 @@ proxy_main(const char *config_path)
 	proxy_status(&p);
 	event_add(p.status_timer, &status_tv);
 	proxy_expiry_arm(&p);
+	if ((p.watch = watch_new(p.base, proxy_watch_changed, &p, 0)) ==
+	    NULL || watch_set(p.watch, p.gen->cfg) == -1)
+		log_warnx("watch: changed files are noticed late or only on "
+		    "reload (SIGHUP)");
 	if (event_base_dispatch(p.base) == -1)
 		log_errx("the main event loop failed");
 	else
@@ -455,6 +477,7 @@ proxy_main(const char *config_path)
 		free(p.workers);
 	}
 	admin_free(p.admin);
+	watch_free(p.watch);
 	if (p.expiry_timer != NULL)
 		event_free(p.expiry_timer);
 	if (p.status_timer != NULL)
