@@ -34,6 +34,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "file.h"
 #include "log.h"
 #include "ticketkeys.h"
 
@@ -545,33 +546,25 @@ ticketkeys_parse(const unsigned char *buf, size_t len, const char *label,
 	return NULL;
 }
 
-/* Read a whole small regular file without blocking on a FIFO. */
+/* Read a whole small regular file (file_open: a FIFO does not block). */
 static unsigned char *
-ticketkeys_read(const char *path, size_t *lenp, struct stat *st)
+ticketkeys_read(const char *path, size_t *lenp)
 {
 	unsigned char *buf = NULL;
+	struct stat st;
+	char why[256];
 	size_t len = 0;
 	ssize_t r;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) ==
-	    -1) {
-		log_errx("%s: cannot read the ticket keys: %s", path,
-		    strerror(errno));
+	if ((fd = file_open(path, &st, why, sizeof(why))) == -1) {
+		log_errx("%s: the ticket key file %s", path, why);
 		return NULL;
 	}
-	if (fstat(fd, st) == -1) {
-		log_errx("%s: cannot read the ticket keys: %s", path,
-		    strerror(errno));
-		goto err;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		log_errx("%s: the ticket key file is not a regular file", path);
-		goto err;
-	}
-	if (st->st_size > TICKETKEYS_FILE_MAX) {
+	(void)file_warn_exposed(path, &st, "session ticket key file", 1);
+	if (st.st_size > TICKETKEYS_FILE_MAX) {
 		log_errx("%s: too large for a ticket key file (%lld bytes)",
-		    path, (long long)st->st_size);
+		    path, (long long)st.st_size);
 		goto err;
 	}
 	if ((buf = malloc(TICKETKEYS_FILE_MAX + 1)) == NULL) {
@@ -602,18 +595,11 @@ ticketkeys_load(const char *path)
 {
 	struct ticketkeys *tk;
 	unsigned char *buf;
-	struct stat st;
 	char why[512];
 	size_t len = 0;
 
-	if ((buf = ticketkeys_read(path, &len, &st)) == NULL)
+	if ((buf = ticketkeys_read(path, &len)) == NULL)
 		return NULL;
-	if ((st.st_mode & S_IRWXO) != 0)
-		log_warnx("%s: the session ticket keys are %s by others "
-		    "(mode %04o): whoever reads them can decrypt recorded "
-		    "sessions; chmod o= %s", path, (st.st_mode & S_IWOTH) ?
-		    "writable" : "readable", (unsigned)(st.st_mode & 07777),
-		    path);
 	why[0] = '\0';
 	tk = ticketkeys_parse(buf, len, path, why, sizeof(why));
 	OPENSSL_cleanse(buf, TICKETKEYS_FILE_MAX + 1);
