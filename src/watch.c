@@ -43,6 +43,15 @@
 #define WATCH_QUIET_MS		1000	/* check this long after the last event */
 #define WATCH_MAX_DELAY_SECS	5	/* but no later than this after the first */
 
+/*
+ * A file written in place counts once it is closed, not at every write
+ * (IN_MODIFY): a file kept open and written on, such as a log next to the
+ * configuration, would keep the watch busy (and a debug line about a check
+ * written to that log would cause the next check).
+ */
+#define WATCH_EVENTS	(IN_CREATE | IN_DELETE | IN_MOVED_FROM |	\
+	IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | IN_ONLYDIR)
+
 #define WATCH_FNV_OFFSET	0xcbf29ce484222325ULL
 #define WATCH_FNV_PRIME		0x100000001b3ULL
 
@@ -330,9 +339,8 @@ watch_inotify_dir(int fd, const char *path)
 
 	if ((copy = strdup(path)) == NULL)
 		return -1;
-	if (inotify_add_watch(fd, dirname(copy), IN_CREATE | IN_DELETE |
-	    IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY |
-	    IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR) == -1 &&
+	if (inotify_add_watch(fd, dirname(copy), WATCH_EVENTS |
+	    IN_DELETE_SELF | IN_MOVE_SELF) == -1 &&
 	    errno != ENOENT)
 		rc = -1;
 	free(copy);
@@ -350,9 +358,8 @@ watch_inotify_file(int fd, const struct watch_file *f)
 	if (realpath(f->path, real) != NULL && strcmp(real, f->path) != 0 &&
 	    watch_inotify_dir(fd, real) == -1)
 		return -1;
-	if (f->dir && inotify_add_watch(fd, f->path, IN_CREATE | IN_DELETE |
-	    IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY |
-	    IN_ATTRIB | IN_ONLYDIR) == -1 && errno != ENOENT)
+	if (f->dir && inotify_add_watch(fd, f->path, WATCH_EVENTS) == -1 &&
+	    errno != ENOENT)
 		return -1;
 	return 0;
 }

@@ -6,7 +6,8 @@
 # renewal, rebuilds the chains and logs the replacement; the same process
 # then serves a chain that a strict client verifies, and the gauges follow.
 # The renewal is added only after startup: at startup the chain engine would
-# prefer it (later notAfter) and nothing would be proved.
+# prefer it (later notAfter) and nothing would be proved.  watch = no for
+# the same reason: the watch would reload as soon as the file appears.
 . "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
 . "$CHAINFIX_TEST_ROOT/lib/expiry_lib.sh"
 need openssl /usr/bin/python3
@@ -29,6 +30,7 @@ global_conf "$T/chainfix.conf"
 cat >>"$T/chainfix.conf" <<EOF
 admin_listen = 127.0.0.1:$ADMIN
 expiry_check_interval = 1s
+watch = no
 EOF
 SITE_INTERMEDIATES=$T/inter site_conf "$T/chainfix.conf" exp "$PPORT" "$BPORT"
 
