@@ -11,6 +11,8 @@ PACKAGES=(
 	# tests: unit framework, peers and strict clients
 	libcmocka-dev clang openssl ca-certificates curl gnutls-bin python3
 	systemd procps iproute2 strace
+	# the fleet test: a real L4 load balancer in front of two instances
+	haproxy
 )
 
 missing=()
