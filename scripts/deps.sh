@@ -23,6 +23,9 @@ done
 # The Dockerfile linter runs through npx; a machine whose Node.js came
 # from elsewhere already has it, and Debian's npm would conflict there.
 command -v npx >/dev/null 2>&1 || missing+=(npm)
+# `kubectl kustomize` renders deploy/kubernetes offline (the manifest test);
+# any kubectl will do, Debian's is in kubernetes-client.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=
