@@ -3,8 +3,9 @@
  * base64 lines and nginx's binary files) and bad ones are refused without
  * showing key material; two "instances" sharing a key file resume each
  * other's sessions, TLS 1.2 and TLS 1.3; a rotated file still accepts the
- * previous key and issues tickets under the new one; generated keys rotate
- * on their schedule; key files are written atomically with safe modes.
+ * previous key and issues tickets under the new one; a session of one site
+ * never resumes on another site sharing the key; generated keys rotate on
+ * their schedule; key files are written atomically with safe modes.
  * Handshakes run in memory over BIO pairs.
  */
 #include <sys/stat.h>
@@ -34,6 +35,7 @@
 #include "testpki.h"
 
 static struct testpki *P;
+static X509 *leaf_b;		/* other.test, *.other.test */
 
 struct site {
 	struct config_site	 cfg;
@@ -44,8 +46,20 @@ struct site {
 static int
 setup(void **state)
 {
+	struct testpki_certspec spec;
+
 	(void)state;
 	P = testpki_new();
+	memset(&spec, 0, sizeof(spec));
+	spec.cn = "other.test";
+	spec.key = P->leaf2_key;
+	spec.issuer = P->int2;
+	spec.issuer_key = P->int2_key;
+	spec.not_before = -TESTPKI_DAY;
+	spec.not_after = 30 * TESTPKI_DAY;
+	spec.server = 1;
+	spec.san = "DNS:other.test,DNS:*.other.test";
+	leaf_b = testpki_cert(&spec);
 	return 0;
 }
 
@@ -53,6 +67,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	X509_free(leaf_b);
 	testpki_free(P);
 	return 0;
 }
@@ -472,6 +487,65 @@ test_rotation_file(void **state)
 }
 
 /*
+ * Sites a and b share one listen address and one key ring: a session made
+ * on b is refused on a (each site has its own session id context, which
+ * OpenSSL checks after the ticket decrypts) and still resumes on b.
+ */
+static void
+cross_site(int maxver)
+{
+	unsigned char raw[1][80];
+	struct ticketkeys *tk;
+	struct tlsctx_sni *t;
+	struct site a, b;
+	SSL_SESSION *sb, *s2;
+	char *text;
+	int reused;
+
+	text = keyfile_text(1, 80, raw);
+	tk = parse_ok(text);
+	site_init(&a, "a", P->leaf, P->leaf_key, tk);
+	site_init(&b, "b", leaf_b, P->leaf2_key, tk);
+	assert_non_null(t = tlsctx_sni_new());
+	assert_int_equal(tlsctx_sni_add(t, a.ctx, P->leaf), 0);
+	assert_int_equal(tlsctx_sni_add(t, b.ctx, leaf_b), 0);
+
+	sb = connect_with(tlsctx_sni_default(t), "www.other.test", maxver,
+	    NULL, &reused);
+	assert_false(reused);
+	assert_ticket_key(sb, tk, 0);
+	s2 = connect_with(tlsctx_sni_default(t), "localhost", maxver, sb,
+	    &reused);
+	assert_false(reused);
+	SSL_SESSION_free(s2);
+	s2 = connect_with(tlsctx_sni_default(t), "www.other.test", maxver,
+	    sb, &reused);
+	assert_true(reused);
+	SSL_SESSION_free(s2);
+
+	SSL_SESSION_free(sb);
+	tlsctx_sni_free(t);
+	site_clear(&b);
+	site_clear(&a);
+	ticketkeys_unref(tk);
+	free(text);
+}
+
+static void
+test_cross_site_tls12(void **state)
+{
+	(void)state;
+	cross_site(TLS1_2_VERSION);
+}
+
+static void
+test_cross_site_tls13(void **state)
+{
+	(void)state;
+	cross_site(TLS1_3_VERSION);
+}
+
+/*
  * Generated keys: one ring per process (the same across reloads); a new
  * encrypting key each interval, the previous one accepted one interval
  * more, then dropped.
@@ -602,6 +676,8 @@ main(void)
 		cmocka_unit_test(test_other_keys),
 		cmocka_unit_test(test_nginx_binary),
 		cmocka_unit_test(test_rotation_file),
+		cmocka_unit_test(test_cross_site_tls12),
+		cmocka_unit_test(test_cross_site_tls13),
 		cmocka_unit_test(test_generated),
 		cmocka_unit_test(test_write),
 	};
