@@ -29,16 +29,20 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 echo "=== fuzz smoke (libFuzzer, clang): parsers of administrator-supplied files"
 CC=clang cmake -S . -B build-fuzz -DCHAINFIX_FUZZ=ON -DCHAINFIX_TESTS=OFF \
     >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_certload fuzz_config
+cmake --build build-fuzz -j"$jobs" --target fuzz_certload fuzz_config fuzz_ticketkeys
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 build/tests/chainfix-mkpki "$corpus/pki" >/dev/null
-mkdir "$corpus/certs" "$corpus/conf"
+mkdir "$corpus/certs" "$corpus/conf" "$corpus/keys"
 find "$corpus/pki" -type f -exec cp -t "$corpus/certs" {} + 2>/dev/null || true
 # Committed seeds: inputs that once crashed a loader (tests/fuzz/corpus/).
 cp tests/fuzz/corpus/certload/* "$corpus/certs/"
 cp conf/chainfix.conf "$corpus/conf/"
-for f in certload:certs config:conf; do
+build/chainfix ticket-keys rotate "$corpus/keys/two" >/dev/null
+build/chainfix ticket-keys rotate "$corpus/keys/two" >/dev/null
+head -c 80 /dev/urandom >"$corpus/keys/nginx80"
+head -c 48 /dev/urandom >"$corpus/keys/nginx48"
+for f in certload:certs config:conf ticketkeys:keys; do
 	build-fuzz/tests/fuzz/fuzz_${f%%:*} -max_total_time=30 -close_fd_mask=2 \
 	    "$corpus/${f#*:}" 2>&1 | tail -n 1
 done
@@ -51,4 +55,4 @@ for log in build/ctest.log build-asan/ctest.log; do
 	total=$((total + n - s))
 	skipped=$((skipped + s))
 done
-echo "all: $((total + 2)) passed, 0 failed, $skipped skipped"
+echo "all: $((total + 3)) passed, 0 failed, $skipped skipped"
