@@ -67,14 +67,14 @@ py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 # (allow_root: the suite runs as root; the pod never does.)
 sed -e "s|/etc/chainfix|$E|g" \
     -e "s|^\[global\]|[global]\nallow_root = yes|" \
-    -e "s|^admin_listen = .*:9100|admin_listen = 127.0.0.1:$ADMIN|" \
+    -e "s|^admin_listen = .*:8441|admin_listen = 127.0.0.1:$ADMIN|" \
     -e "s|^listen = .*:8443|listen = 127.0.0.1:$PPORT|" \
     -e "s|^backend = .*|backend = 127.0.0.1:$BPORT|" \
     -e "s|^backend_sni = .*|backend_sni = localhost|" \
     -e "s|^roots = system|roots = $P/root.pem\nbackend_ca = $P/root.pem|" \
     "$BASE/chainfix.conf" >"$E/config/chainfix.conf"
 grep -q "admin_listen = 127.0.0.1:$ADMIN" "$E/config/chainfix.conf" ||
-    fail "the shipped chainfix.conf has no admin_listen on 9100"
+    fail "the shipped chainfix.conf has no admin_listen on 8441"
 "$CHAINFIX" configtest --no-selftest -c "$E/config/chainfix.conf" >"$T/configtest.log" 2>&1 ||
     fail "configtest refuses the shipped chainfix.conf: $(tail -5 "$T/configtest.log")"
 grep -q "warning" "$T/configtest.log" &&
