@@ -27,9 +27,19 @@ enum log_level {
 /*
  * log_init(progname, level, journald):
  * Set the program name and the most verbose level written.  journald < 0
- * means "detect from JOURNAL_STREAM", 0 plain lines, 1 "<N>" prefixes.
+ * means "detect": stderr is the stream JOURNAL_STREAM names; 0 plain
+ * lines, 1 "<N>" prefixes.
  */
 void log_init(const char *progname, enum log_level level, int journald);
+
+/*
+ * log_timestamps(on):
+ * Start each line with the time (UTC, "2026-12-04T20:30:24.123Z "), as a
+ * daemon's log read from a file or `docker logs` needs; never when lines
+ * go to the journal, which stamps them itself.  Off by default (the
+ * command-line tools).
+ */
+void log_timestamps(int on);
 
 /* log_setlevel(level): change the most verbose level written. */
 void log_setlevel(enum log_level level);

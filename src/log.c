@@ -1,12 +1,15 @@
 /*
  * log.c: formatted, leveled, thread-safe lines on stderr.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -16,6 +19,7 @@
 static const char *log_progname = "chainfix";
 static enum log_level log_maxlevel = LOG_LEVEL_INFO;
 static int log_journald;
+static int log_stamp;		/* UTC time first (not with journald) */
 
 static const struct {
 	const char *name;
@@ -26,6 +30,27 @@ static const struct {
 #undef LOG_ROW
 };
 
+/*
+ * 1 if stderr is the journal: systemd sets JOURNAL_STREAM to the device
+ * and inode of the stream it connected, and a child whose stderr was
+ * redirected (a shell in the unit, a pipe) inherits the variable but not
+ * the stream, so the two are compared (systemd.exec(5)).
+ */
+static int
+log_stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	if (v == NULL || sscanf(v, "%llu:%llu%c", &dev, &ino, &tail) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_init(const char *progname, enum log_level level, int journald)
 {
@@ -33,8 +58,31 @@ log_init(const char *progname, enum log_level level, int journald)
 		log_progname = progname;
 	log_maxlevel = level;
 	if (journald < 0)
-		journald = getenv("JOURNAL_STREAM") != NULL;
+		journald = log_stderr_is_journal();
 	log_journald = journald;
+}
+
+void
+log_timestamps(int on)
+{
+	log_stamp = on;
+}
+
+/* "2026-12-04T20:30:24.123Z ": now, UTC, in buf; its length. */
+static size_t
+log_now(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (gmtime_r(&ts.tv_sec, &tm) == NULL ||
+	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0)
+		return 0;
+	n += (size_t)snprintf(buf + n, len - n, ".%03ldZ ",
+	    ts.tv_nsec / 1000000);
+	return n < len ? n : len - 1;
 }
 
 void
@@ -77,12 +125,16 @@ log_vwrite(enum log_level level, int errnum, const char *fmt, va_list ap)
 
 	if (level > log_maxlevel)
 		return;
+	n = 0;
+	/* The journal stamps each line itself. */
+	if (log_stamp && !log_journald)
+		n = log_now(line, sizeof(line));
 	if (log_journald)
 		r = snprintf(line, sizeof(line), "<%d>", log_levels[level].prio);
 	else
-		r = snprintf(line, sizeof(line), "%s: %s: ", log_progname,
-		    log_levels[level].name);
-	n = r < 0 ? 0 : (size_t)r;
+		r = snprintf(line + n, sizeof(line) - n, "%s: %s: ",
+		    log_progname, log_levels[level].name);
+	n += r < 0 ? 0 : (size_t)r;
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	if (r > 0)
 		n += (size_t)r;

@@ -10,6 +10,9 @@
 #include <stdint.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
+
+#include <openssl/crypto.h>
 
 #include "metrics.h"
 
@@ -79,6 +82,16 @@ metrics_render(struct evbuffer *out)
 		    metrics_table[i].name, (long long)v) < 0)
 			return -1;
 	}
+
+	/* Which build answers: joins with any series on the instance. */
+	if (evbuffer_add_printf(out,
+	    "# HELP chainfix_build_info The running chainfix and its "
+	    "libraries\n"
+	    "# TYPE chainfix_build_info gauge\n"
+	    "chainfix_build_info{version=\"%s\",openssl=\"%s\","
+	    "libevent=\"%s\"} 1\n", CHAINFIX_VERSION,
+	    OpenSSL_version(OPENSSL_VERSION_STRING), event_get_version()) < 0)
+		return -1;
 
 	/* One family with a label per reason; every reason is always
 	   present so rate() has a series from the first scrape. */

@@ -395,6 +395,8 @@ proxy_main(const char *config_path)
 
 	memset(&p, 0, sizeof(p));
 	p.path = config_path;
+	/* A daemon's log outside the journal needs the time of each line. */
+	log_timestamps(1);
 	/* A peer that goes away must not kill us from inside SSL_write. */
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() == -1) {

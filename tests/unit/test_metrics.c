@@ -13,6 +13,9 @@
 #include <cmocka.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
+
+#include <openssl/crypto.h>
 
 #include "metrics.h"
 
@@ -124,7 +127,24 @@ test_render_format(void **state)
 		assert_int_equal(strspn(p + 2, "0123456789"), strlen(p + 2));
 		samples++;
 	}
-	assert_int_equal(samples, M__COUNT + HSF__COUNT);
+	/* The counters, one per handshake failure reason, build info. */
+	assert_int_equal(samples, M__COUNT + HSF__COUNT + 1);
+	free(text);
+}
+
+/* chainfix_build_info names this build's version and libraries. */
+static void
+test_build_info(void **state)
+{
+	char *text, want[256];
+
+	(void)state;
+	text = render();
+	assert_non_null(strstr(text, "# TYPE chainfix_build_info gauge\n"));
+	snprintf(want, sizeof(want), "\nchainfix_build_info{version=\"%s\","
+	    "openssl=\"%s\",libevent=\"%s\"} 1\n", CHAINFIX_VERSION,
+	    OpenSSL_version(OPENSSL_VERSION_STRING), event_get_version());
+	assert_non_null(strstr(text, want));
 	free(text);
 }
 
@@ -207,6 +227,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_get),
 		cmocka_unit_test(test_render_format),
+		cmocka_unit_test(test_build_info),
 		cmocka_unit_test(test_render_values),
 		cmocka_unit_test(test_threads),
 	};
