@@ -41,6 +41,7 @@ struct config_site {
 	int		 line;		/* line of its "[name]" header */
 
 	struct config_hostport listen;
+	int		 listen_line;	/* its line in the file, for messages */
 	char		*cert;		/* PEM / DER / PKCS#12 */
 	char		*key;		/* NULL: in cert (PKCS#12, combined PEM) */
 	char		*password_file;	/* NULL: no password */
@@ -86,6 +87,8 @@ struct config {
 	char		*ticket_keys;	/* key file; NULL: generated keys */
 	unsigned	 ticket_key_rotation;	/* seconds, default 1h */
 	int		 watch;		/* reload when files change; def. 1 */
+	unsigned	 client_keepalive;	/* seconds idle before TCP
+					   keepalive probes clients; 0: off */
 
 	struct config_site **sites;	/* in file order; sites[0] is the
 					   default of its listen address */

@@ -24,12 +24,25 @@ typedef void (*listener_cb)(struct listener *l, int fd,
     const struct sockaddr *sa, socklen_t salen, void *arg);
 
 /*
- * listener_new(base, hp, cb, arg):
+ * listener_new(base, hp, where, cb, arg):
  * Bind and listen on hp (SO_REUSEADDR) and accept on base.  hp is copied.
- * Returns the listener (free with listener_free()) or NULL (logged).
+ * where names it in messages ("FILE:LINE: [site] listen"; NULL: "listen").
+ * Returns the listener (free with listener_free()) or NULL, logged as an
+ * error naming where, the address and what to do about the likely causes
+ * (a port below 1024 without the privilege, an address in use, one that
+ * is not this host's).
  */
 struct listener *listener_new(struct event_base *base,
-    const struct config_hostport *hp, listener_cb cb, void *arg);
+    const struct config_hostport *hp, const char *where, listener_cb cb,
+    void *arg);
+
+/*
+ * listener_set_keepalive(l, secs):
+ * TCP keepalive on every client socket accepted from now on: first probe
+ * after secs idle, then a few more a minute apart, so a client that
+ * vanished without a FIN frees its session.  0 turns it off (the default).
+ */
+void listener_set_keepalive(struct listener *l, unsigned secs);
 
 /* listener_addr(l): the address it was made for (its own copy). */
 const struct config_hostport *listener_addr(const struct listener *l);

@@ -135,6 +135,8 @@ static int config_set_log_level(struct config_ctx *,
     const struct config_key *, void *, const char *, char *, size_t);
 static int config_set_roots(struct config_ctx *, const struct config_key *,
     void *, const char *, char *, size_t);
+static int config_set_listen(struct config_ctx *, const struct config_key *,
+    void *, const char *, char *, size_t);
 static int config_set_backend(struct config_ctx *, const struct config_key *,
     void *, const char *, char *, size_t);
 static int config_set_backend_verify(struct config_ctx *,
@@ -186,10 +188,12 @@ static const struct config_key config_keys[] = {
 	    .type = CONFIG_T_DURATION, .lo = 1, .def = "1h" },
 	{ CONFIG_GLOBAL_KEY("watch", watch), .type = CONFIG_T_BOOL,
 	    .def = "yes" },
+	{ CONFIG_GLOBAL_KEY("client_keepalive", client_keepalive),
+	    .type = CONFIG_T_DURATION, .lo = 0, .def = "15m" },
 
 	/* [site] */
 	{ CONFIG_SITE_KEY("listen", listen), .type = CONFIG_T_HOSTPORT,
-	    .flags = CONFIG_REQUIRED },
+	    .set = config_set_listen, .flags = CONFIG_REQUIRED },
 	{ CONFIG_SITE_KEY("cert", cert), .type = CONFIG_T_FILE,
 	    .flags = CONFIG_REQUIRED },
 	{ CONFIG_SITE_KEY("key", key), .type = CONFIG_T_FILE },
@@ -1010,6 +1014,20 @@ config_set_log_level(struct config_ctx *ctx, const struct config_key *k,
 }
 
 /* system | none | FILE | DIR */
+/* listen, and its line: a failure to bind it later names the line. */
+static int
+config_set_listen(struct config_ctx *ctx, const struct config_key *k,
+    void *obj, const char *v, char *why, size_t len)
+{
+	struct config_site *site = obj;
+
+	(void)k;
+	if (config_hostport(v, &site->listen, 0, why, len) == -1)
+		return -1;
+	site->listen_line = ctx->lineno;
+	return 0;
+}
+
 static int
 config_set_roots(struct config_ctx *ctx, const struct config_key *k,
     void *obj, const char *v, char *why, size_t len)

@@ -30,10 +30,16 @@
 
 #define LISTENER_MAX_FDS	8
 #define LISTENER_PAUSE_MS	1000	/* after EMFILE/ENFILE, at most */
+#define LISTENER_KA_INTERVAL	60	/* seconds between keepalive probes */
+#define LISTENER_KA_COUNT	4	/* unanswered probes before reset */
+#define LISTENER_KA_MAX		32767	/* TCP_KEEPIDLE's limit, seconds */
 
 struct listener {
 	struct event_base	*base;
 	struct config_hostport	 addr;	/* host and text copied */
+	char			*where;	/* for messages: "FILE:LINE: [site]
+					   listen" */
+	unsigned		 keepalive;	/* seconds idle; 0: off */
 	struct evconnlistener	*evl[LISTENER_MAX_FDS];
 	size_t			 nevl;
 	struct event		*resume;
@@ -92,6 +98,31 @@ listener_fd_released(void)
 	pthread_mutex_unlock(&listener_paused_lock);
 }
 
+/*
+ * TCP keepalive on a client socket, so a phone that vanished without a FIN
+ * (out of coverage, battery gone) frees its session and its backend
+ * connection after keepalive + LISTENER_KA_COUNT probes, not idle_timeout.
+ * Each probe wakes an idle phone's radio: keep the idle time in minutes.
+ */
+static void
+listener_keepalive(struct listener *l, int fd)
+{
+	int one = 1, idle, intvl, cnt = LISTENER_KA_COUNT;
+
+	/* Linux takes at most 32767 seconds. */
+	idle = l->keepalive > LISTENER_KA_MAX ? LISTENER_KA_MAX :
+	    (int)l->keepalive;
+	intvl = idle < LISTENER_KA_INTERVAL ? idle : LISTENER_KA_INTERVAL;
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) == -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+	    sizeof(idle)) == -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+	    sizeof(intvl)) == -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) == -1)
+		log_debug("listen %s: keepalive: %s", l->addr.text,
+		    strerror(errno));
+}
+
 static void
 listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -104,6 +135,8 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
 		log_debug("listen %s: TCP_NODELAY: %s", l->addr.text,
 		    strerror(errno));
+	if (l->keepalive > 0)
+		listener_keepalive(l, fd);
 	l->cb(l, fd, sa, (socklen_t)salen, l->arg);
 }
 
@@ -159,18 +192,43 @@ listener_error(struct evconnlistener *evl, void *arg)
 	    evutil_socket_error_to_string(err));
 }
 
+/* What an administrator can do about a failed bind or listen. */
+static const char *
+listener_hint(int err, uint16_t port)
+{
+	switch (err) {
+	case EACCES:
+	case EPERM:
+		if (port < 1024)
+			return ": ports below 1024 need root or the "
+			    "CAP_NET_BIND_SERVICE capability (the systemd unit "
+			    "grants it; in a container, listen above 1023 and "
+			    "publish 443 onto that port)";
+		return "";
+	case EADDRINUSE:
+		return ": another process already listens there (ss -ltnp "
+		    "shows which), or another site names the same port with "
+		    "another address";
+	case EADDRNOTAVAIL:
+		return ": no interface of this host has that address";
+	default:
+		return "";
+	}
+}
+
 static int
 listener_bind_one(struct listener *l, const struct addrinfo *ai)
 {
 	struct evconnlistener *evl;
-	int fd, one = 1;
+	char addr[NI_MAXHOST + 8], host[NI_MAXHOST];
+	int fd, one = 1, err;
 
 	if (l->nevl == LISTENER_MAX_FDS)
 		return 0;
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1) {
-		log_warn("listen %s: socket", l->addr.text);
+		log_err("%s %s: socket", l->where, l->addr.text);
 		return -1;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
@@ -189,14 +247,24 @@ listener_bind_one(struct listener *l, const struct addrinfo *ai)
 	l->evl[l->nevl++] = evl;
 	return 0;
  err:
-	log_warn("listen %s", l->addr.text);
+	err = errno;
+	/* The address it resolved to: "*:443" may be one of two families. */
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), NULL,
+	    0, NI_NUMERICHOST) != 0)
+		snprintf(host, sizeof(host), "?");
+	snprintf(addr, sizeof(addr), ai->ai_family == AF_INET6 ? "[%s]:%u" :
+	    "%s:%u", host, (unsigned)l->addr.port);
+	log_errx("%s %s: cannot listen%s%s: %s%s", l->where, l->addr.text,
+	    strcmp(addr, l->addr.text) != 0 ? " on " : "",
+	    strcmp(addr, l->addr.text) != 0 ? addr : "", strerror(err),
+	    listener_hint(err, l->addr.port));
 	close(fd);
 	return -1;
 }
 
 struct listener *
 listener_new(struct event_base *base, const struct config_hostport *hp,
-    listener_cb cb, void *arg)
+    const char *where, listener_cb cb, void *arg)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	struct listener *l;
@@ -213,7 +281,8 @@ listener_new(struct event_base *base, const struct config_hostport *hp,
 	l->addr.port = hp->port;
 	if ((l->addr.host = strdup(hp->host != NULL ? hp->host : "")) ==
 	    NULL || (l->addr.text = strdup(hp->text != NULL ? hp->text :
-	    "?")) == NULL) {
+	    "?")) == NULL || (l->where = strdup(where != NULL ? where :
+	    "listen")) == NULL) {
 		log_warn("listener_new");
 		goto err;
 	}
@@ -228,7 +297,8 @@ listener_new(struct event_base *base, const struct config_hostport *hp,
 	rc = getaddrinfo(*l->addr.host != '\0' ? l->addr.host : NULL, port,
 	    &hints, &res);
 	if (rc != 0) {
-		log_errx("listen %s: %s", l->addr.text, gai_strerror(rc));
+		log_errx("%s %s: cannot resolve %s: %s", l->where, l->addr.text,
+		    l->addr.host, gai_strerror(rc));
 		goto err;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -238,7 +308,7 @@ listener_new(struct event_base *base, const struct config_hostport *hp,
 			goto err;
 	}
 	if (l->nevl == 0) {
-		log_errx("listen %s: no address to bind", l->addr.text);
+		log_errx("%s %s: no address to bind", l->where, l->addr.text);
 		goto err;
 	}
 	freeaddrinfo(res);
@@ -254,6 +324,12 @@ const struct config_hostport *
 listener_addr(const struct listener *l)
 {
 	return &l->addr;
+}
+
+void
+listener_set_keepalive(struct listener *l, unsigned secs)
+{
+	l->keepalive = secs;
 }
 
 void
@@ -282,5 +358,6 @@ listener_free(struct listener *l)
 		event_free(l->resume);
 	free(l->addr.host);
 	free(l->addr.text);
+	free(l->where);
 	free(l);
 }

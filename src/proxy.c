@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,7 @@ proxy_bind(struct proxy *p, struct generation *g)
 {
 	struct listener **v, **old = p->listeners;
 	unsigned char *fresh;
+	char where[PATH_MAX + 128];
 	size_t i, j;
 
 	if ((v = calloc(g->nlistens, sizeof(*v))) == NULL ||
@@ -117,7 +120,11 @@ proxy_bind(struct proxy *p, struct generation *g)
 		}
 		if (v[i] != NULL)
 			continue;
-		if ((v[i] = listener_new(p->base, g->listens[i].addr,
+		/* Name the line and the site a failure is about. */
+		snprintf(where, sizeof(where), "%s:%d: [%s] listen",
+		    g->cfg->path, g->listens[i].first->cfg->listen_line,
+		    g->listens[i].first->cfg->name);
+		if ((v[i] = listener_new(p->base, g->listens[i].addr, where,
 		    proxy_accept, p)) == NULL)
 			goto err;
 		fresh[i] = 1;
@@ -132,8 +139,10 @@ proxy_bind(struct proxy *p, struct generation *g)
 			listener_free(old[j]);
 		}
 	}
-	for (i = 0; i < g->nlistens; i++)
+	for (i = 0; i < g->nlistens; i++) {
 		listener_set_index(v[i], i);
+		listener_set_keepalive(v[i], g->cfg->client_keepalive);
+	}
 	free(old);
 	free(fresh);
 	p->listeners = v;

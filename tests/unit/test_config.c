@@ -330,6 +330,7 @@ test_full(void **state)
 	assert_int_equal(s->line, 12);
 	assert_string_equal(s->listen.host, "0.0.0.0");
 	assert_int_equal(s->listen.port, 443);
+	assert_int_equal(s->listen_line, 13);
 	assert_non_null(strstr(s->cert, "/cert.pem"));
 	assert_non_null(strstr(s->key, "/key.pem"));
 	assert_non_null(strstr(s->password_file, "/pass"));
@@ -1188,6 +1189,7 @@ test_key_table(void **state)
 	SAME(shutdown_timeout);
 	SAME(ticket_key_rotation);
 	SAME(watch);
+	SAME(client_keepalive);
 	SAME(sites[0]->send_root);
 	SAME(sites[0]->backend_tls);
 	SAME(sites[0]->backend_verify);
@@ -1242,7 +1244,9 @@ test_example(void **state)
 	assert_non_null(cfg);
 	assert_string_equal(errs, "");
 	assert_int_equal(cfg->workers, 0);
-	assert_string_equal(cfg->admin_listen.text, "127.0.0.1:9100");
+	/* Not node_exporter's 9100. */
+	assert_string_equal(cfg->admin_listen.text, "127.0.0.1:8441");
+	assert_int_equal(cfg->client_keepalive, 15 * 60);
 	assert_int_equal(cfg->nsites, 1);
 	s = cfg->sites[0];
 	assert_string_equal(s->name, "mail");

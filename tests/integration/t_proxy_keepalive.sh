@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Client sockets carry TCP keepalive (client_keepalive, default 15m), so a
+# phone that vanished without a FIN frees its session: the kernel's timer on
+# the accepted socket shows it, with the configured idle time; 0 turns it off.
+. "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
+need openssl ss /usr/bin/python3
+
+mkpki "$T/pki"
+P=$T/pki
+BPORT=$(free_port)
+py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+
+# timer_of PORT: the timer ss shows on chainfix's side of a client
+# connection to PORT (an idle peer client holds it open), once nothing is
+# in flight (a retransmission timer would show instead).
+timer_of() {
+	local port=$1 i=0 out
+	/usr/bin/python3 "$PEER" client --port "$port" --cafile "$P/root.pem" \
+	    idle 20 >/dev/null 2>&1 &
+	local cpid=$!
+	LIB_PIDS="$LIB_PIDS $cpid"
+	while [ "$i" -lt 100 ]; do
+		out=$(ss -tnoH state established "( sport = :$port )" 2>/dev/null)
+		[ -n "$out" ] && ! echo "$out" | grep -q "timer:(on," && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill "$cpid" 2>/dev/null || true
+	wait "$cpid" 2>/dev/null || true
+	echo "$out"
+}
+
+P1=$(free_port)
+P2=$(free_port)
+P3=$(free_port)
+global_conf "$T/default.conf"
+site_conf "$T/default.conf" mail "$P1" "$BPORT"
+chainfix_start chainfix "$T/default.conf"
+t=$(timer_of "$P1")
+echo "$t" | grep -Eq "timer:\(keepalive,1[45]min" ||
+	fail "no 15-minute keepalive timer on the client socket: $t"
+chainfix_stop_clean
+ok "default: keepalive after 15 minutes idle"
+
+global_conf "$T/short.conf"
+sed -i 's/^\[global\]$/[global]\nclient_keepalive = 90s/' "$T/short.conf"
+site_conf "$T/short.conf" mail "$P2" "$BPORT"
+chainfix_start chainfix2 "$T/short.conf"
+t=$(timer_of "$P2")
+echo "$t" | grep -Eq "timer:\(keepalive,(1min|[0-9]+sec)" ||
+	fail "client_keepalive = 90s not applied: $t"
+chainfix_stop_clean chainfix2
+ok "client_keepalive = 90s: the timer follows it"
+
+global_conf "$T/off.conf"
+sed -i 's/^\[global\]$/[global]\nclient_keepalive = 0/' "$T/off.conf"
+site_conf "$T/off.conf" mail "$P3" "$BPORT"
+chainfix_start chainfix3 "$T/off.conf"
+t=$(timer_of "$P3")
+[ -n "$t" ] || fail "no connection seen"
+echo "$t" | grep -q "keepalive" && fail "client_keepalive = 0 still sets keepalive: $t"
+chainfix_stop_clean chainfix3
+ok "client_keepalive = 0: no keepalive"
+pass
