@@ -49,7 +49,7 @@ COPY docker/entrypoint.sh /usr/bin/chainfix-entrypoint
 USER 10001:10001
 
 VOLUME ["/etc/chainfix"]
-EXPOSE 8443 9100
+EXPOSE 8443 8441
 
 # SIGTERM starts the drain (shutdown_timeout, 30 s by default): give the
 # container that long before the engine kills it (--stop-timeout 40).
@@ -57,7 +57,7 @@ STOPSIGNAL SIGTERM
 
 # The admin endpoint's /healthz (503 while draining), fetched with bash's
 # /dev/tcp: no curl or wget in the image.  CHAINFIX_HEALTH names the
-# admin_listen address when it is not 127.0.0.1:9100.
+# admin_listen address when it is not 127.0.0.1:8441.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["/usr/bin/chainfix-entrypoint", "healthcheck"]
 

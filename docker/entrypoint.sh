@@ -12,12 +12,12 @@
 # Environment:
 #   CHAINFIX_CONF    the configuration file (/etc/chainfix/chainfix.conf)
 #   CHAINFIX_BIN     the binary (/usr/bin/chainfix)
-#   CHAINFIX_HEALTH  host:port of admin_listen for healthcheck (127.0.0.1:9100)
+#   CHAINFIX_HEALTH  host:port of admin_listen for healthcheck (127.0.0.1:8441)
 set -eu
 
 CHAINFIX_CONF=${CHAINFIX_CONF:-/etc/chainfix/chainfix.conf}
 CHAINFIX_BIN=${CHAINFIX_BIN:-/usr/bin/chainfix}
-CHAINFIX_HEALTH=${CHAINFIX_HEALTH:-127.0.0.1:9100}
+CHAINFIX_HEALTH=${CHAINFIX_HEALTH:-127.0.0.1:8441}
 
 say() {
 	echo "chainfix-entrypoint: $*" >&2
