@@ -17,7 +17,9 @@ site_conf "$T/chainfix.conf" mail "$PPORT" "$BPORT"
 # As under systemd with stderr redirected: JOURNAL_STREAM names another file.
 JOURNAL_STREAM=1:1 chainfix_start chainfix "$T/chainfix.conf"
 wait_port "$APORT"
-L=$T/chainfix.log
+# A snapshot: the daemon goes on writing (its self-test) meanwhile.
+L=$T/snapshot.txt
+cp "$T/chainfix.log" "$L"
 n=$(grep -c . "$L")
 s=$(grep -Ec '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3}Z chainfix: (info|warning|error|debug): ' "$L")
 [ "$n" -gt 3 ] && [ "$s" = "$n" ] || fail "$s of $n log lines are timestamped: $(head -n 3 "$L")"
