@@ -434,9 +434,13 @@ ticketkeys_b64char(int c)
 	    (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=';
 }
 
-/* Could buf be a text key file?  Only base64, blanks and comments. */
+/*
+ * Could buf be a text key file: only base64, blanks and comments?  With
+ * loose, any printable text will do (a text file with a bad line gets an
+ * error naming the line; a binary file, one for the whole file).
+ */
 static int
-ticketkeys_is_text(const unsigned char *buf, size_t len)
+ticketkeys_is_text(const unsigned char *buf, size_t len, int loose)
 {
 	size_t i;
 	int comment = 0;
@@ -446,14 +450,18 @@ ticketkeys_is_text(const unsigned char *buf, size_t len)
 			comment = 0;
 			continue;
 		}
-		if (comment)
+		if (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r')
 			continue;
-		if (buf[i] == '#') {
-			comment = 1;
+		if (loose) {
+			if (buf[i] < 0x20 || buf[i] >= 0x7f)
+				return 0;
 			continue;
 		}
-		if (!ticketkeys_b64char(buf[i]) && buf[i] != ' ' &&
-		    buf[i] != '\t' && buf[i] != '\r')
+		if (comment)
+			continue;
+		if (buf[i] == '#')
+			comment = 1;
+		else if (!ticketkeys_b64char(buf[i]))
 			return 0;
 	}
 	return 1;
@@ -489,11 +497,11 @@ ticketkeys_parse(const unsigned char *buf, size_t len, const char *label,
 		snprintf(why, whylen, "%s: out of memory", label);
 		return NULL;
 	}
-	if ((len == 48 || len == 80) && !ticketkeys_is_text(buf, len)) {
+	if ((len == 48 || len == 80) && !ticketkeys_is_text(buf, len, 0)) {
 		ticketkeys_add(tk, buf, len, 1);
 		return tk;
 	}
-	if (!ticketkeys_is_text(buf, len)) {
+	if (!ticketkeys_is_text(buf, len, 1)) {
 		snprintf(why, whylen, "%s: not a ticket key file: neither "
 		    "base64 lines nor a 48- or 80-byte binary key (%zu bytes)",
 		    label, len);

@@ -267,7 +267,7 @@ test_parse_errors(void **state)
 	line2 = strstr(text, "\n\n") + 2;
 	line2[5] = '%';
 	expect_error((unsigned char *)text, strlen(text),
-	    "not a ticket key file");
+	    "keys.txt:3: not a ticket key");
 	free(text);
 	text = keyfile_text(1, 80, raw);
 	line2 = strstr(text, "\n\n") + 2;
