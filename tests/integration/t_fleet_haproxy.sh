@@ -61,26 +61,17 @@ haproxy -c -f "$T/haproxy.cfg" >"$T/haproxy-check.log" 2>&1 ||
 bg haproxy haproxy -db -f "$T/haproxy.cfg"
 wait_port "$HPORT"
 
-mkfifo "$T/commands"
-bg client /usr/bin/python3 "$CHAINFIX_TEST_ROOT/lib/fleetclient.py" \
-    --cafile "$P/root.pem" --commands "$T/commands"
-exec 7>"$T/commands"
-# conn TAG PORT VERSION [FROM]: one connection; prints its result line.
-conn() {
-	echo "conn $*" >&7
-	wait_log "$T/client.log" "^$1 " 60
-	grep "^$1 " "$T/client.log" | tail -1
-}
+session_client
 
 for v in 1.2 1.3; do
-	r=$(conn "v$v-0" "$HPORT" "$v")
+	r=$(sconn "v$v-0" "$HPORT" "$v")
 	case "$r" in
 	*"reused=0 backend=backend-"[AB]) ;;
 	*) fail "TLS $v: first connection: $r" ;;
 	esac
 	prev=v$v-0
 	for i in 1 2 3 4 5 6 7 8 9 10; do
-		r=$(conn "v$v-$i" "$HPORT" "$v" "$prev")
+		r=$(sconn "v$v-$i" "$HPORT" "$v" "$prev")
 		case "$r" in
 		*"reused=1 backend=backend-"[AB]) ;;
 		*) fail "TLS $v: reconnection $i did not resume: $r" ;;
@@ -113,16 +104,16 @@ KEYFILE=$T/new-only.keys instance C
 
 for v in 1.2 1.3; do
 	# The last session made before the rotation (key 1) still resumes...
-	r=$(conn "old$v" "$HPORT" "$v" "v$v-10")
+	r=$(sconn "old$v" "$HPORT" "$v" "v$v-10")
 	case "$r" in *"reused=1 "*) ;; *) fail "TLS $v: a session under the previous key did not resume after the rotation: $r" ;; esac
 	# ... and was not made with the new key.
-	r=$(conn "old$v-c" "$port_C" "$v" "v$v-10")
+	r=$(sconn "old$v-c" "$port_C" "$v" "v$v-10")
 	case "$r" in *"reused=0 "*) ;; *) fail "TLS $v: the pre-rotation ticket opened with the new key alone: $r" ;; esac
 	# New tickets, from a full handshake or the resumption, use the new key.
-	r=$(conn "new$v" "$HPORT" "$v")
-	r=$(conn "new$v-c" "$port_C" "$v" "new$v")
+	r=$(sconn "new$v" "$HPORT" "$v")
+	r=$(sconn "new$v-c" "$port_C" "$v" "new$v")
 	case "$r" in *"reused=1 "*) ;; *) fail "TLS $v: a ticket issued after the rotation is not under the new key: $r" ;; esac
-	r=$(conn "renew$v-c" "$port_C" "$v" "old$v")
+	r=$(sconn "renew$v-c" "$port_C" "$v" "old$v")
 	case "$r" in *"reused=1 "*) ;; *) fail "TLS $v: the ticket renewed on resumption is not under the new key: $r" ;; esac
 	ok "TLS $v: after rotation the old session resumes, new tickets use the new key"
 done

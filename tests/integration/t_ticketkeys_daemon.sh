@@ -14,14 +14,9 @@ BPORT=$(free_port)
 PPORT=$(free_port)
 py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 
-mkfifo "$T/commands"
-bg client /usr/bin/python3 "$CHAINFIX_TEST_ROOT/lib/fleetclient.py" \
-    --cafile "$P/root.pem" --commands "$T/commands"
-exec 7>"$T/commands"
-conn() {	# TAG VERSION [FROM]: one connection to chainfix, its result line
-	echo "conn $1 $PPORT $2 ${3:-}" >&7
-	wait_log "$T/client.log" "^$1 " 60
-	grep "^$1 " "$T/client.log" | tail -1
+session_client
+conn() {	# TAG VERSION [FROM]: one connection to chainfix
+	sconn "$1" "$PPORT" "$2" ${3:+"$3"}
 }
 reloaded() {	# LOG N: wait for generation N
 	wait_log "$1" "reloaded .* \(generation $2\)"

@@ -276,3 +276,24 @@ EOS
 site_conf() {
 	site_block "$1" "$2" "$3" "127.0.0.1:$4" "backend_ca = $P/root.pem"
 }
+
+# --- session resumption tests -------------------------------------------
+
+# session_client: start tests/lib/fleetclient.py (a strict TLS client that
+# keeps its sessions between connections, trusting $P/root.pem) and open
+# its command FIFO on fd 7; results go to $T/client.log.
+session_client() {
+	mkfifo "$T/commands"
+	bg client /usr/bin/python3 "$CHAINFIX_TEST_ROOT/lib/fleetclient.py" \
+	    --cafile "$P/root.pem" --commands "$T/commands"
+	exec 7>"$T/commands"
+}
+
+# sconn TAG PORT VERSION [FROM]: one connection with TLS VERSION (1.2 or
+# 1.3), offering the session saved as FROM; prints the client's line
+# "TAG reused=0|1 backend=NAME" (or "TAG error=...").
+sconn() {
+	echo "conn $*" >&7
+	wait_log "$T/client.log" "^$1 " 60
+	grep "^$1 " "$T/client.log" | tail -1
+}
