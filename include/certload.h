@@ -14,6 +14,8 @@
 #ifndef CHAINFIX_CERTLOAD_H
 #define CHAINFIX_CERTLOAD_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 
 #include <openssl/evp.h>
@@ -43,6 +45,13 @@ const char *certload_set_source(const struct certload_set *set, size_t i);
  * DER is already there.  Returns 1 added, 0 duplicate, -1 out of memory.
  */
 int certload_set_add(struct certload_set *set, X509 *x, const char *source);
+
+/*
+ * certload_set_find(set, x):
+ * The index of the certificate in set with x's DER, or -1.  Constant time
+ * on average (the set is indexed by digest).
+ */
+ssize_t certload_set_find(const struct certload_set *set, X509 *x);
 
 /*
  * certload_read_password(path, pw):

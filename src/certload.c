@@ -6,6 +6,8 @@
  * one failure gives exactly one line: an error for a file the configuration
  * names, a "skipped" warning for a file found in a directory.
  */
+#include <sys/types.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +25,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
 #include <openssl/provider.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "certload.h"
@@ -34,13 +37,21 @@
 #define CERTLOAD_MAXPASS	4096
 
 struct certload_entry {
-	X509	*x;
-	char	*source;
+	X509		*x;
+	char		*source;
+	unsigned char	 md[SHA_DIGEST_LENGTH];	/* X509_cmp()'s digest */
 };
 
+/*
+ * The entries, and an open-addressing index of them by digest, so adding
+ * the ten thousand files of a big intermediates directory (each checked
+ * for a duplicate) is not quadratic.
+ */
 struct certload_set {
 	struct certload_entry	*v;
 	size_t			 n, cap;
+	size_t			*slots;		/* entry index + 1; 0 free */
+	size_t			 nslots;	/* a power of two, or 0 */
 };
 
 /* What the passphrase callback was asked, to tell "wrong" from "missing". */
@@ -67,6 +78,7 @@ certload_set_free(struct certload_set *set)
 		free(set->v[i].source);
 	}
 	free(set->v);
+	free(set->slots);
 	free(set);
 }
 
@@ -88,17 +100,88 @@ certload_set_source(const struct certload_set *set, size_t i)
 	return i < set->n ? set->v[i].source : NULL;
 }
 
+/* The first slot for digest md: its first bytes are already random. */
+static size_t
+certload_slot0(const struct certload_set *set, const unsigned char *md)
+{
+	size_t h;
+
+	memcpy(&h, md, sizeof(h));
+	return h & (set->nslots - 1);
+}
+
+/* Index every entry again in a table of nslots (a power of two). */
+static int
+certload_reindex(struct certload_set *set, size_t nslots)
+{
+	size_t *slots, i, j;
+
+	if ((slots = calloc(nslots, sizeof(*slots))) == NULL)
+		return -1;
+	free(set->slots);
+	set->slots = slots;
+	set->nslots = nslots;
+	for (i = 0; i < set->n; i++) {
+		for (j = certload_slot0(set, set->v[i].md); slots[j] != 0;
+		    j = (j + 1) & (nslots - 1))
+			;
+		slots[j] = i + 1;
+	}
+	return 0;
+}
+
+/* Where x is in set (its digest md), or -1. */
+static ssize_t
+certload_lookup(const struct certload_set *set, X509 *x,
+    const unsigned char *md)
+{
+	size_t j, e;
+
+	if (set->nslots == 0)
+		return -1;
+	for (j = certload_slot0(set, md); (e = set->slots[j]) != 0;
+	    j = (j + 1) & (set->nslots - 1))
+		if (memcmp(set->v[e - 1].md, md, SHA_DIGEST_LENGTH) == 0 &&
+		    X509_cmp(set->v[e - 1].x, x) == 0)
+			return (ssize_t)(e - 1);
+	return -1;
+}
+
+/* X509_cmp() compares this digest first (cached in x), then the DER. */
+static int
+certload_digest(X509 *x, unsigned char *md)
+{
+	unsigned int len = SHA_DIGEST_LENGTH;
+
+	if (!X509_digest(x, EVP_sha1(), md, &len) || len != SHA_DIGEST_LENGTH) {
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
+ssize_t
+certload_set_find(const struct certload_set *set, X509 *x)
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+
+	if (set == NULL || certload_digest(x, md) == -1)
+		return -1;
+	return certload_lookup(set, x, md);
+}
+
 int
 certload_set_add(struct certload_set *set, X509 *x, const char *source)
 {
 	struct certload_entry *nv;
-	size_t i, ncap;
+	unsigned char md[SHA_DIGEST_LENGTH];
+	size_t ncap, j;
 	char *src;
 
-	/* X509_cmp() compares the cached digest, then the DER encoding. */
-	for (i = 0; i < set->n; i++)
-		if (X509_cmp(set->v[i].x, x) == 0)
-			return 0;
+	if (certload_digest(x, md) == -1)
+		return -1;
+	if (certload_lookup(set, x, md) >= 0)
+		return 0;
 	if (set->n == set->cap) {
 		ncap = set->cap ? set->cap * 2 : 16;
 		if ((nv = reallocarray(set->v, ncap, sizeof(*nv))) == NULL)
@@ -106,6 +189,10 @@ certload_set_add(struct certload_set *set, X509 *x, const char *source)
 		set->v = nv;
 		set->cap = ncap;
 	}
+	/* At most half full, so a probe ends soon. */
+	if ((set->n + 1) * 2 > set->nslots &&
+	    certload_reindex(set, set->nslots ? set->nslots * 2 : 32) == -1)
+		return -1;
 	if ((src = strdup(source != NULL ? source : "-")) == NULL)
 		return -1;
 	if (!X509_up_ref(x)) {
@@ -114,6 +201,11 @@ certload_set_add(struct certload_set *set, X509 *x, const char *source)
 	}
 	set->v[set->n].x = x;
 	set->v[set->n].source = src;
+	memcpy(set->v[set->n].md, md, sizeof(md));
+	for (j = certload_slot0(set, md); set->slots[j] != 0;
+	    j = (j + 1) & (set->nslots - 1))
+		;
+	set->slots[j] = set->n + 1;
 	set->n++;
 	return 1;
 }

@@ -51,6 +51,21 @@ struct chain_node {
 	int		 valid;		/* valid now */
 	time_t		 not_after;
 	unsigned char	 fp[32];
+	unsigned long	 issuer_hash;	/* X509_NAME_hash_ex() of its issuer */
+	size_t		*issuers;	/* nodes that signed it, in node order, */
+	size_t		 nissuers;	/* once listed */
+	int		 listed;
+};
+
+/*
+ * The issuer index: every node by the hash of its subject name, sorted, so
+ * a child's candidate issuers are found by its issuer name's hash with a
+ * binary search instead of trying every node (quadratic in the size of an
+ * intermediates directory: ten thousand files took seconds).
+ */
+struct chain_key {
+	unsigned long	 hash;
+	size_t		 idx;
 };
 
 struct chain_path {
@@ -65,7 +80,8 @@ struct chain_path {
 struct chain_search {
 	struct chain_node	*nodes;
 	size_t			 n;
-	signed char		*issued;	/* [child * n + issuer], -1 unknown */
+	struct chain_key	*bysubject;	/* n long, by (hash, idx) */
+	int			 oom;
 	size_t			 path[CHAIN_MAXDEPTH];
 	struct chain_path	*found;
 	size_t			 nfound;
@@ -93,14 +109,89 @@ chain_issued(X509 *issuer, X509 *child)
 }
 
 static int
+chain_key_cmp(const void *a, const void *b)
+{
+	const struct chain_key *ka = a, *kb = b;
+
+	if (ka->hash != kb->hash)
+		return ka->hash < kb->hash ? -1 : 1;
+	return ka->idx < kb->idx ? -1 : ka->idx > kb->idx;
+}
+
+static unsigned long
+chain_name_hash(const X509_NAME *name)
+{
+	unsigned long h;
+	int ok = 0;
+
+	/* SHA-1 of the canonical encoding, as OpenSSL's hashed directories;
+	 * a failure puts the name in bucket 0, still compared in full. */
+	h = X509_NAME_hash_ex(name, NULL, NULL, &ok);
+	ERR_clear_error();
+	return ok ? h : 0;
+}
+
+/*
+ * List once the nodes that really issued node child (chain_issued()):
+ * those whose subject hash is its issuer's, whose name is its issuer name
+ * and whose subject key identifier, if both have one, is its authority
+ * key identifier (X509_check_issued() checks that again; here it spares a
+ * same-name decoy the signature check).  The leaf never issues.
+ */
+static int
+chain_list_issuers(struct chain_search *s, size_t child)
+{
+	struct chain_node *c = &s->nodes[child];
+	const ASN1_OCTET_STRING *akid, *skid;
+	const X509_NAME *want;
+	size_t lo = 0, hi = s->n, k, j, *v;
+
+	if (c->listed)
+		return 0;
+	while (lo < hi) {
+		k = lo + (hi - lo) / 2;
+		if (s->bysubject[k].hash < c->issuer_hash)
+			lo = k + 1;
+		else
+			hi = k;
+	}
+	want = X509_get_issuer_name(c->x);
+	akid = X509_get0_authority_key_id(c->x);
+	for (k = lo; k < s->n && s->bysubject[k].hash == c->issuer_hash; k++) {
+		j = s->bysubject[k].idx;
+		if (j == 0 || j == child || X509_NAME_cmp(want,
+		    X509_get_subject_name(s->nodes[j].x)) != 0)
+			continue;
+		skid = X509_get0_subject_key_id(s->nodes[j].x);
+		if (akid != NULL && skid != NULL &&
+		    ASN1_OCTET_STRING_cmp(akid, skid) != 0)
+			continue;
+		if (!chain_issued(s->nodes[j].x, c->x))
+			continue;
+		if ((v = reallocarray(c->issuers, c->nissuers + 1,
+		    sizeof(*v))) == NULL) {
+			s->oom = 1;
+			return -1;
+		}
+		c->issuers = v;
+		c->issuers[c->nissuers++] = j;
+	}
+	c->listed = 1;
+	return 0;
+}
+
+/* 1 if node issuer really issued node child. */
+static int
 chain_search_issued(struct chain_search *s, size_t child, size_t issuer)
 {
-	signed char *m = &s->issued[child * s->n + issuer];
+	size_t k;
 
-	if (*m < 0)
-		*m = (signed char)chain_issued(s->nodes[issuer].x,
-		    s->nodes[child].x);
-	return *m;
+	if (chain_list_issuers(s, child) == -1)
+		return 0;
+	for (k = 0; k < s->nodes[child].nissuers; k++)
+		if (s->nodes[child].issuers[k] == issuer)
+			return 1;
+	return 0;
 }
 
 /* Same subject and same key: a twin or cross-sign, never both on a path. */
@@ -151,17 +242,18 @@ chain_record(struct chain_search *s, size_t len, int trusted)
 static void
 chain_dfs(struct chain_search *s, size_t depth)
 {
-	size_t cur = s->path[depth - 1], j, k;
+	size_t cur = s->path[depth - 1], i, j, k;
 	int extended = 0;
 	struct chain_node *c;
 
-	for (j = 1; j < s->n; j++) {
+	if (chain_list_issuers(s, cur) == -1)
+		return;
+	for (i = 0; i < s->nodes[cur].nissuers; i++) {
 		if (++s->steps > CHAIN_MAXSTEPS) {
 			s->truncated = 1;
 			return;
 		}
-		if (j == cur || !chain_search_issued(s, cur, j))
-			continue;
+		j = s->nodes[cur].issuers[i];
 		c = &s->nodes[j];
 		for (k = 0; k < depth; k++)
 			if (s->path[k] == j ||
@@ -280,20 +372,17 @@ out:
 	return ok;
 }
 
-/* Add x to the node table unless already there; returns its index. */
-static int
+/*
+ * Add x to the node table (the caller has made sure it is not there yet).
+ * Returns its index, or -1.
+ */
+static ssize_t
 chain_node_add(struct chain_search *s, X509 *x, const char *source,
     int root)
 {
 	struct chain_node *nd;
 	unsigned int len;
-	size_t i;
 
-	for (i = 0; i < s->n; i++)
-		if (X509_cmp(s->nodes[i].x, x) == 0) {
-			s->nodes[i].root |= root;
-			return 0;
-		}
 	nd = &s->nodes[s->n];
 	memset(nd, 0, sizeof(*nd));
 	nd->x = x;
@@ -302,12 +391,59 @@ chain_node_add(struct chain_search *s, X509 *x, const char *source,
 	nd->selfsigned = certinfo_self_signed(x);
 	(void)certinfo_time(X509_get0_notAfter(x), &nd->not_after);
 	nd->valid = certinfo_valid_at(x, time(NULL));
+	nd->issuer_hash = chain_name_hash(X509_get_issuer_name(x));
 	len = sizeof(nd->fp);
 	if (!X509_digest(x, EVP_sha256(), nd->fp, &len))
 		return -1;
 	ERR_clear_error();
-	s->n++;
+	s->bysubject[s->n].hash = chain_name_hash(X509_get_subject_name(x));
+	s->bysubject[s->n].idx = s->n;
+	return (ssize_t)s->n++;
+}
+
+/*
+ * The nodes: the leaf, then the pool and the roots without duplicates (a
+ * root may also sit in the intermediates directory, the leaf in the pool),
+ * found through the sets' own indexes.  Then the issuer index.
+ */
+static int
+chain_nodes(struct chain_search *s, X509 *leaf, const char *leaf_source,
+    const struct certload_set *pool, const struct certload_set *roots)
+{
+	size_t np = certload_set_count(pool), i, *pmap;
+	ssize_t at;
+	X509 *x;
+
+	if ((pmap = calloc(np ? np : 1, sizeof(*pmap))) == NULL)
+		return -1;
+	if (chain_node_add(s, leaf, leaf_source, 0) == -1)
+		goto err;
+	for (i = 0; i < np; i++) {
+		x = certload_set_cert(pool, i);
+		if (X509_cmp(x, leaf) == 0)
+			pmap[i] = 0;
+		else if ((at = chain_node_add(s, x,
+		    certload_set_source(pool, i), 0)) == -1)
+			goto err;
+		else
+			pmap[i] = (size_t)at;
+	}
+	for (i = 0; i < certload_set_count(roots); i++) {
+		x = certload_set_cert(roots, i);
+		if ((at = certload_set_find(pool, x)) >= 0)
+			s->nodes[pmap[at]].root = 1;
+		else if (X509_cmp(x, leaf) == 0)
+			s->nodes[0].root = 1;
+		else if (chain_node_add(s, x, certload_set_source(roots, i),
+		    1) == -1)
+			goto err;
+	}
+	free(pmap);
+	qsort(s->bysubject, s->n, sizeof(*s->bysubject), chain_key_cmp);
 	return 0;
+ err:
+	free(pmap);
+	return -1;
 }
 
 static void
@@ -445,27 +581,19 @@ chain_assemble(X509 *leaf, const char *leaf_source, EVP_PKEY *key,
 	}
 	cap = 1 + certload_set_count(pool) + certload_set_count(roots);
 	if ((s.nodes = calloc(cap, sizeof(*s.nodes))) == NULL ||
+	    (s.bysubject = calloc(cap, sizeof(*s.bysubject))) == NULL ||
 	    (s.found = calloc(CHAIN_MAXPATHS, sizeof(*s.found))) == NULL)
 		goto oom;
-	if (chain_node_add(&s, leaf, leaf_source, 0) == -1)
+	if (chain_nodes(&s, leaf, leaf_source, pool, roots) == -1)
 		goto oom;
-	for (i = 0; i < certload_set_count(pool); i++)
-		if (chain_node_add(&s, certload_set_cert(pool, i),
-		    certload_set_source(pool, i), 0) == -1)
-			goto oom;
-	for (i = 0; i < certload_set_count(roots); i++)
-		if (chain_node_add(&s, certload_set_cert(roots, i),
-		    certload_set_source(roots, i), 1) == -1)
-			goto oom;
-	if ((s.issued = malloc(s.n * s.n)) == NULL)
-		goto oom;
-	memset(s.issued, -1, s.n * s.n);
 
 	s.path[0] = 0;
 	if (s.nodes[0].root || s.nodes[0].selfsigned)
 		chain_record(&s, 1, s.nodes[0].root);
 	else
 		chain_dfs(&s, 1);
+	if (s.oom)
+		goto oom;
 	/* s.truncated: the best paths found within the caps are ranked;
 	 * only a pathological pool (hundreds of twins) gets here. */
 	if (s.nfound == 0) {
@@ -495,7 +623,10 @@ chain_assemble(X509 *leaf, const char *leaf_source, EVP_PKEY *key,
 oom:
 	snprintf(err, errlen, "out of memory");
 out:
-	free(s.issued);
+	if (s.nodes != NULL)
+		for (i = 0; i < s.n; i++)
+			free(s.nodes[i].issuers);
+	free(s.bysubject);
 	free(s.found);
 	free(s.nodes);
 	return c;

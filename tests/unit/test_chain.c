@@ -1054,6 +1054,47 @@ test_order_independent(void **state)
 		certload_set_free(roots[k]);
 }
 
+/*
+ * A large intermediates directory (the issuer index): thousands of
+ * unrelated CA certificates, decoys named like int1 among them, the
+ * intermediates in another order, the root and the leaf themselves in the
+ * directory too (each must count once).  The chain is the one a small
+ * directory gives, and the roots are still recognised.
+ */
+static void
+test_large_directory(void **state)
+{
+	char *d = scen(), *cert = pf("leaf.pem"), *key = pf("leaf.key");
+	char *root = pf("root.pem"), *log;
+	struct chain *c;
+
+	(void)state;
+	testpki_write_fillers(P, d, 3000);
+	free(put(d, "zz-int1-cross.pem", P->int1_cross, NULL));
+	free(put(d, "zz-int2.pem", P->int2, NULL));
+	free(put(d, "a-int1.pem", P->int1, P->int1_decoy, P->int1_expired,
+	    NULL));
+	free(put(d, "m-root.pem", P->root, P->leaf, NULL));
+	c = build(cert, key, NULL, d, root, 0, &log);
+	expect_path(c, P->leaf, P->int2, P->int1, P->root, NULL);
+	assert_true(chain_trusted(c));
+	assert_int_equal(chain_served(c), 3);
+	strict_ok(c, P->root, NULL);
+	chain_free(c);
+	free(log);
+	/* Trusting the old root: the cross-sign, found among them all. */
+	free(root);
+	root = pf("root-old.pem");
+	c = build(cert, key, NULL, d, root, 0, &log);
+	expect_path(c, P->leaf, P->int2, P->int1_cross, P->root_old, NULL);
+	chain_free(c);
+	free(log);
+	free(d);
+	free(cert);
+	free(key);
+	free(root);
+}
+
 int
 main(void)
 {
@@ -1079,6 +1120,7 @@ main(void)
 		cmocka_unit_test(test_many_twins),
 		cmocka_unit_test(test_renewed_leaf),
 		cmocka_unit_test(test_order_independent),
+		cmocka_unit_test(test_large_directory),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -683,3 +683,39 @@ testpki_x509_verify(X509 *root, X509 *const *untrusted, X509 *leaf)
 	X509_STORE_free(store);
 	return ok;
 }
+
+void
+testpki_write_fillers(const struct testpki *p, const char *dir, size_t n)
+{
+	struct testpki_certspec s;
+	EVP_PKEY *k = testpki_key_ec();
+	X509 *ca, *x;
+	char cn[64], name[64];
+	size_t i;
+
+	(void)p;
+	memset(&s, 0, sizeof(s));
+	s.cn = "chainfix filler CA";
+	s.key = k;
+	s.not_before = -TESTPKI_DAY;
+	s.not_after = 365 * TESTPKI_DAY;
+	s.ca = 1;
+	ca = testpki_cert(&s);
+	testpki_put1(dir, "filler-ca.pem", ca);
+	s.issuer = ca;
+	s.issuer_key = k;
+	for (i = 0; i < n; i++) {
+		/* Every 100th one a decoy: int1's name, another key. */
+		if (i % 100 == 99)
+			snprintf(cn, sizeof(cn), "chainfix test int1");
+		else
+			snprintf(cn, sizeof(cn), "chainfix filler %zu", i);
+		s.cn = cn;
+		x = testpki_cert(&s);
+		snprintf(name, sizeof(name), "filler-%05zu.pem", i);
+		testpki_put1(dir, name, x);
+		X509_free(x);
+	}
+	X509_free(ca);
+	EVP_PKEY_free(k);
+}

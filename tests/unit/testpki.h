@@ -89,6 +89,16 @@ void testpki_free(struct testpki *pki);
 void testpki_write(const struct testpki *pki, const char *dir);
 
 /*
+ * testpki_write_fillers(pki, dir, n): write n more CA certificates into dir
+ * (filler-NNNNN.pem), none of them on any path of pki: issued by a
+ * "chainfix filler CA" (filler-ca.pem, written too, trusted by nothing),
+ * every 100th one named "chainfix test int1" (a decoy).  For tests and
+ * benchmarks of a large intermediates directory.
+ */
+void testpki_write_fillers(const struct testpki *pki, const char *dir,
+    size_t n);
+
+/*
  * Test helpers.
  */
 /* testpki_tmpdir(): a new directory under $TMPDIR (or /tmp); free() it. */
