@@ -18,6 +18,7 @@
 #include "config.h"
 #include "tlsctx.h"
 
+struct event_base;
 struct gen_listen;
 struct ticketkeys;
 
@@ -62,6 +63,33 @@ struct generation *generation_load(const char *path, unsigned serial);
  */
 void generation_site_spec(const struct config_site *cs,
     struct chain_spec *spec);
+
+/*
+ * generation_loaded_cb(g, arg): the result of a load started with
+ * generation_load_start(): a generation holding one reference (the
+ * callee's), or NULL if it failed (logged).
+ */
+typedef void (*generation_loaded_cb)(struct generation *g, void *arg);
+
+struct generation_loader;
+
+/*
+ * generation_load_start(base, path, serial, cb, arg):
+ * generation_load(path, serial) on a thread of its own, so the thread that
+ * runs base (the one accepting connections) goes on meanwhile; then cb(g,
+ * arg) on base's thread.  The loader frees itself after cb returns.
+ * evthread_use_pthreads() must have been called.  Returns the loader (only
+ * for generation_load_cancel()), or NULL (logged; cb is not called).
+ */
+struct generation_loader *generation_load_start(struct event_base *base,
+    const char *path, unsigned serial, generation_loaded_cb cb, void *arg);
+
+/*
+ * generation_load_cancel(l):
+ * At exit, with the load not yet handed over: wait for the thread and drop
+ * its result; cb is not called.  Call on base's thread.  NULL is a no-op.
+ */
+void generation_load_cancel(struct generation_loader *l);
 
 /* generation_log(g): log each site's listen, backends and served chain. */
 void generation_log(const struct generation *g);

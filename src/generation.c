@@ -2,8 +2,12 @@
  * generation.c: a configuration and everything built from it
  * (generation.h).
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "chain.h"
 #include "config.h"
@@ -209,4 +213,103 @@ generation_free(struct generation *g)
 	free(g->sites);
 	config_free(g->cfg);
 	free(g);
+}
+
+/*
+ * A load on its own thread.  The thread only builds: it touches nothing the
+ * event loop uses, and hands its result back by making an event on base
+ * active (safe from another thread once evthread_use_pthreads() was
+ * called), so the callback, and whatever it swaps, runs on base's thread.
+ */
+struct generation_loader {
+	char			*path;
+	unsigned		 serial;
+	struct event		*done;
+	generation_loaded_cb	 cb;
+	void			*arg;
+	pthread_t		 thread;
+	struct generation	*g;	/* the thread's result */
+};
+
+static void *
+generation_loader_main(void *arg)
+{
+	struct generation_loader *l = arg;
+
+	l->g = generation_load(l->path, l->serial);
+	event_active(l->done, EV_READ, 0);
+	return NULL;
+}
+
+static void
+generation_loader_destroy(struct generation_loader *l)
+{
+	event_free(l->done);
+	free(l->path);
+	free(l);
+}
+
+/* On base's thread, once the load is over: hand the result on, then go. */
+static void
+generation_loader_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct generation_loader *l = arg;
+	struct generation *g;
+
+	(void)fd;
+	(void)what;
+	pthread_join(l->thread, NULL);
+	g = l->g;
+	l->cb(g, l->arg);
+	/* Freeing the event from its own callback is allowed. */
+	generation_loader_destroy(l);
+}
+
+struct generation_loader *
+generation_load_start(struct event_base *base, const char *path,
+    unsigned serial, generation_loaded_cb cb, void *arg)
+{
+	struct generation_loader *l;
+	sigset_t all, old;
+	int rc;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->path = strdup(path)) == NULL) {
+		log_warn("generation_load_start");
+		free(l);
+		return NULL;
+	}
+	l->serial = serial;
+	l->cb = cb;
+	l->arg = arg;
+	if ((l->done = event_new(base, -1, 0, generation_loader_done,
+	    l)) == NULL) {
+		log_warnx("generation_load_start: cannot create an event");
+		free(l->path);
+		free(l);
+		return NULL;
+	}
+	/* Signals are the main thread's: block them in the loader. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&l->thread, NULL, generation_loader_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		log_warnx("generation_load_start: pthread_create: %s",
+		    strerror(rc));
+		generation_loader_destroy(l);
+		return NULL;
+	}
+	return l;
+}
+
+void
+generation_load_cancel(struct generation_loader *l)
+{
+	if (l == NULL)
+		return;
+	/* The build cannot be interrupted: wait for it, keep nothing. */
+	pthread_join(l->thread, NULL);
+	generation_unref(l->g);
+	generation_loader_destroy(l);
 }

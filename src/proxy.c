@@ -56,6 +56,10 @@ struct proxy {
 	unsigned		 expiry_interval;	/* as armed, seconds */
 	struct admin		*admin;
 	struct watch		*watch;		/* reload when files change */
+	struct generation_loader *loader;	/* a reload being built */
+	int			 reload_again;	/* SIGHUP while it was */
+	struct generation	*expiry_old;	/* the expiry check's reload
+						   replaces this (our ref) */
 	int			 draining;
 	int			 killed;	/* sessions told to close */
 	struct timespec		 drain_start;
@@ -189,15 +193,51 @@ proxy_expiry_arm(struct proxy *p)
 		log_warnx("cannot schedule the certificate expiry check");
 }
 
+static void proxy_reloaded(struct generation *, void *);
+
+/*
+ * Start a reload: the new generation is built on a thread of its own (ten
+ * thousand intermediates take seconds to parse), and swapped in by
+ * proxy_reloaded() on this thread, so accepting never waits for it.  One
+ * at a time: a SIGHUP meanwhile asks for another one afterwards, since the
+ * files may have changed after the running one read them.
+ */
 static void
 proxy_reload(struct proxy *p)
 {
-	struct generation *g, *old;
-
+	if (p->loader != NULL) {
+		p->reload_again = 1;
+		log_info("reload of %s asked for while one is running: "
+		    "again once it is done", p->path);
+		return;
+	}
 	log_info("reloading %s", p->path);
 	service_reloading();
 	watch_begin(p->watch);
-	if ((g = generation_load(p->path, p->serial + 1)) == NULL) {
+	if ((p->loader = generation_load_start(p->base, p->path,
+	    p->serial + 1, proxy_reloaded, p)) == NULL) {
+		log_errx("reload of %s failed: keeping the running "
+		    "configuration", p->path);
+		metrics_inc(M_RELOAD_FAIL);
+		service_ready();
+		(void)watch_set(p->watch, p->gen->cfg);
+	}
+}
+
+/* The reload's result, on the main thread: swap it in, or keep the old. */
+static void
+proxy_reloaded(struct generation *g, void *arg)
+{
+	struct proxy *p = arg;
+	struct generation *old;
+
+	p->loader = NULL;
+	if (p->draining) {
+		/* Stopping: nothing new is served any more. */
+		generation_unref(g);
+		goto done;
+	}
+	if (g == NULL) {
 		log_errx("reload of %s failed: keeping the running "
 		    "configuration", p->path);
 		goto fail;
@@ -223,7 +263,7 @@ proxy_reload(struct proxy *p)
 	/* Sessions hold their own references: the old one dies with them. */
 	old = p->gen;
 	p->gen = g;
-	p->serial++;
+	p->serial = g->serial;
 	generation_unref(old);
 	log_setlevel(g->cfg->log_level);
 	generation_log(g);
@@ -235,12 +275,24 @@ proxy_reload(struct proxy *p)
 	service_ready();
 	proxy_status(p);
 	(void)watch_set(p->watch, p->gen->cfg);
-	return;
+	goto done;
  fail:
 	metrics_inc(M_RELOAD_FAIL);
 	service_ready();
 	/* The running files again, from the state this reload saw. */
 	(void)watch_set(p->watch, p->gen->cfg);
+ done:
+	if (p->expiry_old != NULL) {
+		if (p->gen != p->expiry_old)
+			(void)expiry_log_replaced(p->expiry_old, p->gen,
+			    time(NULL));
+		generation_unref(p->expiry_old);
+		p->expiry_old = NULL;
+	}
+	if (p->reload_again && !p->draining) {
+		p->reload_again = 0;
+		proxy_reload(p);
+	}
 }
 
 /* A watched file changed: the same reload as SIGHUP. */
@@ -265,20 +317,16 @@ static void
 proxy_expiry_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy *p = arg;
-	struct generation *old;
 	time_t now = time(NULL);
 
 	(void)fd;
 	(void)what;
-	if (p->draining || expiry_check(p->gen, now) == 0 ||
-	    !expiry_rebuild_helps(p->gen, now))
+	if (p->draining || p->loader != NULL || expiry_check(p->gen, now) ==
+	    0 || !expiry_rebuild_helps(p->gen, now))
 		return;
-	/* Our own reference: proxy_reload() drops the proxy's. */
-	old = generation_ref(p->gen);
+	/* proxy_reloaded() says what was replaced, and drops this. */
+	p->expiry_old = generation_ref(p->gen);
 	proxy_reload(p);
-	if (p->gen != old)
-		(void)expiry_log_replaced(old, p->gen, now);
-	generation_unref(old);
 }
 
 static void
@@ -481,6 +529,9 @@ proxy_main(const char *config_path)
 	else
 		rc = 0;
  out:
+	/* A reload still building: wait for it, keep nothing. */
+	generation_load_cancel(p.loader);
+	generation_unref(p.expiry_old);
 	proxy_free_listeners(p.listeners, p.nlisteners);
 	if (p.workers != NULL) {
 		for (i = 0; i < p.nworkers; i++)
