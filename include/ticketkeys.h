@@ -88,6 +88,16 @@ size_t ticketkeys_count(struct ticketkeys *tk);
 int ticketkeys_name(struct ticketkeys *tk, size_t i, unsigned char name[16]);
 
 /*
+ * ticketkeys_id(tk, i, buf, len):
+ * A short id of key i for logs and operators (8 bytes of the SHA-256 of
+ * its name, in hex; nothing about the key itself): every instance that
+ * encrypts with the same key shows the same id.  Returns buf, or "-" if
+ * there is no key i.
+ */
+const char *ticketkeys_id(struct ticketkeys *tk, size_t i, char *buf,
+    size_t len);
+
+/*
  * ticketkeys_maintain(tk, now):
  * For a generated ring, at monotonic time now (seconds): add a new
  * encrypting key once the current one is an interval old, and drop keys

@@ -142,7 +142,7 @@ void
 generation_log(const struct generation *g)
 {
 	const struct gen_site *gs;
-	char line[1024];
+	char line[1024], id[32];
 	size_t i, j;
 
 	for (i = 0; i < g->nsites; i++) {
@@ -165,10 +165,11 @@ generation_log(const struct generation *g)
 		    g->cfg->expiry_warning_days, CHAIN_DIAG_NO_EXPIRY);
 	}
 	if (g->cfg->ticket_keys != NULL)
-		log_info("session tickets: %zu key%s from %s (the first "
-		    "encrypts)", ticketkeys_count(g->tickets),
+		log_info("session tickets: %zu key%s from %s, encrypting with "
+		    "key %s", ticketkeys_count(g->tickets),
 		    ticketkeys_count(g->tickets) == 1 ? "" : "s",
-		    g->cfg->ticket_keys);
+		    g->cfg->ticket_keys, ticketkeys_id(g->tickets, 0, id,
+		    sizeof(id)));
 	else
 		log_info("session tickets: keys made in memory, a new one "
 		    "every %us", g->cfg->ticket_key_rotation);

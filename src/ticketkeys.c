@@ -313,6 +313,23 @@ ticketkeys_name(struct ticketkeys *tk, size_t i, unsigned char name[16])
 	return rc;
 }
 
+const char *
+ticketkeys_id(struct ticketkeys *tk, size_t i, char *buf, size_t len)
+{
+	unsigned char name[TICKETKEYS_NAME_LEN], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, j;
+
+	if (len < 17 || ticketkeys_name(tk, i, name) == -1 ||
+	    EVP_Digest(name, sizeof(name), md, &mdlen, EVP_sha256(), NULL) !=
+	    1 || mdlen < 8) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	for (j = 0; j < 8; j++)
+		snprintf(buf + 2 * j, len - 2 * j, "%02x", md[j]);
+	return buf;
+}
+
 /*
  * OpenSSL's ticket key callback.  enc = 1: fill in the key name and the IV
  * and set up both contexts; return 1 (0 would mean "issue no ticket").
@@ -766,7 +783,7 @@ static int
 ticketkeys_rotate(const char *path, size_t keep)
 {
 	struct ticketkeys *old = NULL, *fresh = NULL;
-	char *dircopy = NULL;
+	char *dircopy = NULL, id[32];
 	int dfd = -1, rc = 1;
 	size_t had = 0;
 
@@ -802,8 +819,9 @@ ticketkeys_rotate(const char *path, size_t keep)
 	if ((fresh = ticketkeys_generate(1)) == NULL ||
 	    ticketkeys_write(path, fresh, old, keep) == -1)
 		goto out;
-	printf("%s: new encrypting key; %zu key%s in the file (%zu "
-	    "dropped)\n", path, had + 1 < keep ? had + 1 : keep,
+	printf("%s: new encrypting key %s; %zu key%s in the file (%zu "
+	    "dropped)\n", path, ticketkeys_id(fresh, 0, id, sizeof(id)),
+	    had + 1 < keep ? had + 1 : keep,
 	    (had + 1 < keep ? had + 1 : keep) == 1 ? "" : "s",
 	    had + 1 > keep ? had + 1 - keep : 0);
 	rc = 0;

@@ -264,6 +264,7 @@ tools_configtest(int argc, char **argv)
 	};
 	const struct config_site *site;
 	struct ticketkeys *tk;
+	char id[32];
 	struct chain_spec spec;
 	struct config *cfg;
 	struct chain *c;
@@ -298,10 +299,11 @@ tools_configtest(int argc, char **argv)
 		if ((tk = ticketkeys_load(cfg->ticket_keys)) == NULL)
 			errors++;
 		else
-			printf("session tickets: %zu key%s from %s\n",
-			    ticketkeys_count(tk),
+			printf("session tickets: %zu key%s from %s, "
+			    "encrypting with key %s\n", ticketkeys_count(tk),
 			    ticketkeys_count(tk) == 1 ? "" : "s",
-			    cfg->ticket_keys);
+			    cfg->ticket_keys, ticketkeys_id(tk, 0, id,
+			    sizeof(id)));
 		ticketkeys_unref(tk);
 	}
 	/* A backend that resets the handshake must not kill us. */

@@ -86,16 +86,19 @@ for v in 1.2 1.3; do
 done
 
 # Rotate, reload both.
-"$CHAINFIX" ticket-keys rotate "$KEYS" >>"$T/rotate.log" 2>&1 ||
-    fail "ticket-keys rotate failed: $(cat "$T/rotate.log")"
+"$CHAINFIX" ticket-keys rotate "$KEYS" >"$T/rotate2.log" 2>&1 ||
+    fail "ticket-keys rotate failed: $(cat "$T/rotate2.log")"
+# "FILE: new encrypting key ID; ...": every instance must name that key.
+ID=$(sed -n 's/.*new encrypting key \([0-9a-f]\{16\}\);.*/\1/p' "$T/rotate2.log")
+[ -n "$ID" ] || fail "rotate does not name the new key: $(cat "$T/rotate2.log")"
 [ "$(grep -vc '^#' "$KEYS")" = 2 ] || fail "the rotated file does not hold 2 keys"
 for n in A B; do
 	eval "kill -HUP \$pid_$n"
 	wait_log "$T/$n.log" "reloaded .* \(generation 2\)"
-	grep -q "session tickets: 2 keys from $KEYS" "$T/$n.log" ||
-	    fail "instance $n did not read both keys"
+	grep -q "session tickets: 2 keys from $KEYS, encrypting with key $ID" "$T/$n.log" ||
+	    fail "instance $n does not encrypt with the new key $ID"
 done
-ok "rotated; both instances reloaded with 2 keys"
+ok "rotated; both instances reloaded with 2 keys, encrypting with the new key $ID"
 
 # An instance that knows only the new key (not behind HAProxy).
 head -n 3 "$KEYS" >"$T/new-only.keys"	# the two comment lines and the new key
@@ -124,5 +127,6 @@ for n in C B A; do
 	eval "CFX_PID=\$pid_$n"
 	chainfix_stop_clean "$n"
 done
-grep -Eqi "error|warning" "$T/rotate.log" && fail "rotate complained: $(cat "$T/rotate.log")"
+grep -Eqi "error|warning" "$T/rotate.log" "$T/rotate2.log" &&
+    fail "rotate complained: $(cat "$T/rotate.log" "$T/rotate2.log")"
 pass

@@ -213,8 +213,8 @@ static void
 test_parse_text(void **state)
 {
 	unsigned char raw[2][80], name[16];
-	struct ticketkeys *tk;
-	char *text, *two;
+	struct ticketkeys *tk, *other;
+	char *text, *two, id[32], id2[32];
 
 	(void)state;
 	text = keyfile_text(1, 80, raw);
@@ -223,6 +223,12 @@ test_parse_text(void **state)
 	assert_int_equal(ticketkeys_name(tk, 0, name), 0);
 	assert_memory_equal(name, raw[0], 16);
 	assert_int_equal(ticketkeys_name(tk, 1, name), -1);
+	/* The id: 16 hex digits, the same for the same key anywhere. */
+	other = parse_ok(text);
+	assert_int_equal(strlen(ticketkeys_id(tk, 0, id, sizeof(id))), 16);
+	assert_string_equal(ticketkeys_id(other, 0, id2, sizeof(id2)), id);
+	assert_string_equal(ticketkeys_id(tk, 1, id2, sizeof(id2)), "-");
+	ticketkeys_unref(other);
 	ticketkeys_unref(tk);
 
 	/* An 80-byte key, then a 48-byte one, in file order. */
@@ -233,6 +239,7 @@ test_parse_text(void **state)
 	assert_int_equal(ticketkeys_count(tk), 2);
 	assert_int_equal(ticketkeys_name(tk, 1, name), 0);
 	assert_memory_equal(name, raw[1], 16);
+	assert_string_not_equal(ticketkeys_id(tk, 1, id2, sizeof(id2)), id);
 	ticketkeys_unref(tk);
 	free(two);
 	free(text);
