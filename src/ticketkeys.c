@@ -421,8 +421,8 @@ ticketkeys_install(struct ticketkeys *tk, SSL_CTX *ctx)
 /* ------------------------------------------------------------------ */
 /* Key files */
 
-/* Add a key from its decoded bytes in the given layout. */
-static int
+/* Add a key from its decoded bytes in the given layout (room checked). */
+static void
 ticketkeys_add(struct ticketkeys *tk, const unsigned char *b, size_t len,
     int nginx)
 {
@@ -441,7 +441,6 @@ ticketkeys_add(struct ticketkeys *tk, const unsigned char *b, size_t len,
 		memcpy(k->hmac, b + 16 + kl, kl);
 	}
 	tk->n++;
-	return 0;
 }
 
 static int
