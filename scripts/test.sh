@@ -26,10 +26,11 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure --timeout 900 |
     tee build-asan/ctest.log
 
-echo "=== fuzz smoke (libFuzzer, clang): parsers of administrator-supplied files"
+echo "=== fuzz smoke (libFuzzer, clang): parsers of administrator-supplied files, check's analysis of server-sent chains"
 CC=clang cmake -S . -B build-fuzz -DCHAINFIX_FUZZ=ON -DCHAINFIX_TESTS=OFF \
     >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_certload fuzz_config fuzz_ticketkeys
+cmake --build build-fuzz -j"$jobs" --target fuzz_certload fuzz_config \
+    fuzz_ticketkeys fuzz_check
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 build/tests/chainfix-mkpki "$corpus/pki" >/dev/null
@@ -42,7 +43,8 @@ build/chainfix ticket-keys rotate "$corpus/keys/two" >/dev/null
 build/chainfix ticket-keys rotate "$corpus/keys/two" >/dev/null
 head -c 80 /dev/urandom >"$corpus/keys/nginx80"
 head -c 48 /dev/urandom >"$corpus/keys/nginx48"
-for f in certload:certs config:conf ticketkeys:keys; do
+bash tests/fuzz/check_seeds.sh "$corpus/pki" "$corpus/chains"
+for f in certload:certs config:conf ticketkeys:keys check:chains; do
 	build-fuzz/tests/fuzz/fuzz_${f%%:*} -max_total_time=30 -close_fd_mask=2 \
 	    "$corpus/${f#*:}" 2>&1 | tail -n 1
 done
@@ -55,4 +57,4 @@ for log in build/ctest.log build-asan/ctest.log; do
 	total=$((total + n - s))
 	skipped=$((skipped + s))
 done
-echo "all: $((total + 3)) passed, 0 failed, $skipped skipped"
+echo "all: $((total + 4)) passed, 0 failed, $skipped skipped"
