@@ -60,6 +60,42 @@ enum metrics_hs_failure {
 	HSF__COUNT
 };
 
+/*
+ * Why a session ended: the label of chainfix_sessions_closed_total (the
+ * session's log line adds a detail string).
+ */
+#define METRICS_SESSION_REASONS(X)					\
+	/* both directions done, the client ended first */		\
+	X(SR_CLIENT_CLOSED,	   "client_closed")			\
+	/* both directions done, the backend ended first */		\
+	X(SR_BACKEND_CLOSED,	   "backend_closed")			\
+	/* reset, socket or TLS error on the client leg after the	\
+	   handshake */							\
+	X(SR_CLIENT_ERROR,	   "client_error")			\
+	/* reset, socket or TLS error on the backend leg once up */	\
+	X(SR_BACKEND_ERROR,	   "backend_error")			\
+	X(SR_IDLE_TIMEOUT,	   "idle_timeout")			\
+	X(SR_HANDSHAKE_TIMEOUT,	   "handshake_timeout")			\
+	/* not TLS, no shared protocol or cipher, bad messages */	\
+	X(SR_HANDSHAKE_FAILED,	   "handshake_failed")			\
+	/* the client went away during its handshake */		\
+	X(SR_HANDSHAKE_EOF,	   "handshake_eof")			\
+	/* every backend failed: DNS, connect, TLS, timeouts */	\
+	X(SR_BACKEND_UNREACHABLE,  "backend_unreachable")		\
+	/* the backend's certificate failed verification or the pin */	\
+	X(SR_BACKEND_REFUSED,	   "backend_refused")			\
+	/* drain timeout or shutdown */					\
+	X(SR_SHUTDOWN,		   "shutdown")				\
+	/* out of memory or descriptors on our side */			\
+	X(SR_RESOURCES,		   "resources")
+
+enum metrics_session_reason {
+#define METRICS_SR_ENUM(sym, label) sym,
+	METRICS_SESSION_REASONS(METRICS_SR_ENUM)
+#undef METRICS_SR_ENUM
+	SR__COUNT
+};
+
 /* metrics_add(c, n): add n (may be negative for gauges) to counter c. */
 void metrics_add(enum metrics_counter c, int64_t n);
 
@@ -68,6 +104,20 @@ void metrics_inc(enum metrics_counter c);
 
 /* metrics_hs_failure(why): count one failed client handshake. */
 void metrics_hs_failure(enum metrics_hs_failure why);
+
+/*
+ * metrics_session_closed(site, reason):
+ * Count one session that ended for reason on site,
+ * the site's name (NULL: the session ended before a site was chosen,
+ * counted as "-").  A site's series appear from its first session on and
+ * stay for the life of the process, reloads included.  Any thread; no lock
+ * once a site has been seen.
+ */
+void metrics_session_closed(const char *site,
+    enum metrics_session_reason reason);
+
+/* metrics_session_reason_label(r): "client_closed" etc.; "?" if unknown. */
+const char *metrics_session_reason_label(enum metrics_session_reason r);
 
 /* metrics_get(c): the current value of counter c. */
 int64_t metrics_get(enum metrics_counter c);

@@ -6,14 +6,18 @@
  * exact on its own, nothing is ordered against anything else, and a scrape
  * that sees one counter a moment before another is fine for Prometheus.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 
 #include <openssl/crypto.h>
 
+#include "log.h"
 #include "metrics.h"
 
 static _Atomic int64_t metrics_counters[M__COUNT];
@@ -34,6 +38,37 @@ static const char *const metrics_hsf_labels[HSF__COUNT] = {
 	METRICS_HS_FAILURES(METRICS_HSF_LABEL)
 #undef METRICS_HSF_LABEL
 };
+
+/*
+ * chainfix_sessions_closed_total{site,reason}: one entry per site name ever
+ * seen.  Entries are only ever added (at the head, under the lock, published
+ * with a release store) and never freed, so sessions closing on any worker
+ * find theirs with a lock-free walk; the list is as long as the number of
+ * distinct site names configured over the process's life.
+ */
+static const char *const metrics_reason_labels[SR__COUNT] = {
+#define METRICS_REASON_LABEL(sym, label) [sym] = label,
+	METRICS_SESSION_REASONS(METRICS_REASON_LABEL)
+#undef METRICS_REASON_LABEL
+};
+
+struct metrics_site {
+	struct metrics_site	*next;	/* immutable once published */
+	_Atomic int64_t		 closed[SR__COUNT];
+	char			 name[];
+};
+
+static _Atomic(struct metrics_site *) metrics_sites;
+static pthread_mutex_t metrics_sites_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct metrics_site *
+metrics_site_find(struct metrics_site *ms, const char *name)
+{
+	for (; ms != NULL; ms = ms->next)
+		if (strcmp(ms->name, name) == 0)
+			return ms;
+	return NULL;
+}
 
 void
 metrics_add(enum metrics_counter c, int64_t n)
@@ -58,6 +93,46 @@ metrics_hs_failure(enum metrics_hs_failure why)
 	atomic_fetch_add_explicit(&metrics_hsf[why], 1, memory_order_relaxed);
 }
 
+const char *
+metrics_session_reason_label(enum metrics_session_reason r)
+{
+	return (unsigned)r < SR__COUNT ? metrics_reason_labels[r] : "?";
+}
+
+void
+metrics_session_closed(const char *site, enum metrics_session_reason reason)
+{
+	struct metrics_site *ms, *head;
+	size_t len;
+
+	if ((unsigned)reason >= SR__COUNT)
+		return;
+	if (site == NULL)
+		site = "-";
+	head = atomic_load_explicit(&metrics_sites, memory_order_acquire);
+	if ((ms = metrics_site_find(head, site)) == NULL) {
+		pthread_mutex_lock(&metrics_sites_lock);
+		head = atomic_load_explicit(&metrics_sites,
+		    memory_order_relaxed);
+		if ((ms = metrics_site_find(head, site)) == NULL) {
+			len = strlen(site) + 1;
+			if ((ms = calloc(1, sizeof(*ms) + len)) != NULL) {
+				memcpy(ms->name, site, len);
+				ms->next = head;
+				atomic_store_explicit(&metrics_sites, ms,
+				    memory_order_release);
+			}
+		}
+		pthread_mutex_unlock(&metrics_sites_lock);
+		if (ms == NULL) {
+			log_warnx("metrics: out of memory for site %s", site);
+			return;
+		}
+	}
+	atomic_fetch_add_explicit(&ms->closed[reason], 1,
+	    memory_order_relaxed);
+}
+
 int64_t
 metrics_get(enum metrics_counter c)
 {
@@ -65,6 +140,34 @@ metrics_get(enum metrics_counter c)
 		return 0;
 	return atomic_load_explicit(&metrics_counters[c],
 	    memory_order_relaxed);
+}
+
+/* Every site seen, every reason (so rate() has a series at once). */
+static int
+metrics_render_closed(struct evbuffer *out)
+{
+	struct metrics_site *ms;
+	size_t i;
+
+	if (evbuffer_add_printf(out,
+	    "# HELP chainfix_sessions_closed_total "
+	    "Sessions that ended, by site and reason\n"
+	    "# TYPE chainfix_sessions_closed_total counter\n") < 0)
+		return -1;
+	for (ms = atomic_load_explicit(&metrics_sites, memory_order_acquire);
+	    ms != NULL; ms = ms->next) {
+		for (i = 0; i < SR__COUNT; i++) {
+			/* Site names are [A-Za-z0-9._-] (config.c). */
+			if (evbuffer_add_printf(out,
+			    "chainfix_sessions_closed_total{site=\"%s\","
+			    "reason=\"%s\"} %lld\n", ms->name,
+			    metrics_reason_labels[i],
+			    (long long)atomic_load_explicit(&ms->closed[i],
+			    memory_order_relaxed)) < 0)
+				return -1;
+		}
+	}
+	return 0;
 }
 
 int
@@ -108,5 +211,5 @@ metrics_render(struct evbuffer *out)
 		    metrics_hsf_labels[i], (long long)v) < 0)
 			return -1;
 	}
-	return 0;
+	return metrics_render_closed(out);
 }

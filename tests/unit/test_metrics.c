@@ -113,6 +113,8 @@ test_render_format(void **state)
 	}
 	assert_non_null(strstr(text,
 	    "# TYPE chainfix_handshake_failures_total counter\n"));
+	assert_non_null(strstr(text,
+	    "# TYPE chainfix_sessions_closed_total counter\n"));
 	assert_int_equal(text[strlen(text) - 1], '\n');
 
 	for (line = strtok_r(text, "\n", &save); line != NULL;
@@ -127,7 +129,10 @@ test_render_format(void **state)
 		assert_int_equal(strspn(p + 2, "0123456789"), strlen(p + 2));
 		samples++;
 	}
-	/* The counters, one per handshake failure reason, build info. */
+	/*
+	 * The counters, one per handshake failure reason, build info; this
+	 * runs first, so no site has closed a session yet.
+	 */
 	assert_int_equal(samples, M__COUNT + HSF__COUNT + 1);
 	free(text);
 }
@@ -184,6 +189,58 @@ test_render_values(void **state)
 	free(text);
 }
 
+static const char *const reasons[SR__COUNT] = {
+#define REASON(sym, label) [sym] = label,
+	METRICS_SESSION_REASONS(REASON)
+#undef REASON
+};
+
+static long long
+closed(const char *text, const char *site, const char *reason)
+{
+	char series[160];
+
+	snprintf(series, sizeof(series),
+	    "chainfix_sessions_closed_total{site=\"%s\",reason=\"%s\"}",
+	    site, reason);
+	return sample(text, series);
+}
+
+/*
+ * chainfix_sessions_closed_total: a site's series appear with its first
+ * closed session, every reason at once; no site is "-".
+ */
+static void
+test_sessions_closed(void **state)
+{
+	char *text;
+	size_t i;
+
+	(void)state;
+	metrics_session_closed("alpha", SR_CLIENT_CLOSED);
+	metrics_session_closed("alpha", SR_CLIENT_CLOSED);
+	metrics_session_closed("alpha", SR_IDLE_TIMEOUT);
+	metrics_session_closed(NULL, SR_HANDSHAKE_TIMEOUT);
+	/* An unknown reason is dropped, and makes no series. */
+	metrics_session_closed("beta", (enum metrics_session_reason)SR__COUNT);
+
+	text = render();
+	assert_int_equal(closed(text, "alpha", "client_closed"), 2);
+	assert_int_equal(closed(text, "alpha", "idle_timeout"), 1);
+	assert_int_equal(closed(text, "-", "handshake_timeout"), 1);
+	for (i = 0; i < SR__COUNT; i++) {
+		(void)closed(text, "alpha", reasons[i]);
+		(void)closed(text, "-", reasons[i]);
+	}
+	assert_int_equal(closed(text, "alpha", "backend_error"), 0);
+	assert_null(strstr(text, "site=\"beta\""));
+	assert_string_equal(metrics_session_reason_label(SR_IDLE_TIMEOUT),
+	    "idle_timeout");
+	assert_string_equal(metrics_session_reason_label(
+	    (enum metrics_session_reason)SR__COUNT), "?");
+	free(text);
+}
+
 #define THREADS	4
 #define ROUNDS	200000
 
@@ -198,6 +255,51 @@ hammer(void *arg)
 		metrics_add(M_BYTES_OUT, 3);
 	}
 	return NULL;
+}
+
+static void *
+closer(void *arg)
+{
+	char site[16];
+	int i;
+
+	snprintf(site, sizeof(site), "t%d", (int)(intptr_t)arg);
+	for (i = 0; i < ROUNDS / 10; i++) {
+		/* The same new site from every thread at once, and its own. */
+		metrics_session_closed("shared", SR_BACKEND_CLOSED);
+		metrics_session_closed(site, SR_CLIENT_ERROR);
+	}
+	return NULL;
+}
+
+/* Sites first seen on several threads at once: one series, exact counts. */
+static void
+test_sessions_closed_threads(void **state)
+{
+	pthread_t t[THREADS];
+	char *text, site[16];
+	const char *p;
+	int i, n = 0;
+
+	(void)state;
+	for (i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, closer,
+		    (void *)(intptr_t)i), 0);
+	for (i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	text = render();
+	assert_int_equal(closed(text, "shared", "backend_closed"),
+	    (long long)THREADS * (ROUNDS / 10));
+	for (i = 0; i < THREADS; i++) {
+		snprintf(site, sizeof(site), "t%d", i);
+		assert_int_equal(closed(text, site, "client_error"),
+		    ROUNDS / 10);
+	}
+	for (p = text; (p = strstr(p, "{site=\"shared\",reason=\"shutdown\"}"))
+	    != NULL; p++)
+		n++;
+	assert_int_equal(n, 1);
+	free(text);
 }
 
 /* Concurrent updates from several threads lose nothing. */
@@ -230,6 +332,8 @@ main(void)
 		cmocka_unit_test(test_build_info),
 		cmocka_unit_test(test_render_values),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_sessions_closed),
+		cmocka_unit_test(test_sessions_closed_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
