@@ -2,23 +2,68 @@
  * session.c: one client connection relayed to its own backend connection
  * (session.h).
  *
- * A session is two symmetric halves (struct side) that point at each
- * other.  Bytes move in le-proxy's shape: what one side reads is appended
- * to the other side's output with evbuffer_add_buffer (no copy); when that
- * output passes SESSION_HIGHWAT the reading side stops until the output
- * drains to half, so nothing is buffered without bound.  On EOF from one
- * side what is already queued to the other is flushed, then the session
- * closes.  Every path out goes through session_close(), which logs the one
- * summary line.
+ * Why the relay drives OpenSSL itself.  Until 0.1 each leg was a libevent
+ * bufferevent (bufferevent_openssl for TLS).  Profiled under bench/bench.sh
+ * (perf record -g, strace -c; 2 workers, RSA-2048, TLS 1.3 to nginx), the
+ * bufferevent cost more than the TLS: per keep-alive request it made 4.1
+ * read, 2.1 write and 4.1 epoll_ctl calls (HAProxy: 6.1 recvfrom, 2.0
+ * sendto, 0.03 epoll_ctl), because it adds and removes its read and write
+ * events around every TLS record, and 72 % of the proxy's CPU was in the
+ * kernel.  For a 64 MiB download it made one epoll_wait and one epoll_ctl
+ * per 16 KiB record (4116 and 4103; HAProxy 232 and 0), moving one record
+ * per loop turn, and copied every record through its evbuffers.
+ *
+ * So each leg is now a plain non-blocking socket with one persistent event,
+ * whose interest is computed from the session's state after every step
+ * (session_side_want()) and changed only when that changes: a side is read
+ * while its direction's buffer is empty, written only after a write came
+ * back with EAGAIN.  In keep-alive traffic the interest never changes; in
+ * a bulk transfer it changes when the receiver's socket buffer fills, not
+ * per record.  The event is level-triggered: a read that comes up short
+ * means the socket is empty, so the read that would only return EAGAIN is
+ * skipped, and a FIN or reset queued behind the data is reported again by
+ * the next epoll_wait.  (Edge-triggered events would save even those
+ * interest changes, but libevent reports EPOLLERR without EV_CLOSED, so a
+ * reset that came with the last data could not be told from plain
+ * readiness and would stall the session.)  SSL_read and SSL_write are
+ * called here, on one fixed buffer per direction of one TLS record
+ * (SESSION_BUFSZ): what one SSL_read or read(2) returns is written at once,
+ * so a bulk transfer moves full 16 KiB records and an interactive one its
+ * small records without delay.  The buffer comes from a per-worker pool
+ * only while its direction holds data and goes back as soon as it is
+ * written, so an idle session holds none (and OpenSSL's own record buffers
+ * go with SSL_MODE_RELEASE_BUFFERS).  OpenSSL reads ahead (one read(2) per
+ * record instead of header then body) and a BIO callback tells whether the
+ * last read(2) came up short.
+ *
+ * Backpressure is le-proxy's: a direction reads only while its buffer is
+ * empty, so a side whose peer cannot take more is not read; at most one
+ * record per direction is ever held.  A direction moves at most
+ * SESSION_BUDGET bytes per wake-up and then lets the worker's other
+ * sessions have their turn.
+ *
+ * Each direction ends on its own (docs/design.md, "Architecture"): an EOF
+ * or close_notify from one side is passed on once what is queued is written
+ * (close_notify and shutdown(SHUT_WR) on a TLS leg, shutdown(SHUT_WR) on a
+ * plain one), and the session ends when both directions are done, on a
+ * timeout, or on an error.  Bytes a client sends before the backend is up,
+ * EOF included, wait in the client's buffer and go out once it is.
+ *
+ * Everything that ends a session goes through session_close(), which logs
+ * the one summary line.  Handlers below the event callbacks never close:
+ * they record why (session_fail()) and return -1 up to the callback, so no
+ * function ever runs on a freed session.
  */
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdalign.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +71,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/buffer.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -44,21 +87,29 @@
 #include "session.h"
 #include "tlsctx.h"
 
-/* Bytes queued toward one side before the other side stops being read. */
-#define SESSION_HIGHWAT		(256 * 1024)
+/* One TLS record of plaintext: the relay buffer of one direction. */
+#define SESSION_BUFSZ		16384
+/* Bytes one direction moves per wake-up before yielding to others. */
+#define SESSION_BUDGET		(16 * SESSION_BUFSZ)
+/* Free relay buffers a worker keeps for its next sessions. */
+#define SESSION_POOL_MAX	64
+/* Seconds to drain a side whose peer is gone before closing it. */
+#define SESSION_LINGER		10
 
 /* Session states.  X-macro: the names in the logs cannot drift. */
 #define SESSION_STATES(X)						\
 	/* client TLS handshake running (handshake_timeout) */		\
-	X(SS_HANDSHAKE,  "handshake")					\
-	/* client ready; connecting + TLS handshake to backend[bidx],	\
-	   client input held back (connect_timeout per backend) */	\
-	X(SS_CONNECTING, "connecting")					\
-	/* both legs up, bytes flow both ways (idle_timeout) */		\
-	X(SS_RELAY,      "relay")					\
-	/* one side ended: writing what is queued to the other side,	\
-	   then close (idle_timeout still applies) */			\
-	X(SS_FLUSH,      "flush")
+	X(SS_HANDSHAKE,   "handshake")					\
+	/* looking up the name of backend[bidx] (connect_timeout) */	\
+	X(SS_RESOLVING,   "resolving")					\
+	/* TCP connect to an address of backend[bidx]		\
+	   (connect_timeout) */						\
+	X(SS_BACKEND_TCP, "backend_tcp")				\
+	/* TLS handshake with backend[bidx] (connect_timeout) */	\
+	X(SS_BACKEND_TLS, "backend_tls")				\
+	/* both legs up: each direction moves on its own		\
+	   (idle_timeout; SESSION_LINGER once ending) */		\
+	X(SS_RELAY,       "relay")
 
 enum session_state {
 #define SESSION_STATE_ENUM(sym, name) sym,
@@ -72,16 +123,65 @@ static const char *const session_state_names[] = {
 #undef SESSION_STATE_NAME
 };
 
+/*
+ * The state of one direction, named after the side it reads from.  From
+ * the client's handshake on, the client's direction reads (into its buffer)
+ * even while the backend is not up yet.
+ */
+#define SESSION_FLOWS(X)						\
+	/* reading this side, writing to its peer */			\
+	X(FLOW_OPEN,    "open")						\
+	/* this side ended (EOF, close_notify) or failed: what is	\
+	   queued goes to the peer, then the peer's write side is shut	\
+	   down (or, after a failure, the session ends) */		\
+	X(FLOW_FLUSH,   "flush")					\
+	/* writing to the peer failed: read this side and drop what it	\
+	   sends until it ends, so closing it does not reset it */	\
+	X(FLOW_DISCARD, "discard")					\
+	/* done: the peer's write side is shut down (or dead) */	\
+	X(FLOW_DONE,    "done")
+
+enum session_flow {
+#define SESSION_FLOW_ENUM(sym, name) sym,
+	SESSION_FLOWS(SESSION_FLOW_ENUM)
+#undef SESSION_FLOW_ENUM
+};
+
+static const char *const session_flow_names[] = {
+#define SESSION_FLOW_NAME(sym, name) [sym] = name,
+	SESSION_FLOWS(SESSION_FLOW_NAME)
+#undef SESSION_FLOW_NAME
+};
+
+/*
+ * One leg of a session: a socket, TLS on it or not, and the direction that
+ * reads from it.  Nothing here knows which leg it is but the name, so a
+ * plain TCP client leg is a side with ssl == NULL.
+ */
 struct side {
 	struct session		*s;
 	struct side		*peer;
-	struct bufferevent	*bev;
-	SSL			*ssl;	/* inside bev; NULL: plain TCP */
-	uint64_t		 bytes;	/* received from this side */
-	int			 up;	/* TLS handshake done */
-	int			 tcp_stage;	/* bev is the plain connect
-					   stage: it does not own the fd */
 	const char		*name;	/* "client", "backend" */
+	struct event		*ev;	/* in s's allocation; fd's only event */
+	short			 evflags; /* ev's interest; 0: not added */
+	SSL			*ssl;	/* NULL: plain TCP */
+	int			 fd;	/* -1: none */
+	enum session_flow	 flow;	/* this side -> peer */
+	unsigned char		*buf;	/* read from here, not yet written to
+					   peer; NULL while empty */
+	uint32_t		 off, len;
+	uint64_t		 bytes;	/* received from this side */
+	unsigned		 up:1,		/* connected, handshake done */
+				 rready:1,	/* may have bytes to read */
+				 wready:1,	/* may take bytes */
+				 drained:1,	/* last read(2) came up short */
+				 hs_wantw:1,	/* handshake waits to write */
+				 rd_wantw:1,	/* SSL_read waits to write */
+				 wr_wantr:1,	/* SSL_write waits to read */
+				 shut_started:1, /* close_notify queued */
+				 shut:1,	/* our write side is shut down */
+				 dead:1,	/* a write failed: never again */
+				 again:1;	/* out of budget: run again soon */
 };
 
 struct session {
@@ -98,28 +198,33 @@ struct session {
 	struct gen_site		*site;	/* NULL until SNI picked one */
 	size_t			 bidx;	/* backend tried or in use */
 	struct evdns_getaddrinfo_request *dnsreq; /* resolving bidx */
-	struct evutil_addrinfo	*addrs;	/* of backend bidx */
+	struct evutil_addrinfo	*addrs;	/* of backend bidx, from evdns */
 	struct evutil_addrinfo	*ai;	/* the address tried or in use */
 	int			 in_resolve;	/* inside evdns_getaddrinfo */
 	int			 resolved;	/* its answer is in */
 	int			 dnserr;
-	char			*sni;	/* the client's, raw; NULL: none */
-	char			 peer[80];
-	char			 lasterr[256];	/* last backend failure */
-	char			 endreason[256]; /* kept while flushing */
+	int			 ending;	/* the reason is set */
+	int			 abort;		/* a read failed: close once what
+						   is queued is written */
+	struct side		*first_eof;	/* the side that ended first */
+	enum metrics_session_reason reason;	/* once ending or closing */
+	char			 detail[200];	/* the reason in words */
+	char			 lasterr[200];	/* last backend failure */
+	char			 peer[56];	/* client address:port */
 	struct timespec		 start;
 	time_t			 last;	/* last byte relayed, monotonic s */
 };
 
 static atomic_size_t session_alive;
 
-static void session_readcb(struct bufferevent *, void *);
-static void session_writecb(struct bufferevent *, void *);
-static void session_eventcb(struct bufferevent *, short, void *);
-static void session_backend_try(struct session *);
-static void session_backend_connect(struct session *);
-static void session_close(struct session *, const char *, ...)
-    LOG_PRINTF(2, 3);
+static void session_event(evutil_socket_t, short, void *);
+static int session_step(struct session *);
+static int session_advance(struct session *);
+static int session_backend_try(struct session *);
+static int session_backend_connect(struct session *);
+static void session_close(struct session *);
+static int session_fail(struct session *, enum metrics_session_reason,
+    const char *, ...) LOG_PRINTF(3, 4);
 
 size_t
 session_count(void)
@@ -136,7 +241,7 @@ session_now(void)
 	return ts.tv_sec;
 }
 
-/* The one place the state changes. */
+/* The one place the session's state changes. */
 static void
 session_set_state(struct session *s, enum session_state st)
 {
@@ -145,282 +250,555 @@ session_set_state(struct session *s, enum session_state st)
 	s->state = st;
 }
 
+/* The one place a direction's state changes. */
+static void
+session_set_flow(struct side *side, enum session_flow f)
+{
+	log_debug("session %s: %s %s -> %s", side->s->peer, side->name,
+	    session_flow_names[side->flow], session_flow_names[f]);
+	side->flow = f;
+}
+
+/*
+ * Record why the session ends (the first reason wins) and return -1, for
+ * the callback to close.
+ */
+static int
+session_fail(struct session *s, enum metrics_session_reason r,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!s->ending) {
+		s->ending = 1;
+		s->reason = r;
+		va_start(ap, fmt);
+		vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
 static const struct config_site *
 session_cfg(const struct session *s)
 {
 	return s->site != NULL ? s->site->cfg : s->gl->first->cfg;
 }
 
-static void
+/*
+ * (Re)arm the session's one timer.  Arming a timer that is not pending may
+ * grow libevent's timer heap, and so fail: returns 0, or -1 with the
+ * reason recorded.
+ */
+static int
 session_timer(struct session *s, unsigned secs)
 {
 	struct timeval tv;
 
 	tv.tv_sec = secs;
 	tv.tv_usec = 0;
-	evtimer_add(s->timer, &tv);
-}
-
-/*
- * Why a side failed, in a few words.  libevent's SSL bufferevent drains the
- * OpenSSL error queue into its own list: read it from there.  Returns 1 if
- * TLS said why, 0 otherwise (EOF, timeout, socket or DNS error).
- */
-static int
-session_side_error(struct side *side, short what, char *buf, size_t len)
-{
-	unsigned long e;
-	size_t off = 0;
-	int dnserr, err;
-
-	buf[0] = '\0';
-	if (what & BEV_EVENT_TIMEOUT) {
-		snprintf(buf, len, "timeout");
-		return 0;
-	}
-	if (what & BEV_EVENT_EOF) {
-		/*
-		 * With dirty shutdowns allowed, libevent reports a reset as
-		 * an EOF; the errno it saved for the callback tells them
-		 * apart.
-		 */
-		snprintf(buf, len, "%s", EVUTIL_SOCKET_ERROR() == ECONNRESET ?
-		    "reset the connection" : "closed");
-		return 0;
-	}
-	if (side->bev != NULL && side->ssl != NULL) {
-		while ((e = bufferevent_get_openssl_error(side->bev)) != 0) {
-			const char *r = ERR_reason_error_string(e);
-
-			/* libevent also queues errors without a reason. */
-			if (r != NULL && off < len)
-				off += (size_t)snprintf(buf + off, len - off,
-				    "%s%s", off ? "; " : "", r);
-		}
-		if (off > 0)
-			return 1;
-	}
-	if (side->bev != NULL && (dnserr =
-	    bufferevent_socket_get_dns_error(side->bev)) != 0) {
-		snprintf(buf, len, "cannot resolve: %s",
-		    evutil_gai_strerror(dnserr));
-		return 0;
-	}
-	err = EVUTIL_SOCKET_ERROR();
-	snprintf(buf, len, "%s", err != 0 ?
-	    evutil_socket_error_to_string(err) : "connection failed");
+	if (evtimer_add(s->timer, &tv) == -1)
+		return session_fail(s, SR_RESOURCES, "cannot arm a timer");
 	return 0;
 }
 
-static void
-session_side_free(struct side *side)
+/*
+ * Relay buffers: a worker's free ones are linked through their first bytes.
+ * Returns NULL on out of memory.
+ */
+static unsigned char *
+session_buf_get(struct session *s)
 {
-	int fd;
+	struct session_list *l = s->list;
+	void *b;
 
-	if (side->bev == NULL)
-		return;
-	/*
-	 * Freeing an SSL that was not shut down marks its session not
-	 * resumable (docs/design.md, "Resumption needs a shutdown"): say
-	 * goodbye first.  On a dead socket this fails harmlessly; a session
-	 * that saw a fatal alert was already dropped from the cache by
-	 * OpenSSL.
-	 */
-	if (side->ssl != NULL && side->up) {
-		(void)SSL_shutdown(side->ssl);
-		ERR_clear_error();
+	if ((b = l->pool) != NULL) {
+		memcpy(&l->pool, b, sizeof(void *));
+		l->npool--;
+		return b;
 	}
-	/*
-	 * bufferevent_free() clears the callbacks first, so a deferred
-	 * callback still queued for this bufferevent never reaches the
-	 * session; with BEV_OPT_CLOSE_ON_FREE it frees the SSL and the fd.
-	 */
-	fd = side->tcp_stage ? bufferevent_getfd(side->bev) : -1;
-	bufferevent_free(side->bev);
-	if (fd >= 0)
-		close(fd);
-	side->bev = NULL;
-	side->ssl = NULL;
-	side->up = 0;
-	side->tcp_stage = 0;
+	return malloc(SESSION_BUFSZ);
 }
 
-/* The one door out: tear down and log one line. */
 static void
-session_close(struct session *s, const char *fmt, ...)
+session_buf_put(struct session *s, struct side *side)
 {
-	char reason[256], esni[128];
-	struct timespec now;
-	double secs;
-	va_list ap;
+	struct session_list *l = s->list;
 
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
+	if (side->buf == NULL)
+		return;
+	if (l->npool < SESSION_POOL_MAX) {
+		memcpy(side->buf, &l->pool, sizeof(void *));
+		l->pool = side->buf;
+		l->npool++;
+	} else
+		free(side->buf);
+	side->buf = NULL;
+	side->off = side->len = 0;
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	secs = (double)(now.tv_sec - s->start.tv_sec) +
-	    (double)(now.tv_nsec - s->start.tv_nsec) / 1e9;
-	log_info("session %s sni=%s site=%s backend=%s in=%llu out=%llu "
-	    "time=%.3fs: %s", s->peer, log_escape(s->sni, esni, sizeof(esni)),
-	    s->site != NULL ? s->site->cfg->name : "-",
-	    s->state >= SS_CONNECTING && s->site != NULL &&
-	    s->bidx < s->site->cfg->nbackends ?
-	    s->site->cfg->backends[s->bidx].text : "-",
-	    (unsigned long long)s->client.bytes,
-	    (unsigned long long)s->backend.bytes, secs, reason);
+/*
+ * Called by OpenSSL around every read(2) on a side's socket: note whether
+ * the socket was left empty (a short read or EAGAIN), so that an SSL_read
+ * that leaves nothing buffered need not be followed by one that only
+ * returns EAGAIN.  The level-triggered event reports anything left.
+ */
+static long
+session_bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
+    long argl, int ret, size_t *processed)
+{
+	struct side *side;
 
-	if (s->timer != NULL)
-		event_free(s->timer);
-	if (s->dnsreq != NULL) {
-		/* Its callback sees EVUTIL_EAI_CANCEL and leaves s alone. */
-		evdns_getaddrinfo_cancel(s->dnsreq);
-		s->dnsreq = NULL;
-	}
-	if (s->addrs != NULL)
-		evutil_freeaddrinfo(s->addrs);
-	session_side_free(&s->backend);
-	session_side_free(&s->client);
-	listener_fd_released();
-
-	if (s->prev != NULL)
-		s->prev->next = s->next;
+	(void)argp;
+	(void)argi;
+	(void)argl;
+	if (oper != (BIO_CB_READ | BIO_CB_RETURN))
+		return ret;
+	side = (struct side *)BIO_get_callback_arg(b);
+	if (ret > 0 && processed != NULL)
+		side->drained = *processed < len;
 	else
-		s->list->head = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	s->list->n--;
-	atomic_fetch_sub_explicit(&session_alive, 1, memory_order_relaxed);
-	metrics_add(M_ACTIVE, -1);
-
-	generation_unref(s->gen);
-	free(s->sni);
-	free(s);
+		side->drained = 1;
+	return ret;
 }
 
-void
-session_close_all(struct session_list *l, const char *reason)
+/*
+ * Put ssl on side's socket: our own socket BIO (we close the fd), reading
+ * ahead, with the callback above.  Returns 0 or -1 (ssl untouched).
+ */
+static int
+session_side_ssl(struct side *side, SSL *ssl)
 {
-	while (l->head != NULL)
-		session_close(l->head, "%s", reason);
+	BIO *bio;
+
+	if ((bio = BIO_new_socket(side->fd, BIO_NOCLOSE)) == NULL)
+		return -1;
+	BIO_set_callback_ex(bio, session_bio_cb);
+	BIO_set_callback_arg(bio, (char *)side);
+	/* One reference for each direction (SSL_set_bio's rules). */
+	SSL_set_bio(ssl, bio, bio);
+	SSL_set_read_ahead(ssl, 1);
+	/*
+	 * WANT_READ must mean the socket said EAGAIN (the socket is then
+	 * waited on): never return after a non-data record (a TLS 1.3
+	 * ticket, a key update) without trying to read more.
+	 */
+	SSL_set_mode(ssl, SSL_MODE_AUTO_RETRY);
+	side->ssl = ssl;
+	return 0;
 }
 
-/* Move what side has read to its peer, stopping at the high watermark. */
+/*
+ * Watch side's socket for want (EV_READ, EV_WRITE, both, or 0 for
+ * nothing).  Nothing is allocated here: the event lives in the session's
+ * allocation; event_add() may still grow libevent's tables the first time
+ * it sees a descriptor.  An unchanged interest costs nothing, and with the
+ * worker's changelist a change costs at most one epoll_ctl(2) at the next
+ * epoll_wait(2).  Returns 0 or -1.
+ */
+static int
+session_side_watch(struct side *side, short want)
+{
+	if (want == side->evflags)
+		return 0;
+	if (side->evflags != 0) {
+		event_del(side->ev);
+		side->evflags = 0;
+	}
+	if (want == 0)
+		return 0;
+	if (event_assign(side->ev, side->s->base, side->fd,
+	    want | EV_PERSIST, session_event, side) == -1 ||
+	    event_add(side->ev, NULL) == -1)
+		return -1;
+	side->evflags = want;
+	return 0;
+}
+
+/*
+ * Make fd the side's socket, watched for want.  Returns 0 or -1 (fd then
+ * left to the caller).
+ */
+static int
+session_side_attach(struct side *side, int fd, short want)
+{
+	side->fd = fd;
+	if (session_side_watch(side, want) == -1) {
+		side->fd = -1;
+		return -1;
+	}
+	/* A new socket takes bytes; readable is for the event to say. */
+	side->wready = 1;
+	side->rready = 0;
+	return 0;
+}
+
+/*
+ * Tear a side down: its event, its TLS, its socket and its buffer.  An SSL
+ * freed without its shutdown marked makes OpenSSL drop its session from
+ * the cache (docs/design.md, "Resumption needs a shutdown"), so a side
+ * that is up is marked shut down; with bye it is also sent a close_notify
+ * first (one non-blocking try, unless it had one already or its socket
+ * failed).  After an error it is not: a close_notify would tell the peer
+ * that a cut-off stream ended cleanly.
+ */
 static void
-session_relay(struct side *side)
+session_side_free(struct side *side, int bye)
 {
-	struct session *s = side->s;
-	struct evbuffer *in, *out;
-	size_t n;
+	if (side->evflags != 0) {
+		event_del(side->ev);
+		side->evflags = 0;
+	}
+	if (side->ssl != NULL) {
+		if (side->up) {
+			if (bye && !side->shut_started && !side->dead)
+				(void)SSL_shutdown(side->ssl);
+			SSL_set_shutdown(side->ssl,
+			    SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+		}
+		ERR_clear_error();
+		SSL_free(side->ssl);	/* and the BIO */
+		side->ssl = NULL;
+	}
+	if (side->fd != -1) {
+		close(side->fd);
+		side->fd = -1;
+	}
+	session_buf_put(side->s, side);
+	side->up = side->rready = side->wready = side->drained = 0;
+	side->hs_wantw = side->rd_wantw = side->wr_wantr = 0;
+	side->shut_started = side->shut = side->dead = side->again = 0;
+	side->flow = FLOW_OPEN;
+}
 
-	in = bufferevent_get_input(side->bev);
-	if ((n = evbuffer_get_length(in)) == 0)
-		return;
-	out = bufferevent_get_output(side->peer->bev);
-	side->bytes += n;
-	metrics_add(side == &s->client ? M_BYTES_IN : M_BYTES_OUT,
-	    (int64_t)n);
-	s->last = session_now();
-	evbuffer_add_buffer(out, in);
-	if (evbuffer_get_length(out) >= SESSION_HIGHWAT) {
-		/* Resume from the peer's write callback at half. */
-		bufferevent_disable(side->bev, EV_READ);
-		bufferevent_setwatermark(side->peer->bev, EV_WRITE,
-		    SESSION_HIGHWAT / 2, SESSION_HIGHWAT);
-		bufferevent_setcb(side->peer->bev, session_readcb,
-		    session_writecb, session_eventcb, side->peer);
+/*
+ * What a failed socket call or SSL call means, in a few words; e is the
+ * SSL_get_error() value (0 for a plain socket call), err the saved errno.
+ * Drains the OpenSSL error queue.  Returns 1 if TLS said why (a protocol
+ * error), 0 otherwise.
+ */
+static int
+session_why(int e, int err, char *buf, size_t len)
+{
+	char reason[160];
+
+	if (e == SSL_ERROR_SSL) {
+		log_ssl_reason(reason, sizeof(reason));
+		snprintf(buf, len, "%s", reason[0] != '\0' ? reason :
+		    "TLS error");
+		return 1;
+	}
+	ERR_clear_error();
+	if (e == SSL_ERROR_ZERO_RETURN || err == 0)
+		snprintf(buf, len, "closed");
+	else if (err == ECONNRESET)
+		snprintf(buf, len, "reset the connection");
+	else
+		snprintf(buf, len, "%s", strerror(err));
+	return 0;
+}
+
+/* What side_read() and side_write() return besides byte counts. */
+#define SIDE_AGAIN	0	/* would block: wait for the event */
+#define SIDE_EOF	(-1)	/* the peer ended this direction */
+#define SIDE_ERROR	(-2)	/* failed: why in the buffer */
+
+/* May side be read now (as far as we know)? */
+static int
+side_can_read(struct side *side)
+{
+	if (side->rd_wantw)
+		return side->wready;
+	return side->rready || (side->ssl != NULL &&
+	    SSL_has_pending(side->ssl));
+}
+
+/* Read up to len bytes from side. */
+static int
+side_read(struct side *side, unsigned char *p, size_t len, char *why,
+    size_t wlen)
+{
+	ssize_t n;
+	int r, e;
+
+	if (side->ssl == NULL) {
+		do
+			n = read(side->fd, p, len);
+		while (n == -1 && errno == EINTR);
+		if (n > 0) {
+			if ((size_t)n < len)
+				side->rready = 0;
+			return (int)n;
+		}
+		if (n == 0)
+			return SIDE_EOF;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			side->rready = 0;
+			return SIDE_AGAIN;
+		}
+		session_why(0, errno, why, wlen);
+		return SIDE_ERROR;
+	}
+	errno = 0;
+	if ((r = SSL_read(side->ssl, p, (int)len)) > 0) {
+		side->rd_wantw = 0;
+		if (side->drained && !SSL_has_pending(side->ssl))
+			side->rready = 0;
+		return r;
+	}
+	switch (e = SSL_get_error(side->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		side->rready = 0;
+		side->rd_wantw = 0;
+		return SIDE_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		side->wready = 0;
+		side->rd_wantw = 1;
+		return SIDE_AGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		/* close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) a FIN. */
+		ERR_clear_error();
+		return SIDE_EOF;
+	case SSL_ERROR_SYSCALL:
+		if (errno == 0) {
+			ERR_clear_error();
+			return SIDE_EOF;
+		}
+		/* FALLTHROUGH */
+	default:
+		session_why(e, errno, why, wlen);
+		return SIDE_ERROR;
 	}
 }
 
-static void
-session_readcb(struct bufferevent *bev, void *arg)
+/* Write up to len bytes to side: a count, SIDE_AGAIN or SIDE_ERROR. */
+static int
+side_write(struct side *side, const unsigned char *p, size_t len, char *why,
+    size_t wlen)
 {
-	struct side *side = arg;
-	struct session *s = side->s;
+	ssize_t n;
+	int r, e;
 
-	switch (s->state) {
-	case SS_HANDSHAKE:
-	case SS_CONNECTING:
-		/*
-		 * Client bytes wait in the input buffer until the backend
-		 * is up; the read watermark stops reading at the limit.
-		 */
-		return;
-	case SS_RELAY:
-		session_relay(side);
-		return;
-	case SS_FLUSH:
-		/* The other side is gone: nobody to give this to. */
-		evbuffer_drain(bufferevent_get_input(bev),
-		    evbuffer_get_length(bufferevent_get_input(bev)));
-		return;
+	if (side->wr_wantr ? !side->rready : !side->wready)
+		return SIDE_AGAIN;
+	if (side->ssl == NULL) {
+		do
+			n = send(side->fd, p, len, MSG_NOSIGNAL);
+		while (n == -1 && errno == EINTR);
+		if (n >= 0)
+			return (int)n;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			side->wready = 0;
+			return SIDE_AGAIN;
+		}
+		session_why(0, errno, why, wlen);
+		return SIDE_ERROR;
+	}
+	/*
+	 * At most one record (len <= SESSION_BUFSZ); after WANT_WRITE it is
+	 * retried with the same bytes at the same address, as OpenSSL
+	 * requires.
+	 */
+	errno = 0;
+	if ((r = SSL_write(side->ssl, p, (int)len)) > 0) {
+		side->wr_wantr = 0;
+		return r;
+	}
+	switch (e = SSL_get_error(side->ssl, r)) {
+	case SSL_ERROR_WANT_WRITE:
+		side->wready = 0;
+		side->wr_wantr = 0;
+		return SIDE_AGAIN;
+	case SSL_ERROR_WANT_READ:
+		side->rready = 0;
+		side->wr_wantr = 1;
+		return SIDE_AGAIN;
+	default:
+		session_why(e, errno, why, wlen);
+		return SIDE_ERROR;
 	}
 }
 
 /*
- * side's output fell to its low watermark: while relaying, read the peer
- * again; while flushing, close once everything is written.
+ * Shut down side's write direction: close_notify first on a TLS leg, then
+ * a FIN.  Returns 1 done, 0 waiting for the socket, -1 the socket failed
+ * (nothing more can be written to it; not an error for the session).
  */
-static void
-session_writecb(struct bufferevent *bev, void *arg)
+static int
+side_shutdown(struct side *side)
 {
-	struct side *side = arg;
-	struct session *s = side->s;
+	int r, e;
 
-	if (s->state == SS_FLUSH) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			session_close(s, "%s", s->endreason);
-		return;
+	if (side->shut || side->dead)
+		return side->shut ? 1 : -1;
+	if (side->ssl != NULL) {
+		if (side->shut_started && !side->wready)
+			return 0;
+		/*
+		 * Only until the alert is out: once sent, SSL_shutdown()
+		 * would go on to read the peer's close_notify, and with it
+		 * the data still coming this way.
+		 */
+		errno = 0;
+		side->shut_started = 1;
+		r = SSL_shutdown(side->ssl);
+		if (r < 0) {
+			e = SSL_get_error(side->ssl, r);
+			ERR_clear_error();
+			if (e == SSL_ERROR_WANT_WRITE) {
+				side->wready = 0;
+				return 0;
+			}
+			side->dead = 1;
+			return -1;
+		}
 	}
-	bufferevent_setcb(bev, session_readcb, NULL, session_eventcb, side);
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	if (s->state == SS_RELAY && side->peer->bev != NULL)
-		bufferevent_enable(side->peer->bev, EV_READ);
+	if (shutdown(side->fd, SHUT_WR) == -1 && errno != ENOTCONN) {
+		side->dead = 1;
+		return -1;
+	}
+	side->shut = 1;
+	return 1;
 }
 
-/* side ended: flush what is queued to its peer, then close. */
-static void
-session_flush(struct session *s, struct side *side, const char *reason)
+/* The words for side ending, e.g. "client closed". */
+static int
+session_side_fail(struct session *s, struct side *side, const char *why)
 {
-	struct side *peer = side->peer;
-
-	/* Whatever side sent before it ended still goes through. */
-	session_relay(side);
-	if (peer->bev == NULL || evbuffer_get_length(
-	    bufferevent_get_output(peer->bev)) == 0) {
-		session_close(s, "%s", reason);
-		return;
-	}
-	snprintf(s->endreason, sizeof(s->endreason), "%s", reason);
-	session_set_state(s, SS_FLUSH);
-	bufferevent_disable(side->bev, EV_READ);
-	bufferevent_disable(peer->bev, EV_READ);
-	bufferevent_setwatermark(peer->bev, EV_WRITE, 0, 0);
-	bufferevent_setcb(peer->bev, session_readcb, session_writecb,
-	    session_eventcb, peer);
+	return session_fail(s, side == &s->client ? SR_CLIENT_ERROR :
+	    SR_BACKEND_ERROR, "%s %s", side->name, why);
 }
 
-static void
-session_client_ready(struct session *s)
+/*
+ * src ended (EOF, or a failure that ends the session) and everything it
+ * sent is written: shut down the peer's write side, or end the session
+ * now after a failure.  Returns 0 or -1.
+ */
+static int
+session_flow_end(struct session *s, struct side *src)
 {
-	const char *name;
-	struct gen_site *gs;
+	struct side *dst = src->peer;
 
-	s->client.up = 1;
-	metrics_inc(M_HANDSHAKES);
-	if (SSL_session_reused(s->client.ssl))
-		metrics_inc(M_RESUMED);
-	name = SSL_get_servername(s->client.ssl, TLSEXT_NAMETYPE_host_name);
-	if (name != NULL && (s->sni = strdup(name)) == NULL) {
-		session_close(s, "out of memory");
-		return;
+	if (s->abort)
+		return -1;
+	if (!dst->up)
+		return 0;	/* the backend is still connecting */
+	switch (side_shutdown(dst)) {
+	case 0:
+		return 0;
+	case 1:
+		log_debug("session %s: %s ended: %s write side shut down",
+		    s->peer, src->name, dst->name);
+		break;
+	default:
+		/* dst's own direction will find out why. */
+		break;
 	}
-	gs = tlsctx_server_site(s->client.ssl);
-	s->site = gs != NULL ? gs : s->gl->first;
-	evtimer_del(s->timer);
-	session_set_state(s, SS_CONNECTING);
-	s->bidx = 0;
-	session_backend_try(s);
+	session_set_flow(src, FLOW_DONE);
+	return 0;
+}
+
+/*
+ * Move what src sends to its peer, as far as both sockets allow and at
+ * most SESSION_BUDGET bytes.  Returns 0, or -1 when the session must end
+ * (why recorded).
+ */
+static int
+session_flow(struct session *s, struct side *src)
+{
+	struct side *dst = src->peer;
+	size_t moved = 0;
+	char why[160];
+	int n;
+
+	for (;;) {
+		if (src->len > src->off) {
+			if (src->flow == FLOW_DISCARD) {
+				src->off = src->len;
+			} else {
+				if (!dst->up)
+					break;	/* held until it is */
+				n = side_write(dst, src->buf + src->off,
+				    src->len - src->off, why, sizeof(why));
+				if (n == SIDE_AGAIN)
+					break;
+				if (n == SIDE_ERROR) {
+					dst->dead = 1;
+					session_side_fail(s, dst, why);
+					if (src->flow == FLOW_FLUSH)
+						return -1;
+					/*
+					 * Keep reading what src still sends
+					 * (dropped), so closing it later does
+					 * not reset it and lose what it was
+					 * sent; the other direction ends on
+					 * its own.
+					 */
+					if (session_timer(s,
+					    SESSION_LINGER) == -1)
+						return -1;
+					session_set_flow(src, FLOW_DISCARD);
+					continue;
+				}
+				src->off += (uint32_t)n;
+				if (src->off < src->len)
+					continue;
+			}
+			src->off = src->len = 0;
+		}
+		/* src's buffer is empty. */
+		if (src->flow == FLOW_DONE)
+			break;
+		if (src->flow == FLOW_FLUSH) {
+			session_buf_put(s, src);
+			if (session_flow_end(s, src) == -1)
+				return -1;
+			break;
+		}
+		if (!side_can_read(src))
+			break;
+		if (moved >= SESSION_BUDGET) {
+			/* Come back after the others had their turn. */
+			src->again = 1;
+			break;
+		}
+		if (src->buf == NULL && (src->buf = session_buf_get(s)) ==
+		    NULL)
+			return session_fail(s, SR_RESOURCES,
+			    "out of memory for a relay buffer");
+		n = side_read(src, src->buf, SESSION_BUFSZ, why, sizeof(why));
+		if (n > 0) {
+			src->len = (uint32_t)n;
+			moved += (size_t)n;
+			continue;
+		}
+		if (n == SIDE_AGAIN)
+			break;
+		if (n == SIDE_EOF) {
+			if (s->first_eof == NULL)
+				s->first_eof = src;
+			session_set_flow(src, src->flow == FLOW_DISCARD ?
+			    FLOW_DONE : FLOW_FLUSH);
+			continue;
+		}
+		/* A read error: pass on what is queued, then end. */
+		session_side_fail(s, src, why);
+		if (!dst->up || src->flow == FLOW_DISCARD)
+			return -1;
+		s->abort = 1;
+		if (session_timer(s, SESSION_LINGER) == -1)
+			return -1;
+		session_set_flow(src, FLOW_FLUSH);
+	}
+	if (src->len == 0)
+		session_buf_put(s, src);
+	if (moved > 0) {
+		src->bytes += moved;
+		metrics_add(src == &s->client ? M_BYTES_IN : M_BYTES_OUT,
+		    (int64_t)moved);
+		s->last = session_now();
+	}
+	return 0;
 }
 
 /* Note why the current backend address failed, and count it. */
@@ -428,12 +806,20 @@ static void
 session_backend_note(struct session *s, const char *why)
 {
 	const struct config_hostport *hp = &s->site->cfg->backends[s->bidx];
-	char host[48];	/* numeric: INET6_ADDRSTRLEN */
+	char host[INET6_ADDRSTRLEN];
+	const void *a = NULL;
 
 	metrics_inc(M_BACKEND_CONNECT_FAIL);
-	if (s->ai != NULL && getnameinfo(s->ai->ai_addr, s->ai->ai_addrlen,
-	    host, sizeof(host), NULL, 0, NI_NUMERICHOST) == 0 &&
-	    strcmp(host, hp->host) != 0)
+	if (s->ai != NULL) {
+		if (s->ai->ai_family == AF_INET)
+			a = &((struct sockaddr_in *)(void *)
+			    s->ai->ai_addr)->sin_addr;
+		else if (s->ai->ai_family == AF_INET6)
+			a = &((struct sockaddr_in6 *)(void *)
+			    s->ai->ai_addr)->sin6_addr;
+	}
+	if (a != NULL && inet_ntop(s->ai->ai_family, a, host,
+	    sizeof(host)) != NULL && strcmp(host, hp->host) != 0)
 		snprintf(s->lasterr, sizeof(s->lasterr), "%s (%s): %s",
 		    hp->text, host, why);
 	else
@@ -443,19 +829,214 @@ session_backend_note(struct session *s, const char *why)
 }
 
 /* Give up on backend bidx: on to the next one. */
-static void
+static int
 session_backend_next(struct session *s)
 {
 	if (s->addrs != NULL)
 		evutil_freeaddrinfo(s->addrs);
 	s->addrs = s->ai = NULL;
 	s->bidx++;
-	session_backend_try(s);
+	return session_backend_try(s);
+}
+
+/*
+ * The one place a backend attempt fails (DNS, connect, TLS, timeout): note
+ * why, drop the attempt, and go on with the backend's next address or the
+ * next backend.  Returns 0 or -1.
+ */
+static int
+session_backend_failed(struct session *s, const char *why)
+{
+	session_backend_note(s, why);
+	session_side_free(&s->backend, 0);
+	if (s->ai != NULL) {
+		s->ai = s->ai->ai_next;
+		return session_backend_connect(s);
+	}
+	return session_backend_next(s);
+}
+
+/*
+ * The one place the backend leg comes up: check what the policy wants
+ * beyond verification (a pin), then relay.  Returns 0 or -1.
+ */
+static int
+session_backend_up(struct session *s)
+{
+	char why[160];
+
+	s->backend.up = 1;
+	if (s->backend.ssl != NULL) {
+		if (tlsctx_backend_check(s->site->backend, s->backend.ssl, why,
+		    sizeof(why)) == -1) {
+			metrics_inc(M_BACKEND_VERIFY_FAIL);
+			return session_fail(s, SR_BACKEND_REFUSED,
+			    "backend %s refused: %s",
+			    s->site->cfg->backends[s->bidx].text, why);
+		}
+		if (SSL_session_reused(s->backend.ssl))
+			metrics_inc(M_BACKEND_RESUMED);
+	}
+	session_set_state(s, SS_RELAY);
+	s->last = session_now();
+	if (session_timer(s, s->site->cfg->idle_timeout) == -1)
+		return -1;
+	/* session_step() now writes what the client sent meanwhile. */
+	return 0;
+}
+
+/*
+ * Run side's TLS handshake as far as its socket allows: 1 done, 0 waiting
+ * (the interest follows hs_wantw), -1 failed with the SSL_get_error() value
+ * in *e and errno kept.
+ */
+static int
+side_handshake(struct side *side, int *e)
+{
+	int r;
+
+	if (side->hs_wantw ? !side->wready : !side->rready)
+		return 0;
+	errno = 0;
+	if ((r = SSL_do_handshake(side->ssl)) == 1)
+		return 1;
+	switch (*e = SSL_get_error(side->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		side->rready = 0;
+		side->hs_wantw = 0;
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		side->wready = 0;
+		side->hs_wantw = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* Run the backend TLS handshake as far as the socket allows. */
+static int
+session_backend_handshake(struct session *s)
+{
+	struct side *b = &s->backend;
+	const struct config_site *cfg = s->site->cfg;
+	const char *verr;
+	char why[160];
+	int e = 0;
+
+	switch (side_handshake(b, &e)) {
+	case 1:
+		return session_backend_up(s);
+	case 0:
+		return 0;
+	}
+	if (cfg->backend_verify == CONFIG_VERIFY_YES &&
+	    (verr = tlsctx_backend_verify_error(b->ssl)) != NULL) {
+		/* A refusal, not an outage: no failover. */
+		ERR_clear_error();
+		metrics_inc(M_BACKEND_VERIFY_FAIL);
+		return session_fail(s, SR_BACKEND_REFUSED,
+		    "backend %s certificate verify failed: %s",
+		    cfg->backends[s->bidx].text, verr);
+	}
+	if (session_why(e, errno, why, sizeof(why)) == 0 &&
+	    strcmp(why, "closed") == 0)
+		snprintf(why, sizeof(why), "closed during the TLS handshake");
+	return session_backend_failed(s, why);
+}
+
+/* The backend's socket is writable: did the TCP connect succeed? */
+static int
+session_backend_connected(struct session *s)
+{
+	struct side *b = &s->backend;
+	socklen_t len = sizeof(int);
+	SSL *ssl;
+	int err = 0;
+
+	if (getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		if (err == EINPROGRESS || err == EALREADY)
+			return 0;
+		return session_backend_failed(s, strerror(err));
+	}
+	if (s->site->backend == NULL)
+		return session_backend_up(s);
+	if ((ssl = tlsctx_backend_ssl(s->site->backend, s->bidx,
+	    SSL_get_servername(s->client.ssl, TLSEXT_NAMETYPE_host_name))) ==
+	    NULL)
+		return session_fail(s, SR_RESOURCES,
+		    "cannot set up backend TLS");
+	if (session_side_ssl(b, ssl) == -1) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return session_fail(s, SR_RESOURCES,
+		    "out of memory for the backend");
+	}
+	SSL_set_connect_state(ssl);
+	session_set_state(s, SS_BACKEND_TLS);
+	b->hs_wantw = 1;	/* the ClientHello goes first */
+	return session_backend_handshake(s);
+}
+
+/*
+ * Connect to address s->ai of backend bidx, or the next one that works;
+ * then the next backend.  Returns 0 (connecting) or -1.
+ */
+static int
+session_backend_connect(struct session *s)
+{
+	const struct config_site *cfg = s->site->cfg;
+	char why[96];
+	int fd, rc, one = 1;
+
+	if (s->dnserr != 0) {
+		snprintf(why, sizeof(why), "cannot resolve: %s",
+		    evutil_gai_strerror(s->dnserr));
+		s->dnserr = 0;
+		session_backend_note(s, why);
+		return session_backend_next(s);
+	}
+	for (; s->ai != NULL; s->ai = s->ai->ai_next) {
+		fd = socket(s->ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, IPPROTO_TCP);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				return session_fail(s, SR_RESOURCES,
+				    "cannot open a backend socket: %s",
+				    strerror(errno));
+			session_backend_note(s, strerror(errno));
+			continue;
+		}
+		/* Interactive request/response traffic: no Nagle delay. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		if ((rc = connect(fd, s->ai->ai_addr,
+		    s->ai->ai_addrlen)) == -1 && errno != EINPROGRESS) {
+			session_backend_note(s, strerror(errno));
+			close(fd);
+			continue;
+		}
+		if (session_side_attach(&s->backend, fd, EV_WRITE) == -1) {
+			close(fd);
+			return session_fail(s, SR_RESOURCES,
+			    "cannot watch the backend socket");
+		}
+		/* In progress: writable means connected (or refused). */
+		s->backend.wready = rc == 0;
+		session_set_state(s, SS_BACKEND_TCP);
+		if (session_timer(s, cfg->connect_timeout) == -1)
+			return -1;
+		/* The event says when it is connected (or refused). */
+		return 0;
+	}
+	return session_backend_next(s);
 }
 
 /*
  * The resolver's answer.  It may come synchronously from inside
- * evdns_getaddrinfo() (addresses, /etc/hosts): then only record it and let
+ * evdns_getaddrinfo() (/etc/hosts): then only record it and let
  * session_backend_try() go on, so no caller runs on a freed session.
  */
 static void
@@ -475,242 +1056,224 @@ session_resolved(int err, struct evutil_addrinfo *res, void *arg)
 	s->resolved = 1;
 	if (s->in_resolve)
 		return;
-	session_backend_connect(s);
+	if (session_backend_connect(s) == -1 ||
+	    session_step(s) == -1)
+		session_close(s);
 }
 
 /*
- * Resolve backend[bidx] through the worker's evdns (never block the loop),
- * then try its addresses in order; then the next backend.
+ * Start on backend[bidx]: an address literal is connected to at once
+ * (evutil_getaddrinfo with AI_NUMERICHOST: no resolver, no I/O); a name is
+ * looked up through the worker's evdns (never block the loop), then each
+ * address tried in order; then the next backend.  Returns 0 or -1.
  */
-static void
+static int
 session_backend_try(struct session *s)
 {
 	const struct config_site *cfg = s->site->cfg;
 	const struct config_hostport *hp;
 	struct evdns_getaddrinfo_request *req;
-	struct evutil_addrinfo hints;
+	struct evutil_addrinfo hints, *res;
 	char port[8];
+	int rc;
 
-	if (s->bidx >= cfg->nbackends) {
-		session_close(s, "no backend reachable (last: %s)",
-		    s->lasterr);
-		return;
-	}
+	if (s->bidx >= cfg->nbackends)
+		return session_fail(s, SR_BACKEND_UNREACHABLE,
+		    "no backend reachable (last: %s)", s->lasterr);
 	hp = &cfg->backends[s->bidx];
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
 	snprintf(port, sizeof(port), "%u", (unsigned)hp->port);
+	rc = evutil_getaddrinfo(hp->host, port, &hints, &res);
+	if (rc == 0) {
+		s->addrs = s->ai = res;
+		return session_backend_connect(s);
+	}
+	if (rc == EVUTIL_EAI_MEMORY)
+		return session_fail(s, SR_RESOURCES,
+		    "out of memory for a backend address");
+	hints.ai_flags = 0;
+	session_set_state(s, SS_RESOLVING);
 	/* connect_timeout covers the lookup as well. */
-	session_timer(s, cfg->connect_timeout);
+	if (session_timer(s, cfg->connect_timeout) == -1)
+		return -1;
 	s->resolved = 0;
 	s->in_resolve = 1;
 	req = evdns_getaddrinfo(s->dns, hp->host, port, &hints,
 	    session_resolved, s);
 	s->in_resolve = 0;
 	if (!s->resolved) {
+		if (req == NULL)
+			return session_fail(s, SR_RESOURCES,
+			    "cannot start a name lookup");
 		s->dnsreq = req;
-		return;
+		return 0;
 	}
-	session_backend_connect(s);
+	return session_backend_connect(s);
 }
 
-/* Connect to address s->ai of backend bidx, or the next that works. */
-static void
-session_backend_connect(struct session *s)
+/* The client's handshake is done: pick the site, go for the backend. */
+static int
+session_client_ready(struct session *s)
 {
-	const struct config_site *cfg = s->site->cfg;
-	struct bufferevent *bev;
-	char why[96];
+	struct gen_site *gs;
 
-	if (s->dnserr != 0) {
-		snprintf(why, sizeof(why), "cannot resolve: %s",
-		    evutil_gai_strerror(s->dnserr));
-		s->dnserr = 0;
-		session_backend_note(s, why);
-		session_backend_next(s);
-		return;
-	}
-	for (; s->ai != NULL; s->ai = s->ai->ai_next) {
-		/*
-		 * TCP first, TLS once connected: a refused or timed out
-		 * connect then reads as such, not as a TLS-level EOF.  The
-		 * connect stage does not own the fd (it moves to the TLS
-		 * bufferevent), so no BEV_OPT_CLOSE_ON_FREE for TLS
-		 * backends.
-		 */
-		bev = bufferevent_socket_new(s->base, -1,
-		    BEV_OPT_DEFER_CALLBACKS | (s->site->backend != NULL ? 0 :
-		    BEV_OPT_CLOSE_ON_FREE));
-		if (bev == NULL) {
-			session_close(s, "out of memory for the backend");
-			return;
-		}
-		s->backend.tcp_stage = s->site->backend != NULL;
-		s->backend.bev = bev;
-		bufferevent_setcb(bev, session_readcb, NULL, session_eventcb,
-		    &s->backend);
-		bufferevent_setwatermark(bev, EV_READ, 0, SESSION_HIGHWAT);
-		bufferevent_enable(bev, EV_READ | EV_WRITE);
-		/* Failures come back through session_eventcb, deferred. */
-		if (bufferevent_socket_connect(bev, s->ai->ai_addr,
-		    (int)s->ai->ai_addrlen) == 0) {
-			session_timer(s, cfg->connect_timeout);
-			return;
-		}
-		session_backend_note(s, "cannot connect");
-		session_side_free(&s->backend);
-	}
-	session_backend_next(s);
+	s->client.up = 1;
+	metrics_inc(M_HANDSHAKES);
+	if (SSL_session_reused(s->client.ssl))
+		metrics_inc(M_RESUMED);
+	gs = tlsctx_server_site(s->client.ssl);
+	s->site = gs != NULL ? gs : s->gl->first;
+	s->bidx = 0;
+	return session_backend_try(s);
 }
 
-/* TCP is up: run the TLS handshake on the same socket. */
-static void
-session_backend_tls(struct session *s)
-{
-	struct bufferevent *bev;
-	SSL *ssl;
-	int fd, one = 1;
-
-	if ((ssl = tlsctx_backend_ssl(s->site->backend, s->bidx,
-	    s->sni)) == NULL) {
-		session_close(s, "cannot set up backend TLS");
-		return;
-	}
-	fd = bufferevent_getfd(s->backend.bev);
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* Without CLOSE_ON_FREE this leaves the connected fd to us. */
-	bufferevent_free(s->backend.bev);
-	s->backend.bev = NULL;
-	s->backend.tcp_stage = 0;
-	bev = bufferevent_openssl_socket_new(s->base, fd, ssl,
-	    BUFFEREVENT_SSL_CONNECTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (bev == NULL) {
-		/*
-		 * XXX libevent 2.1 leaves the SSL and fd to us when its
-		 * allocation fails (the likely case); only a later event_add
-		 * failure would free them itself.
-		 */
-		SSL_free(ssl);
-		close(fd);
-		session_close(s, "out of memory for the backend");
-		return;
-	}
-	s->backend.bev = bev;
-	s->backend.ssl = ssl;
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	bufferevent_setcb(bev, session_readcb, NULL, session_eventcb,
-	    &s->backend);
-	bufferevent_setwatermark(bev, EV_READ, 0, SESSION_HIGHWAT);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-}
-
-static void
-session_backend_failed(struct session *s, short what)
-{
-	const struct config_site *cfg = s->site->cfg;
-	const char *verr = NULL;
-	char why[128];
-
-	if (s->site->backend != NULL &&
-	    cfg->backend_verify == CONFIG_VERIFY_YES)
-		verr = tlsctx_backend_verify_error(s->backend.ssl);
-	if (verr != NULL) {
-		/* A refusal, not an outage: no failover. */
-		metrics_inc(M_BACKEND_VERIFY_FAIL);
-		session_close(s, "backend %s certificate verify failed: %s",
-		    cfg->backends[s->bidx].text, verr);
-		return;
-	}
-	session_side_error(&s->backend, what, why, sizeof(why));
-	if (!s->backend.tcp_stage && (what & BEV_EVENT_EOF))
-		snprintf(why, sizeof(why), "closed during the TLS handshake");
-	session_backend_note(s, why);
-	session_side_free(&s->backend);
-	evtimer_del(s->timer);
-	if (s->ai != NULL)
-		s->ai = s->ai->ai_next;
-	session_backend_connect(s);
-}
-
-static void
-session_backend_ready(struct session *s)
+/* Run the client's TLS handshake as far as the socket allows. */
+static int
+session_client_handshake(struct session *s)
 {
 	char why[160];
-	int one = 1;
+	int e = 0;
 
-	s->backend.up = 1;
-	evtimer_del(s->timer);
-	if (s->site->backend == NULL) {
-		(void)setsockopt(bufferevent_getfd(s->backend.bev),
-		    IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	} else {
-		if (tlsctx_backend_check(s->site->backend, s->backend.ssl, why,
-		    sizeof(why)) == -1) {
-			metrics_inc(M_BACKEND_VERIFY_FAIL);
-			session_close(s, "backend %s refused: %s",
-			    s->site->cfg->backends[s->bidx].text, why);
-			return;
-		}
-		if (SSL_session_reused(s->backend.ssl))
-			metrics_inc(M_BACKEND_RESUMED);
+	switch (side_handshake(&s->client, &e)) {
+	case 1:
+		return session_client_ready(s);
+	case 0:
+		return 0;
 	}
-	session_set_state(s, SS_RELAY);
-	s->last = session_now();
-	session_timer(s, s->site->cfg->idle_timeout);
-	/* What the client sent while we connected goes first. */
-	session_relay(&s->client);
+	if (session_why(e, errno, why, sizeof(why)) == 1) {
+		metrics_hs_failure(HSF_PROTOCOL);
+		return session_fail(s, SR_HANDSHAKE_FAILED,
+		    "client handshake failed: %s", why);
+	}
+	metrics_hs_failure(HSF_EOF);
+	return session_fail(s, SR_HANDSHAKE_EOF,
+	    "client went away during the handshake (%s)", why);
 }
 
+/*
+ * What side's socket must be watched for, from the session's state: the
+ * handshake's or connect's wish; reading while its direction's buffer is
+ * empty; writing while the other direction has bytes for it (only
+ * reached after a write came back with EAGAIN) or a close_notify is
+ * half-written.  Level-triggered, so the interest must never be set while
+ * nothing would be done with it: the loop would spin.
+ */
+static short
+session_side_want(const struct session *s, const struct side *x)
+{
+	const struct side *y = x->peer;
+	short want = 0;
+
+	if (x->fd == -1)
+		return 0;
+	if (!x->up) {
+		if (x == &s->backend && s->state == SS_BACKEND_TCP)
+			return EV_WRITE;
+		return x->hs_wantw ? EV_WRITE : EV_READ;
+	}
+	if ((x->flow == FLOW_OPEN || x->flow == FLOW_DISCARD) &&
+	    x->len == 0 && (x == &s->client || s->state == SS_RELAY))
+		want |= x->rd_wantw ? EV_WRITE : EV_READ;
+	if (y->len > y->off && y->flow != FLOW_DISCARD && !x->dead)
+		want |= x->wr_wantr ? EV_READ : EV_WRITE;
+	if (x->shut_started && !x->shut && !x->dead)
+		want |= EV_WRITE;
+	return want;
+}
+
+/* Bring both sockets' interest in line with the state. */
+static int
+session_sync(struct session *s)
+{
+	struct side *side;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		side = i == 0 ? &s->client : &s->backend;
+		if (session_side_watch(side, session_side_want(s, side)) ==
+		    -1)
+			return session_fail(s, SR_RESOURCES,
+			    "cannot watch the %s socket", side->name);
+		if (side->again) {
+			/* After the interest: event_del() would drop it. */
+			side->again = 0;
+			event_active(side->ev, EV_READ, 1);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Do whatever the sockets allow now, in every state, then watch them for
+ * what comes next.  Returns 0, or -1 when the session must close (why
+ * recorded).
+ */
+static int
+session_step(struct session *s)
+{
+	if (session_advance(s) == -1)
+		return -1;
+	return session_sync(s);
+}
+
+static int
+session_advance(struct session *s)
+{
+	switch (s->state) {
+	case SS_HANDSHAKE:
+		if (session_client_handshake(s) == -1)
+			return -1;
+		if (s->state == SS_HANDSHAKE)
+			return 0;
+		break;
+	case SS_BACKEND_TCP:
+		if (s->backend.wready && session_backend_connected(s) == -1)
+			return -1;
+		break;
+	case SS_BACKEND_TLS:
+		if (session_backend_handshake(s) == -1)
+			return -1;
+		break;
+	case SS_RESOLVING:
+	case SS_RELAY:
+		break;
+	}
+	/* From here on the client's bytes are read, held until the backend
+	   is up. */
+	if (session_flow(s, &s->client) == -1)
+		return -1;
+	if (s->state != SS_RELAY)
+		return 0;
+	if (session_flow(s, &s->backend) == -1)
+		return -1;
+	if (s->client.flow == FLOW_DONE && s->backend.flow == FLOW_DONE) {
+		if (s->ending)
+			return -1;
+		return session_fail(s, s->first_eof == &s->backend ?
+		    SR_BACKEND_CLOSED : SR_CLIENT_CLOSED, "%s closed",
+		    s->first_eof == &s->backend ? "backend" : "client");
+	}
+	return 0;
+}
+
+/* A side's socket is readable and/or writable. */
 static void
-session_eventcb(struct bufferevent *bev, short what, void *arg)
+session_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct side *side = arg;
 	struct session *s = side->s;
-	char why[200], reason[240];
 
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
-		if (side == &s->client)
-			session_client_ready(s);
-		else if (side->tcp_stage)
-			session_backend_tls(s);
-		else
-			session_backend_ready(s);
-		return;
-	}
-	switch (s->state) {
-	case SS_HANDSHAKE:
-		if (session_side_error(side, what, why, sizeof(why)) == 1) {
-			metrics_hs_failure(HSF_PROTOCOL);
-			session_close(s, "client handshake failed: %s", why);
-		} else {
-			metrics_hs_failure(HSF_EOF);
-			session_close(s, "client went away during the "
-			    "handshake (%s)", why);
-		}
-		return;
-	case SS_CONNECTING:
-		if (side == &s->backend) {
-			session_backend_failed(s, what);
-			return;
-		}
-		session_close(s, "client closed while connecting to the "
-		    "backend");
-		return;
-	case SS_RELAY:
-		session_side_error(side, what, why, sizeof(why));
-		snprintf(reason, sizeof(reason), "%s %s", side->name, why);
-		session_flush(s, side, reason);
-		return;
-	case SS_FLUSH:
-		session_side_error(side, what, why, sizeof(why));
-		session_close(s, "%s (then %s %s while flushing)",
-		    s->endreason, side->name, why);
-		return;
-	}
+	(void)fd;
+	if (what & EV_READ)
+		side->rready = 1;
+	if (what & EV_WRITE)
+		side->wready = 1;
+	if (session_step(s) == -1)
+		session_close(s);
 }
 
 static void
@@ -721,62 +1284,172 @@ session_timeout(evutil_socket_t fd, short what, void *arg)
 	struct evdns_getaddrinfo_request *req;
 	char why[64];
 	time_t idle;
+	int r = 0;
 
 	(void)fd;
 	(void)what;
 	switch (s->state) {
 	case SS_HANDSHAKE:
 		metrics_hs_failure(HSF_TIMEOUT);
-		session_close(s, "handshake timeout (%us)",
-		    cfg->handshake_timeout);
-		return;
-	case SS_CONNECTING:
+		r = session_fail(s, SR_HANDSHAKE_TIMEOUT,
+		    "handshake timeout (%us)", cfg->handshake_timeout);
+		break;
+	case SS_RESOLVING:
+		req = s->dnsreq;
+		s->dnsreq = NULL;
+		if (req != NULL)
+			evdns_getaddrinfo_cancel(req);
+		session_backend_note(s, "name lookup timeout");
+		r = session_backend_next(s);
+		break;
+	case SS_BACKEND_TCP:
+	case SS_BACKEND_TLS:
 		snprintf(why, sizeof(why), "timeout (%us)",
 		    cfg->connect_timeout);
-		if (s->dnsreq != NULL) {
-			req = s->dnsreq;
-			s->dnsreq = NULL;
-			evdns_getaddrinfo_cancel(req);
-			session_backend_note(s, "name lookup timeout");
-			session_backend_next(s);
-			return;
-		}
-		session_backend_note(s, why);
-		session_side_free(&s->backend);
-		if (s->ai != NULL)
-			s->ai = s->ai->ai_next;
-		session_backend_connect(s);
-		return;
+		r = session_backend_failed(s, why);
+		break;
 	case SS_RELAY:
-	case SS_FLUSH:
+		if (s->ending) {
+			/* A flush or drain after a failure took too long. */
+			r = -1;
+			break;
+		}
 		/*
 		 * One timer per session instead of re-arming on every read:
 		 * when it fires, check when bytes last moved either way.
 		 */
 		idle = session_now() - s->last;
 		if (idle >= (time_t)cfg->idle_timeout) {
-			session_close(s, "idle timeout (%us)",
-			    cfg->idle_timeout);
-			return;
+			r = session_fail(s, SR_IDLE_TIMEOUT,
+			    "idle timeout (%us)", cfg->idle_timeout);
+			break;
 		}
-		session_timer(s, cfg->idle_timeout - (unsigned)idle);
-		return;
+		r = session_timer(s, cfg->idle_timeout - (unsigned)idle);
+		break;
 	}
+	if (r == 0)
+		r = session_step(s);
+	if (r == -1)
+		session_close(s);
+}
+
+/* The one door out: tear down and log one line. */
+static void
+session_close(struct session *s)
+{
+	const char *sni = NULL;
+	char esni[128];
+	struct timespec now;
+	double secs;
+	int bye;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - s->start.tv_sec) +
+	    (double)(now.tv_nsec - s->start.tv_nsec) / 1e9;
+	if (!s->ending) {
+		s->reason = SR_RESOURCES;
+		snprintf(s->detail, sizeof(s->detail), "closed");
+	}
+	/* The name lives in the SSL: no copy is kept per session. */
+	if (s->client.ssl != NULL && s->state != SS_HANDSHAKE)
+		sni = SSL_get_servername(s->client.ssl,
+		    TLSEXT_NAMETYPE_host_name);
+	log_info("session %s sni=%s site=%s backend=%s in=%llu out=%llu "
+	    "time=%.3fs reason=%s: %s", s->peer,
+	    log_escape(sni, esni, sizeof(esni)),
+	    s->site != NULL ? s->site->cfg->name : "-",
+	    s->state != SS_HANDSHAKE && s->site != NULL &&
+	    s->bidx < s->site->cfg->nbackends ?
+	    s->site->cfg->backends[s->bidx].text : "-",
+	    (unsigned long long)s->client.bytes,
+	    (unsigned long long)s->backend.bytes, secs,
+	    metrics_session_reason_label(s->reason), s->detail);
+	metrics_session_closed(s->site != NULL ? s->site->cfg->name : NULL,
+	    s->reason);
+
+	evtimer_del(s->timer);
+	if (s->dnsreq != NULL) {
+		/* Its callback sees EVUTIL_EAI_CANCEL and leaves s alone. */
+		evdns_getaddrinfo_cancel(s->dnsreq);
+		s->dnsreq = NULL;
+	}
+	if (s->addrs != NULL)
+		evutil_freeaddrinfo(s->addrs);
+	/*
+	 * event_del() also takes an event off the active queue, so no
+	 * callback of this session runs after this; the one running now
+	 * returns without touching s.
+	 */
+	bye = s->reason != SR_CLIENT_ERROR && s->reason != SR_BACKEND_ERROR;
+	session_side_free(&s->backend, bye);
+	session_side_free(&s->client, bye);
+	listener_fd_released();
+
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		s->list->head = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	s->list->n--;
+	atomic_fetch_sub_explicit(&session_alive, 1, memory_order_relaxed);
+	metrics_add(M_ACTIVE, -1);
+
+	generation_unref(s->gen);
+	free(s);
+}
+
+void
+session_close_all(struct session_list *l, const char *reason)
+{
+	void *b;
+
+	while (l->head != NULL) {
+		(void)session_fail(l->head, SR_SHUTDOWN, "%s", reason);
+		session_close(l->head);
+	}
+	while ((b = l->pool) != NULL) {
+		memcpy(&l->pool, b, sizeof(void *));
+		free(b);
+	}
+	l->npool = 0;
 }
 
 static void
-session_peername(struct session *s, const struct sockaddr *sa,
-    socklen_t salen)
+session_peername(struct session *s, const struct sockaddr *sa)
 {
-	char host[NI_MAXHOST], port[NI_MAXSERV];
+	char host[INET6_ADDRSTRLEN];
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
 
-	if (getnameinfo(sa, salen, host, sizeof(host), port, sizeof(port),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		snprintf(s->peer, sizeof(s->peer), "?");
-		return;
+	/* inet_ntop, not getnameinfo: this runs for every connection. */
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)(const void *)sa;
+		if (inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host)) !=
+		    NULL) {
+			snprintf(s->peer, sizeof(s->peer), "%s:%u", host,
+			    (unsigned)ntohs(sin->sin_port));
+			return;
+		}
+	} else if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, host,
+		    sizeof(host)) != NULL) {
+			snprintf(s->peer, sizeof(s->peer), "[%s]:%u", host,
+			    (unsigned)ntohs(sin6->sin6_port));
+			return;
+		}
 	}
-	snprintf(s->peer, sizeof(s->peer), sa->sa_family == AF_INET6 ?
-	    "[%s]:%s" : "%s:%s", host, port);
+	snprintf(s->peer, sizeof(s->peer), "?");
+}
+
+/* Room for n events after a session, as this libevent needs them. */
+static size_t
+session_evsize(void)
+{
+	size_t a = alignof(max_align_t);
+
+	return (event_get_struct_event_size() + a - 1) / a * a;
 }
 
 int
@@ -785,13 +1458,29 @@ session_start(const struct session_env *env, int fd,
     struct gen_listen *gl)
 {
 	struct session *s;
-	SSL *ssl = NULL;
+	unsigned char *evmem;
+	size_t head, evsz;
+	SSL *ssl;
 
+	(void)salen;
 	metrics_inc(M_ACCEPTED);
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
+	/*
+	 * One allocation for the session and its three events (client,
+	 * backend, timer): event_assign() on memory sized by
+	 * event_get_struct_event_size() keeps the ABI promise without an
+	 * event_new() each.
+	 */
+	head = (sizeof(*s) + alignof(max_align_t) - 1) /
+	    alignof(max_align_t) * alignof(max_align_t);
+	evsz = session_evsize();
+	if ((s = calloc(1, head + 3 * evsz)) == NULL) {
 		log_warn("session_start");
 		goto err;
 	}
+	evmem = (unsigned char *)s + head;
+	s->client.ev = (struct event *)(void *)evmem;
+	s->backend.ev = (struct event *)(void *)(evmem + evsz);
+	s->timer = (struct event *)(void *)(evmem + 2 * evsz);
 	s->gen = g;
 	s->gl = gl;
 	s->base = env->base;
@@ -803,38 +1492,33 @@ session_start(const struct session_env *env, int fd,
 	s->backend.peer = &s->client;
 	s->client.name = "client";
 	s->backend.name = "backend";
+	s->client.fd = s->backend.fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	s->last = session_now();
-	session_peername(s, sa, salen);
+	session_peername(s, sa);
 
-	if ((s->timer = evtimer_new(env->base, session_timeout, s)) == NULL)
+	if (evtimer_assign(s->timer, env->base, session_timeout, s) == -1)
 		goto err1;
+	if (session_side_attach(&s->client, fd, EV_READ) == -1) {
+		log_warnx("session %s: cannot watch the client socket",
+		    s->peer);
+		goto err1;
+	}
 	if ((ssl = SSL_new(tlsctx_sni_default(gl->sni))) == NULL) {
 		log_ssl(LOG_LEVEL_WARN, "session %s: SSL_new", s->peer);
-		goto err1;
+		goto err2;
 	}
-	s->client.bev = bufferevent_openssl_socket_new(env->base, fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (s->client.bev == NULL) {
-		/*
-		 * XXX libevent 2.1 leaves the SSL and fd to us when its
-		 * allocation fails (the likely case); only a later event_add
-		 * failure would free them itself.
-		 */
-		log_warnx("session %s: cannot create the client bufferevent",
+	if (session_side_ssl(&s->client, ssl) == -1) {
+		log_ssl(LOG_LEVEL_WARN, "session %s: BIO_new_socket",
 		    s->peer);
 		SSL_free(ssl);
-		goto err1;
+		goto err2;
 	}
-	s->client.ssl = ssl;
-	/* Microsoft peers close without close_notify: that is an EOF. */
-	bufferevent_openssl_set_allow_dirty_shutdown(s->client.bev, 1);
-	bufferevent_setcb(s->client.bev, session_readcb, NULL,
-	    session_eventcb, &s->client);
-	bufferevent_setwatermark(s->client.bev, EV_READ, 0, SESSION_HIGHWAT);
-	bufferevent_enable(s->client.bev, EV_READ | EV_WRITE);
-	session_timer(s, gl->first->cfg->handshake_timeout);
+	SSL_set_accept_state(ssl);
+	if (session_timer(s, gl->first->cfg->handshake_timeout) == -1) {
+		log_warnx("session %s: cannot arm its timer", s->peer);
+		goto err3;
+	}
 
 	s->next = env->list->head;
 	if (s->next != NULL)
@@ -844,9 +1528,11 @@ session_start(const struct session_env *env, int fd,
 	atomic_fetch_add_explicit(&session_alive, 1, memory_order_relaxed);
 	metrics_add(M_ACTIVE, 1);
 	return 0;
+ err3:
+	SSL_free(s->client.ssl);
+ err2:
+	event_del(s->client.ev);
  err1:
-	if (s->timer != NULL)
-		event_free(s->timer);
 	free(s);
  err:
 	close(fd);

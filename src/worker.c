@@ -127,13 +127,20 @@ worker_free(struct worker *w)
 }
 
 /*
- * An event_base whose epoll backend batches interest changes: a TLS
- * bufferevent enables and disables its write event around every record,
- * and without the changelist each toggle is an epoll_ctl(2) of its own
- * (measured: two per 16 KiB record in a bulk transfer).  The changelist's
- * known hazard, a dup(2)ed fd closed between changes, does not arise: every
- * fd here belongs to exactly one bufferevent.
+ * The worker's event_base.  Sessions change a socket's interest only when
+ * their state needs it (session.c); the changelist folds the changes of
+ * one loop turn into at most one epoll_ctl(2) per socket at the next
+ * epoll_wait(2), none if they cancel out.  Its known hazard, a dup(2)ed fd
+ * closed between changes, does not arise: every fd here has exactly one
+ * event.
+ *
+ * A session that has moved its byte budget queues itself again with
+ * event_active(), which libevent runs in the same pass: after
+ * WORKER_MAX_CALLBACKS callbacks the loop polls again, so sockets that just
+ * became ready get their turn between a bulk transfer's rounds.
  */
+#define WORKER_MAX_CALLBACKS	64
+
 static struct event_base *
 worker_base_new(void)
 {
@@ -143,6 +150,8 @@ worker_base_new(void)
 	if ((cfg = event_config_new()) == NULL)
 		return NULL;
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	event_config_set_max_dispatch_interval(cfg, NULL,
+	    WORKER_MAX_CALLBACKS, 0);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	return base;

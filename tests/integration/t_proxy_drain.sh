@@ -23,7 +23,7 @@ CFX_LOG_LEVEL=debug CFX_SHUTDOWN_TIMEOUT=60 write_conf
 chainfix_start chainfix "$T/chainfix.conf"
 peer client --port "$PPORT" --cafile "$P/root.pem" hold 5 >"$T/hold.log" 2>&1 &
 HOLD=$!
-wait_log "$T/chainfix.log" "connecting -> relay"
+wait_log "$T/chainfix.log" "backend_tls -> relay"
 [ "$(curl -sS "http://127.0.0.1:$APORT/healthz")" = ok ] || fail "/healthz not ok while serving"
 kill -TERM "$CFX_PID"
 wait_log "$T/chainfix.log" "draining 1 session"
@@ -49,7 +49,7 @@ CFX_LOG_LEVEL=debug CFX_SHUTDOWN_TIMEOUT=2 write_conf
 chainfix_start chainfix2 "$T/chainfix.conf"
 peer client --port "$PPORT" --cafile "$P/root.pem" waitclose >"$T/wait.log" 2>&1 &
 WAITER=$!
-wait_log "$T/chainfix2.log" "connecting -> relay"
+wait_log "$T/chainfix2.log" "backend_tls -> relay"
 kill -TERM "$CFX_PID"
 rc=0
 wait "$CFX_PID" || rc=$?

@@ -82,6 +82,13 @@ curl -sS "http://127.0.0.1:$APORT/metrics" >"$T/metrics.txt"
 grep -Eq '^chainfix_handshake_failures_total\{reason="protocol"\} [1-9]' "$T/metrics.txt" ||
     fail "handshake failure not counted (see $T/metrics.txt)"
 ok "handshake failure counted"
+# Why sessions ended, per site: the five "who" sessions ended with the
+# client closing first (and the handshake failure ended before any site).
+grep -Eq '^chainfix_sessions_closed_total\{site="m",reason="client_closed"\} ([5-9]|[1-9][0-9]+)$' "$T/metrics.txt" ||
+    fail "closed sessions not counted by site and reason (see $T/metrics.txt)"
+grep -Eq '^chainfix_sessions_closed_total\{site="-",reason="handshake_failed"\} [1-9]' "$T/metrics.txt" ||
+    fail "a handshake failure is not counted as closed before a site (see $T/metrics.txt)"
+ok "sessions closed counted by site and reason"
 [ "$(metric chainfix_connections_active)" = 0 ] || fail "active gauge is not back to 0"
 ok "active connections back to 0"
 [ "$(curl -sS "http://127.0.0.1:$APORT/healthz")" = ok ] || fail "/healthz is not ok"

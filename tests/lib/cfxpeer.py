@@ -9,6 +9,15 @@
         ECHO      echo everything until EOF
         WHO       answer the backend's --name
         RESET n   send n bytes, then reset the connection (RST)
+        EARLY n   answer at once (1 MiB, then "<sha256 hex>\\n"), shut down
+                  the sending side (a FIN, no close_notify), then read an
+                  upload of n bytes and print "EARLY upload <sha256 hex> n"
+  cfxpeer.py backend ... --accept-delay S
+      The same, but each connection waits S seconds before its TLS
+      handshake (the proxy's backend handshake is in progress meanwhile).
+  cfxpeer.py blackhole --port P
+      A listener whose accept queue is full: connects to it hang in SYN_SENT
+      (the proxy's backend TCP connect is in progress until its timeout).
   cfxpeer.py client --port P [--cafile F] [--servername N] CMD [ARG]
       A strict TLS client (trusts --cafile alone, checks the host name):
         up N      upload N bytes, check the backend's hash
@@ -21,11 +30,26 @@
         reset     ask for RESET and read until the connection ends
         hold S    like `up` of 1 MiB slowly spread over S seconds (reload and
                   drain tests: a transfer in flight)
+      Half-close, on a TLS connection of its own (ssl.SSLObject over a raw
+      socket, so that the socket can be shut down and still read); HOW is
+      "fin" (shutdown(SHUT_WR) without close_notify, as scripts and
+      Schannel do) or "notify" (close_notify, then the FIN):
+        halfdown N HOW  send "DOWN N", half-close, then read the N bytes,
+                        the hash and the end of the stream
+        halfup N HOW    send "UP N" and N bytes, half-close, then read the
+                        backend's answer and the end of the stream
+        early N         send "EARLY N" and upload N bytes, holding back the
+                        last piece until the backend's 1 MiB answer and its
+                        end have arrived; then half-close (fin) and wait for
+                        the end; prints the upload's hash
+      Each prints how the stream from the proxy ended ("end=close_notify",
+      "end=eof"); a reset is an error.
 Exit status 0 means the check passed; messages go to stderr.
 """
 import argparse
 import hashlib
 import os
+import selectors
 import socket
 import socketserver
 import ssl
@@ -90,6 +114,22 @@ class Handler(socketserver.BaseRequestHandler):
                     sock.sendall(b)
             elif cmd == "WHO":
                 sock.sendall((self.server.name + "\n").encode())
+            elif cmd == "EARLY":
+                n = int(words[1])
+                h = hashlib.sha256()
+                sent = 0
+                while sent < 1024 * 1024:
+                    b = os.urandom(CHUNK)
+                    h.update(b)
+                    sock.sendall(b)
+                    sent += len(b)
+                sock.sendall((h.hexdigest() + "\n").encode())
+                # The plain socket's shutdown: a FIN, no close_notify.
+                socket.socket.shutdown(sock, socket.SHUT_WR)
+                h = hashlib.sha256()
+                recv_exact(sock, n, h)
+                print("backend %s: EARLY upload %s %d" %
+                      (self.server.name, h.hexdigest(), n), flush=True)
             elif cmd == "RESET":
                 sock.sendall(os.urandom(int(words[1])))
                 time.sleep(0.2)
@@ -117,11 +157,23 @@ class Handler(socketserver.BaseRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    accept_delay = 0.0
+
+    def process_request(self, request, client_address):
+        if self.accept_delay:
+            # In the connection's own thread: the others go on.
+            def later():
+                time.sleep(self.accept_delay)
+                self.process_request_thread(request, client_address)
+            threading.Thread(target=later, daemon=True).start()
+            return
+        super().process_request(request, client_address)
 
 
 def backend(args):
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.name = args.name
+    srv.accept_delay = args.accept_delay
     srv.ctx = None
     if args.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -131,6 +183,176 @@ def backend(args):
     srv.serve_forever()
 
 
+def blackhole(args):
+    """Fill the accept queue of a listener that never accepts."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", args.port))
+    srv.listen(0)
+    fillers = []
+    for _ in range(4):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", args.port))
+        except BlockingIOError:
+            pass
+        fillers.append(c)
+    print("blackhole on %d" % args.port, flush=True)
+    while True:
+        time.sleep(3600)
+
+
+class HalfClient:
+    """A TLS client that can half-close: an SSLObject over a raw socket."""
+
+    def __init__(self, args):
+        ctx = ssl.create_default_context(cafile=args.cafile)
+        self.sock = socket.create_connection(("127.0.0.1", args.port),
+                                             timeout=120)
+        self.inb = ssl.MemoryBIO()
+        self.outb = ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inb, self.outb,
+                                server_hostname=args.servername)
+        self.got = bytearray()
+        self.end = None         # "close_notify" or "eof"
+        while True:
+            try:
+                self.obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush_blocking()
+                self._recv_blocking()
+        self._flush_blocking()
+        self.sock.setblocking(False)
+
+    def _flush_blocking(self):
+        data = self.outb.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _recv_blocking(self):
+        b = self.sock.recv(CHUNK)
+        if not b:
+            raise EOFError("closed during the handshake")
+        self.inb.write(b)
+
+    def _decrypt(self):
+        while self.end is None:
+            try:
+                b = self.obj.read(CHUNK)
+            except ssl.SSLWantReadError:
+                return
+            except ssl.SSLZeroReturnError:
+                self.end = "close_notify"
+                return
+            if not b:
+                self.end = "close_notify"
+                return
+            self.got += b
+
+    def run(self, data, how, hold=0, until=None):
+        """Send data (hold back its last `hold` bytes until `until(self)`
+        is true), half-close with how, and read until the end."""
+        sel = selectors.DefaultSelector()
+        sel.register(self.sock, selectors.EVENT_READ)
+        pos = 0
+        wire = bytearray()
+        closed = False
+        notified = False
+        deadline = time.monotonic() + 120
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no end after 120 s")
+            limit = len(data) - hold
+            if hold and until is not None and until(self):
+                hold = 0
+                limit = len(data)
+            while pos < limit and len(wire) < 4 * CHUNK:
+                n = min(CHUNK, limit - pos)
+                self.obj.write(data[pos:pos + n])
+                pos += n
+                wire += self.outb.read()
+            if pos == len(data) and not wire and not closed:
+                if how == "notify" and not notified:
+                    notified = True
+                    try:
+                        self.obj.unwrap()
+                    except ssl.SSLWantReadError:
+                        pass
+                    wire += self.outb.read()
+                if not wire:
+                    self.sock.shutdown(socket.SHUT_WR)
+                    closed = True
+            events = selectors.EVENT_READ
+            if wire:
+                events |= selectors.EVENT_WRITE
+            sel.modify(self.sock, events)
+            for _, mask in sel.select(1.0):
+                if mask & selectors.EVENT_WRITE and wire:
+                    try:
+                        n = self.sock.send(wire)
+                        del wire[:n]
+                    except BlockingIOError:
+                        pass
+                if mask & selectors.EVENT_READ:
+                    try:
+                        b = self.sock.recv(CHUNK)
+                    except BlockingIOError:
+                        continue
+                    if not b:
+                        if self.end is None:
+                            self.end = "eof"
+                        if closed:
+                            return
+                        continue
+                    self.inb.write(b)
+                    self._decrypt()
+            if self.end is not None and closed:
+                # Drain to the socket's end: a reset shows up here.
+                self.sock.setblocking(True)
+                while self.sock.recv(CHUNK):
+                    pass
+                return
+
+
+def halfclose(args):
+    how = args.how or "fin"
+    if how not in ("fin", "notify"):
+        sys.exit("HOW is fin or notify")
+    c = HalfClient(args)
+    n = int(args.arg)
+    if args.cmd == "halfdown":
+        c.run(("DOWN %d\n" % n).encode(), how)
+        body, line = bytes(c.got[:n]), bytes(c.got[n:])
+        if len(body) != n or line != \
+                (hashlib.sha256(body).hexdigest() + "\n").encode():
+            sys.exit("halfdown: got %d of %d bytes (end=%s)" %
+                     (len(c.got), n, c.end))
+        print("halfdown %d ok end=%s" % (n, c.end))
+    elif args.cmd == "halfup":
+        body = os.urandom(n)
+        c.run(("UP %d\n" % n).encode() + body, how)
+        want = "%s %d\n" % (hashlib.sha256(body).hexdigest(), n)
+        if bytes(c.got) != want.encode():
+            sys.exit("halfup: backend answered %r (end=%s)" %
+                     (bytes(c.got), c.end))
+        print("halfup %d ok end=%s" % (n, c.end))
+    else:
+        body = os.urandom(n)
+        answer = 1024 * 1024
+        c.run(("EARLY %d\n" % n).encode() + body, how, hold=CHUNK,
+              until=lambda cl: cl.end is not None)
+        got = bytes(c.got)
+        data, line = got[:answer], got[answer:]
+        if len(data) != answer or line != \
+                (hashlib.sha256(data).hexdigest() + "\n").encode():
+            sys.exit("early: got %d bytes of the answer (end=%s)" %
+                     (len(got), c.end))
+        print("early %d ok end=%s upload %s" %
+              (n, c.end, hashlib.sha256(body).hexdigest()))
+
+
 def connect(args):
     ctx = ssl.create_default_context(cafile=args.cafile)
     raw = socket.create_connection(("127.0.0.1", args.port), timeout=120)
@@ -138,6 +360,9 @@ def connect(args):
 
 
 def client(args):
+    if args.cmd in ("halfdown", "halfup", "early"):
+        halfclose(args)
+        return
     s = connect(args)
     cmd = args.cmd
     if cmd == "up":
@@ -237,16 +462,22 @@ def main():
     b.add_argument("--cert")
     b.add_argument("--key")
     b.add_argument("--name", default="backend")
+    b.add_argument("--accept-delay", type=float, default=0.0)
+    bh = sub.add_parser("blackhole")
+    bh.add_argument("--port", type=int, required=True)
     c = sub.add_parser("client")
     c.add_argument("--port", type=int, required=True)
     c.add_argument("--cafile")
     c.add_argument("--servername", default="localhost")
     c.add_argument("cmd")
     c.add_argument("arg", nargs="?")
+    c.add_argument("how", nargs="?")
     args = ap.parse_args()
     try:
         if args.mode == "backend":
             backend(args)
+        elif args.mode == "blackhole":
+            blackhole(args)
         else:
             client(args)
     except (OSError, EOFError, ssl.SSLError) as e:

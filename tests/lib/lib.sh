@@ -297,3 +297,20 @@ sconn() {
 	wait_log "$T/client.log" "^$1 " 60
 	grep "^$1 " "$T/client.log" | tail -1
 }
+
+# tls_and_plain_sites FILE: two cfxpeer.py backends, "tlsb" (TLS) and
+# "plainb" (plain TCP), and two sites in FILE in front of them: "tls"
+# (verified against the test root) and "plain" (backend_tls = no); sets
+# $P_TLS and $P_PLAIN, their listen ports.  Needs the PKI in $P.
+tls_and_plain_sites() {
+	local file=$1 b_tls b_plain
+	b_tls=$(free_port)
+	b_plain=$(free_port)
+	P_TLS=$(free_port)
+	P_PLAIN=$(free_port)
+	py_backend tlsb "$b_tls" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+	py_backend plainb "$b_plain"
+	site_conf "$file" tls "$P_TLS" "$b_tls"
+	site_block "$file" plain "$P_PLAIN" "127.0.0.1:$b_plain" \
+	    "backend_tls = no"
+}
