@@ -5,7 +5,8 @@
  *             certificate {site,depth,subject}:
  *             chainfix_certificate_not_after_seconds,
  *             chainfix_certificate_expiring and chainfix_certificate_expired
- *             (0/1, expiry.h)
+ *             (0/1, expiry.h); per backend {site,backend}:
+ *             chainfix_backend_up (health.h)
  *   /chains   JSON: every site's chain as served
  * It runs on the daemon's main event_base, the thread that also reloads, so
  * the site list it reads cannot change under a request.
@@ -20,11 +21,13 @@
 #include "config.h"
 
 struct event_base;
+struct health_site;
 
 /* One served site as the admin endpoint shows it. */
 struct admin_site {
 	const char		*name;
 	const struct chain	*chain;
+	const struct health_site *health;	/* its backends; NULL: none */
 	unsigned		 expiry_warning_days;	/* for the expiring gauge */
 };
 

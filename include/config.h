@@ -35,6 +35,18 @@ enum config_verify {
 #undef CONFIG_VERIFY_ENUM
 };
 
+/* backend_check values.  X-macro: enum and names cannot drift. */
+#define CONFIG_CHECKS(X)						\
+	X(CONFIG_CHECK_NONE, "none")	/* passive only: sessions report */ \
+	X(CONFIG_CHECK_TLS,  "tls")	/* connect and TLS handshake */	\
+	X(CONFIG_CHECK_GET,  "GET")	/* and GET backend_check_path: 200 */
+
+enum config_check {
+#define CONFIG_CHECK_ENUM(sym, name) sym,
+	CONFIG_CHECKS(CONFIG_CHECK_ENUM)
+#undef CONFIG_CHECK_ENUM
+};
+
 /* One [site] section. */
 struct config_site {
 	char		*name;		/* the section name */
@@ -62,6 +74,11 @@ struct config_site {
 					   backend context's security level */
 	char		*backend_ciphers;	/* TLS <= 1.2 cipher list toward
 					   the backend; NULL: default */
+	unsigned	 backend_retry;	/* seconds a failed backend is
+					   skipped by new sessions */
+	enum config_check backend_check;	/* default CONFIG_CHECK_NONE */
+	char		*backend_check_path;	/* with CONFIG_CHECK_GET */
+	unsigned	 backend_check_interval;	/* seconds, default 10 */
 
 	unsigned	 idle_timeout;		/* seconds, default 3660 */
 	unsigned	 handshake_timeout;	/* seconds, default 10 */

@@ -20,6 +20,7 @@
 
 struct event_base;
 struct gen_listen;
+struct health_site;
 struct ticketkeys;
 
 /* A site as the proxy serves it. */
@@ -28,6 +29,7 @@ struct gen_site {
 	struct chain		*chain;
 	SSL_CTX			*ctx;		/* server side */
 	struct tlsctx_backend	*backend;	/* NULL: backend_tls = no */
+	struct health_site	*health;	/* its backends' (health.h) */
 	struct gen_listen	*listen;
 };
 
@@ -99,6 +101,15 @@ struct generation *generation_ref(struct generation *g);
 
 /* generation_unref(g): drop one; the last frees.  NULL is a no-op. */
 void generation_unref(struct generation *g);
+
+/*
+ * generation_backends_up(g, why, len):
+ * 1 if every site of g has at least one backend up (health_site_up()); 0
+ * with the first site that has none, and its backends, in why.  For
+ * readiness.  Any thread holding a reference to g.
+ */
+int generation_backends_up(const struct generation *g, char *why,
+    size_t len);
 
 /* generation_same_addr(a, b): 1 if two listen addresses are the same. */
 int generation_same_addr(const struct config_hostport *a,

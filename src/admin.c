@@ -27,6 +27,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "admin.h"
+#include "health.h"
 #include "certinfo.h"
 #include "log.h"
 #include "metrics.h"
@@ -250,6 +251,11 @@ admin_render_metrics(struct admin *a, struct evbuffer *out)
 			}
 		}
 	}
+	if (health_render_header(out) == -1)
+		return -1;
+	for (i = 0; admin_site(a, i, &site) == 0; i++)
+		if (site.health != NULL && health_render(site.health, out) == -1)
+			return -1;
 	return 0;
 }
 

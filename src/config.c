@@ -139,6 +139,9 @@ static int config_set_listen(struct config_ctx *, const struct config_key *,
     void *, const char *, char *, size_t);
 static int config_set_backend(struct config_ctx *, const struct config_key *,
     void *, const char *, char *, size_t);
+static int config_set_backend_check(struct config_ctx *,
+    const struct config_key *, void *, const char *, char *, size_t);
+static void config_clear_backend_check(void *);
 static int config_set_backend_verify(struct config_ctx *,
     const struct config_key *, void *, const char *, char *, size_t);
 static void config_clear_backends(void *);
@@ -222,6 +225,11 @@ static const struct config_key config_keys[] = {
 	    .def = "TLSv1.2", .flags = CONFIG_BACKEND_TLS },
 	{ CONFIG_SITE_KEY("backend_ciphers", backend_ciphers),
 	    .type = CONFIG_T_CIPHERS, .flags = CONFIG_BACKEND_TLS },
+	{ CONFIG_SITE_KEY("backend_check", backend_check),
+	    .type = CONFIG_T_CUSTOM, .set = config_set_backend_check,
+	    .clear = config_clear_backend_check, .def = "none" },
+	{ CONFIG_SITE_KEY("backend_check_interval", backend_check_interval),
+	    .type = CONFIG_T_DURATION, .lo = 1, .def = "10s" },
 	{ CONFIG_SITE_KEY("idle_timeout", idle_timeout),
 	    .type = CONFIG_T_DURATION, .lo = 1, .def = "3660" },
 	{ CONFIG_SITE_KEY("handshake_timeout", handshake_timeout),
@@ -1128,6 +1136,64 @@ config_set_backend(struct config_ctx *ctx, const struct config_key *k,
 }
 
 /* yes | no | sha256:<pin> */
+static void
+config_clear_backend_check(void *obj)
+{
+	struct config_site *site = obj;
+
+	free(site->backend_check_path);
+	site->backend_check_path = NULL;
+}
+
+/*
+ * "none", "tls", or "GET /path": the path goes into the request line as
+ * written, so it must be one: printable ASCII without blanks.
+ */
+static int
+config_set_backend_check(struct config_ctx *ctx, const struct config_key *k,
+    void *obj, const char *v, char *why, size_t len)
+{
+	struct config_site *site = obj;
+	const char *p;
+	char *path;
+
+	(void)ctx;
+	(void)k;
+	if (strcmp(v, "none") == 0 || strcmp(v, "tls") == 0) {
+		config_clear_backend_check(site);
+		site->backend_check = v[0] == 'n' ? CONFIG_CHECK_NONE :
+		    CONFIG_CHECK_TLS;
+		return 0;
+	}
+	if (strncmp(v, "GET ", 4) != 0) {
+		config_why(why, len, "\"%s\" is not none, tls or GET /path", v);
+		return -1;
+	}
+	for (p = v + 4; *p == ' '; p++)
+		;
+	if (*p != '/' || strlen(p) > 200) {
+		config_why(why, len, "\"%s\": the path must start with / (at "
+		    "most 200 characters), e.g. GET /owa/healthcheck.htm", v);
+		return -1;
+	}
+	for (v = p; *p != '\0'; p++) {
+		if (*p <= ' ' || *p >= 0x7f) {
+			config_why(why, len, "the path \"%s\" holds a blank or "
+			    "a character outside printable ASCII (write it "
+			    "%%-encoded)", v);
+			return -1;
+		}
+	}
+	if ((path = strdup(v)) == NULL) {
+		config_why(why, len, "out of memory");
+		return -1;
+	}
+	config_clear_backend_check(site);
+	site->backend_check_path = path;
+	site->backend_check = CONFIG_CHECK_GET;
+	return 0;
+}
+
 static int
 config_set_backend_verify(struct config_ctx *ctx, const struct config_key *k,
     void *obj, const char *v, char *why, size_t len)

@@ -12,6 +12,7 @@
 #include "chain.h"
 #include "config.h"
 #include "generation.h"
+#include "health.h"
 #include "log.h"
 #include "ticketkeys.h"
 #include "tlsctx.h"
@@ -80,6 +81,8 @@ generation_build_site(struct generation *g, size_t i)
 		return -1;
 	if (cs->backend_tls &&
 	    (gs->backend = tlsctx_backend_new(cs)) == NULL)
+		return -1;
+	if ((gs->health = health_site_new(cs)) == NULL)
 		return -1;
 	if ((gs->listen = generation_listen_for(g, &cs->listen)) == NULL)
 		return -1;
@@ -175,6 +178,17 @@ generation_log(const struct generation *g)
 		    "every %us", g->cfg->ticket_key_rotation);
 }
 
+int
+generation_backends_up(const struct generation *g, char *why, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < g->nsites; i++)
+		if (!health_site_up(g->sites[i].health, why, len))
+			return 0;
+	return 1;
+}
+
 struct generation *
 generation_ref(struct generation *g)
 {
@@ -204,6 +218,7 @@ generation_free(struct generation *g)
 			tlsctx_sni_free(g->listens[i].sni);
 	if (g->sites != NULL) {
 		for (i = 0; i < g->nsites; i++) {
+			health_site_free(g->sites[i].health);
 			tlsctx_backend_free(g->sites[i].backend);
 			SSL_CTX_free(g->sites[i].ctx);
 			chain_free(g->sites[i].chain);

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "expiry.h"
 #include "generation.h"
+#include "healthcheck.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -265,6 +266,7 @@ proxy_reloaded(struct generation *g, void *arg)
 	p->gen = g;
 	p->serial = g->serial;
 	generation_unref(old);
+	(void)healthcheck_set(g);
 	log_setlevel(g->cfg->log_level);
 	generation_log(g);
 	(void)expiry_check(g, time(NULL));
@@ -418,6 +420,7 @@ proxy_admin_site(void *arg, size_t i, struct admin_site *site)
 	gs = &p->gen->sites[i];
 	site->name = gs->cfg->name;
 	site->chain = gs->chain;
+	site->health = gs->health;
 	site->expiry_warning_days = p->gen->cfg->expiry_warning_days;
 	return 0;
 }
@@ -517,6 +520,7 @@ proxy_main(const char *config_path)
 	service_ready();
 	/* Advisory, in the background: serving does not wait for it. */
 	(void)selftest_start(p.gen);
+	(void)healthcheck_set(p.gen);
 	proxy_status(&p);
 	event_add(p.status_timer, &status_tv);
 	proxy_expiry_arm(&p);

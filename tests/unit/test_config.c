@@ -918,6 +918,47 @@ test_backend_policy(void **state)
 	config_free(cfg);
 }
 
+/* Backend health: defaults, the three check forms, bad checks. */
+static void
+test_backend_health(void **state)
+{
+	struct config *cfg;
+	char *errs;
+
+	(void)state;
+	cfg = load(GOOD_SITE, &errs);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->sites[0]->backend_check, CONFIG_CHECK_NONE);
+	assert_null(cfg->sites[0]->backend_check_path);
+	assert_int_equal(cfg->sites[0]->backend_check_interval, 10);
+	config_free(cfg);
+
+	cfg = load(GOOD_SITE "backend_check = tls\n"
+	    "backend_check_interval = 5s\n", &errs);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->sites[0]->backend_check, CONFIG_CHECK_TLS);
+	assert_int_equal(cfg->sites[0]->backend_check_interval, 5);
+	config_free(cfg);
+
+	cfg = load(GOOD_SITE "backend_check = GET /owa/healthcheck.htm\n",
+	    &errs);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->sites[0]->backend_check, CONFIG_CHECK_GET);
+	assert_string_equal(cfg->sites[0]->backend_check_path,
+	    "/owa/healthcheck.htm");
+	config_free(cfg);
+
+	errs = load_fails(GOOD_SITE "backend_check = ping\n", 1);
+	assert_error(errs, 5, "[web] backend_check: \"ping\" is not none, "
+	    "tls or GET /path");
+	errs = load_fails(GOOD_SITE "backend_check = GET owa\n", 1);
+	assert_error(errs, 5, "[web] backend_check: \"GET owa\": the path "
+	    "must start with /");
+	errs = load_fails(GOOD_SITE "backend_check = GET /a b\n", 1);
+	assert_error(errs, 5, "[web] backend_check: the path \"/a b\" holds "
+	    "a blank");
+}
+
 static void
 test_cannot_open(void **state)
 {
@@ -1196,6 +1237,9 @@ test_key_table(void **state)
 	SAME(sites[0]->idle_timeout);
 	SAME(sites[0]->handshake_timeout);
 	SAME(sites[0]->connect_timeout);
+	SAME(sites[0]->backend_check);
+	SAME(sites[0]->backend_check_interval);
+	SAME(sites[0]->backend_min_protocol);
 	SAME(sites[0]->min_protocol);
 #undef SAME
 	assert_string_equal(cfg->sites[0]->roots, implicit->sites[0]->roots);
@@ -1304,6 +1348,7 @@ main(void)
 		T(test_bad_pin),
 		T(test_bad_values),
 		T(test_backend_policy),
+		T(test_backend_health),
 		T(test_cannot_open),
 		T(test_syntax),
 		T(test_several_errors),
