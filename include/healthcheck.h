@@ -35,7 +35,7 @@ int healthcheck_run(const struct config_site *cs, struct tlsctx_backend *tb,
  * startup and after each reload).  The first call starts the thread, and
  * only if some site of g has backend_check; later calls hand it the new
  * generation (it keeps its own reference).  At process exit the thread is
- * cancelled and joined (an atexit handler), as the self-test's.  Returns 0,
+ * cancelled and joined (bgthread.h), as the self-test's.  Returns 0,
  * or -1 (logged) if the thread could not be started; the daemon goes on.
  */
 int healthcheck_set(struct generation *g);

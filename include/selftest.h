@@ -76,9 +76,9 @@ int selftest_site(const struct config_site *site, struct tlsctx_backend *tb,
  * The daemon's startup self-test: run selftest_site() on every site of g in
  * a background thread, logging each line (log_info when fine, log_warnx
  * otherwise), so readiness is not delayed.  The thread holds its own
- * reference to g and touches no event loop.  At process exit (an atexit
- * handler) a thread still running is cancelled and joined, so it never
- * races OpenSSL's own cleanup and leaves nothing for LeakSanitizer.  Only
+ * reference to g and touches no event loop.  At process exit a thread
+ * still running is cancelled and joined (bgthread.h), so it never races
+ * OpenSSL's own cleanup and leaves nothing for LeakSanitizer.  Only
  * the first call starts anything.  Returns 0, or -1 (logged) if the thread
  * could not be started; the daemon goes on either way.
  */

@@ -1,9 +1,9 @@
 /*
  * healthcheck.c: the active backend checks (healthcheck.h).
  *
- * The thread sleeps in poll(2) on two pipes until the next check is due: a
- * byte on the wake pipe means a new generation (a reload), one on the
- * cancel pipe means exit; the cancel pipe also ends a probe in progress.
+ * The thread (bgthread.h) sleeps in poll(2) until the next check is due: a
+ * byte on the wake pipe means a new generation (a reload); the cancel fd
+ * means exit, and also ends a probe in progress.
  * XXX checks run one after the other: a backend that times out delays the
  * others' checks by up to its timeouts; fine for the handful of backends a
  * site has.
@@ -13,16 +13,15 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "bgthread.h"
 #include "config.h"
 #include "generation.h"
 #include "health.h"
@@ -37,8 +36,6 @@
 #define HEALTHCHECK_ANSWER	512
 
 struct healthcheck {
-	pthread_t		 thread;
-	int			 cancel[2];	/* a byte: exit */
 	int			 wake[2];	/* a byte: new generation */
 	struct generation	*g;		/* healthcheck_lock; a ref */
 };
@@ -196,7 +193,7 @@ healthcheck_readable(int fd)
  * is (health_now() seconds), or 0 if the thread was cancelled.
  */
 static time_t
-healthcheck_round(struct healthcheck *hc, struct generation *g)
+healthcheck_round(struct generation *g, int cancel_fd)
 {
 	const struct config_site *cs;
 	struct gen_site *gs;
@@ -216,8 +213,8 @@ healthcheck_round(struct healthcheck *hc, struct generation *g)
 			if (at <= health_now()) {
 				why[0] = '\0';
 				ok = healthcheck_run(cs, gs->backend, idx,
-				    hc->cancel[0], why, sizeof(why));
-				if (healthcheck_readable(hc->cancel[0]))
+				    cancel_fd, why, sizeof(why));
+				if (healthcheck_readable(cancel_fd))
 					return 0;
 				log_debug("site %s: backend %s: check %s%s%s",
 				    cs->name, cs->backends[idx].text,
@@ -235,8 +232,8 @@ healthcheck_round(struct healthcheck *hc, struct generation *g)
 	return next;
 }
 
-static void *
-healthcheck_main(void *arg)
+static void
+healthcheck_main(void *arg, int cancel_fd)
 {
 	struct healthcheck *hc = arg;
 	struct generation *g;
@@ -248,48 +245,37 @@ healthcheck_main(void *arg)
 		pthread_mutex_lock(&healthcheck_lock);
 		g = generation_ref(hc->g);
 		pthread_mutex_unlock(&healthcheck_lock);
-		next = healthcheck_round(hc, g);
+		next = healthcheck_round(g, cancel_fd);
 		generation_unref(g);
 		if (next == 0)
-			break;
+			return;
 		left = next - health_now();
-		pfd[0].fd = hc->cancel[0];
+		pfd[0].fd = cancel_fd;
 		pfd[1].fd = hc->wake[0];
 		pfd[0].events = pfd[1].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
 		if (left > 0 && poll(pfd, 2, healthcheck_ms((unsigned)left)) ==
 		    -1 && errno != EINTR)
-			break;
-		if (healthcheck_readable(hc->cancel[0]))
-			break;
+			return;
+		if (healthcheck_readable(cancel_fd))
+			return;
 		/* A new generation: the next round checks it. */
 		while (healthcheck_readable(hc->wake[0]) &&
 		    read(hc->wake[0], buf, sizeof(buf)) > 0)
 			;
 	}
-	/* OpenSSL keeps per-thread state (the error queue): give it back. */
-	OPENSSL_thread_stop();
-	return NULL;
 }
 
-/* At exit: stop the thread before OpenSSL's own cleanup (see selftest.c). */
+/* At exit, once the thread is joined. */
 static void
-healthcheck_atexit(void)
+healthcheck_fini(void *arg)
 {
-	struct healthcheck *hc;
+	struct healthcheck *hc = arg;
 
 	pthread_mutex_lock(&healthcheck_lock);
-	hc = healthcheck_running;
 	healthcheck_running = NULL;
 	pthread_mutex_unlock(&healthcheck_lock);
-	if (hc == NULL)
-		return;
-	while (write(hc->cancel[1], "x", 1) == -1 && errno == EINTR)
-		;
-	pthread_join(hc->thread, NULL);
 	generation_unref(hc->g);
-	close(hc->cancel[0]);
-	close(hc->cancel[1]);
 	close(hc->wake[0]);
 	close(hc->wake[1]);
 	free(hc);
@@ -311,50 +297,28 @@ healthcheck_wanted(const struct generation *g)
 static int
 healthcheck_start(struct generation *g)
 {
-	static int registered;
 	struct healthcheck *hc;
-	sigset_t all, old;
-	int rc;
 
 	if ((hc = calloc(1, sizeof(*hc))) == NULL) {
 		log_warn("health checks");
 		return -1;
 	}
-	hc->cancel[0] = hc->cancel[1] = hc->wake[0] = hc->wake[1] = -1;
-	if (pipe2(hc->cancel, O_CLOEXEC) == -1 ||
-	    pipe2(hc->wake, O_CLOEXEC | O_NONBLOCK) == -1) {
+	if (pipe2(hc->wake, O_CLOEXEC | O_NONBLOCK) == -1) {
 		log_warn("health checks: pipe");
-		goto err;
+		free(hc);
+		return -1;
 	}
-	if (!registered && atexit(healthcheck_atexit) != 0) {
-		log_warnx("health checks: cannot register the exit handler");
-		goto err;
-	}
-	registered = 1;
 	hc->g = generation_ref(g);
-	/* Signals are the main thread's: block them in ours. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&hc->thread, NULL, healthcheck_main, hc);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		log_warnx("health checks: pthread_create: %s", strerror(rc));
+	if (bgthread_start("health checks", healthcheck_main,
+	    healthcheck_fini, hc) == -1) {
 		generation_unref(hc->g);
-		goto err;
+		close(hc->wake[0]);
+		close(hc->wake[1]);
+		free(hc);
+		return -1;
 	}
 	healthcheck_running = hc;
 	return 0;
- err:
-	if (hc->cancel[0] != -1) {
-		close(hc->cancel[0]);
-		close(hc->cancel[1]);
-	}
-	if (hc->wake[0] != -1) {
-		close(hc->wake[0]);
-		close(hc->wake[1]);
-	}
-	free(hc);
-	return -1;
 }
 
 int

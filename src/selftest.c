@@ -15,17 +15,13 @@
 #include <netinet/in.h>
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -34,6 +30,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "bgthread.h"
 #include "certinfo.h"
 #include "certload.h"
 #include "chain.h"
@@ -68,16 +65,6 @@ struct selftest_target {
 	void			*arg;
 };
 
-/* The daemon's background run; joined at exit (selftest_atexit). */
-struct selftest_run {
-	struct generation *g;		/* our reference */
-	pthread_t	 thread;
-	int		 cancel[2];	/* pipe: a byte in [1] stops the run */
-};
-
-static pthread_mutex_t selftest_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct selftest_run *selftest_running;
-static int selftest_started;
 
 static void
 selftest_vreport(selftest_report_fn *report, void *arg,
@@ -947,103 +934,39 @@ selftest_log(void *arg, enum selftest_kind kind, const char *line)
 	}
 }
 
-static void *
-selftest_main(void *arg)
+/* The thread: arg holds its own reference to the generation. */
+static void
+selftest_main(void *arg, int cancel_fd)
 {
-	struct selftest_run *run = arg;
-	struct generation *g = run->g;
+	struct generation *g = arg;
 	size_t i;
 	int problems = 0;
 
-	for (i = 0; i < g->nsites && !selftest_cancelled(run->cancel[0]);
-	    i++)
+	for (i = 0; i < g->nsites && !selftest_cancelled(cancel_fd); i++)
 		problems += selftest_site(g->sites[i].cfg, g->sites[i].backend,
-		    g->sites[i].chain, run->cancel[0], selftest_log, NULL);
-	if (selftest_cancelled(run->cancel[0]))
+		    g->sites[i].chain, cancel_fd, selftest_log, NULL);
+	if (selftest_cancelled(cancel_fd))
 		log_info("self-test: cancelled");
 	else
 		log_info("self-test: done, %d problem%s", problems,
 		    problems == 1 ? "" : "s");
 	/* The last reference may be ours if a reload came meanwhile. */
-	run->g = NULL;
 	generation_unref(g);
-	/* OpenSSL keeps per-thread state (the error queue): give it back. */
-	OPENSSL_thread_stop();
-	return NULL;
-}
-
-/*
- * At exit: stop a run that is still going and wait for it, before
- * OpenSSL's own atexit cleanup (registered earlier, so run later) frees
- * what the thread may still be using.
- */
-static void
-selftest_atexit(void)
-{
-	struct selftest_run *run;
-
-	pthread_mutex_lock(&selftest_lock);
-	run = selftest_running;
-	selftest_running = NULL;
-	pthread_mutex_unlock(&selftest_lock);
-	if (run == NULL)
-		return;
-	while (write(run->cancel[1], "x", 1) == -1 && errno == EINTR)
-		;
-	pthread_join(run->thread, NULL);
-	close(run->cancel[0]);
-	close(run->cancel[1]);
-	free(run);
 }
 
 int
 selftest_start(struct generation *g)
 {
-	struct selftest_run *run;
-	sigset_t all, old;
-	int rc;
+	static atomic_int started;
 
-	pthread_mutex_lock(&selftest_lock);
-	if (selftest_started) {
-		pthread_mutex_unlock(&selftest_lock);
+	if (atomic_exchange(&started, 1))
 		return 0;
-	}
-	selftest_started = 1;
-	pthread_mutex_unlock(&selftest_lock);
-
-	if ((run = calloc(1, sizeof(*run))) == NULL) {
-		log_warn("self-test");
-		return -1;
-	}
-	if (pipe2(run->cancel, O_CLOEXEC) == -1) {
-		log_warn("self-test: pipe");
-		free(run);
-		return -1;
-	}
-	if (atexit(selftest_atexit) != 0) {
-		log_warnx("self-test: cannot register the exit handler");
-		goto err;
-	}
-	run->g = generation_ref(g);
 	log_info("self-test: checking the backends of %zu site%s in the "
 	    "background", g->nsites, g->nsites == 1 ? "" : "s");
-	/* Signals are the main thread's: block them in ours. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&run->thread, NULL, selftest_main, run);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		log_warnx("self-test: pthread_create: %s", strerror(rc));
-		generation_unref(run->g);
-		goto err;
+	if (bgthread_start("self-test", selftest_main, NULL,
+	    generation_ref(g)) == -1) {
+		generation_unref(g);
+		return -1;
 	}
-	pthread_mutex_lock(&selftest_lock);
-	selftest_running = run;
-	pthread_mutex_unlock(&selftest_lock);
 	return 0;
- err:
-	close(run->cancel[0]);
-	close(run->cancel[1]);
-	free(run);
-	return -1;
 }
