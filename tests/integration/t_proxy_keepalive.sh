@@ -10,18 +10,26 @@ P=$T/pki
 BPORT=$(free_port)
 py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 
-# timer_of PORT: the timer ss shows on chainfix's side of a client
-# connection to PORT (an idle peer client holds it open), once nothing is
-# in flight (a retransmission timer would show instead).
+# timer_of PORT [WANT]: the timer ss shows on chainfix's side of a client
+# connection to PORT (an idle peer client holds it open), once it shows
+# WANT (a regex; within 10 s), or, without WANT, once chainfix has accepted
+# it (its backend connection is up) and nothing is in flight (a
+# retransmission timer would show instead).  Call it once the self-test is
+# done: its connections to the backend would pass for the session's.
 timer_of() {
-	local port=$1 i=0 out
+	local port=$1 want=${2:-} i=0 out
 	/usr/bin/python3 "$PEER" client --port "$port" --cafile "$P/root.pem" \
 	    idle 20 >/dev/null 2>&1 &
 	local cpid=$!
 	LIB_PIDS="$LIB_PIDS $cpid"
 	while [ "$i" -lt 100 ]; do
 		out=$(ss -tnoH state established "( sport = :$port )" 2>/dev/null)
-		[ -n "$out" ] && ! echo "$out" | grep -q "timer:(on," && break
+		if [ -n "$want" ]; then
+			echo "$out" | grep -Eq "$want" && break
+		elif [ -n "$out" ] && ! echo "$out" | grep -q "timer:(on," &&
+		    [ -n "$(ss -tnH state established "( dport = :$BPORT )")" ]; then
+			break
+		fi
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -36,7 +44,8 @@ P3=$(free_port)
 global_conf "$T/default.conf"
 site_conf "$T/default.conf" mail "$P1" "$BPORT"
 chainfix_start chainfix "$T/default.conf"
-t=$(timer_of "$P1")
+wait_log "$T/chainfix.log" "self-test: done"
+t=$(timer_of "$P1" "timer:\(keepalive,1[45]min")
 echo "$t" | grep -Eq "timer:\(keepalive,1[45]min" ||
 	fail "no 15-minute keepalive timer on the client socket: $t"
 chainfix_stop_clean
@@ -46,7 +55,8 @@ global_conf "$T/short.conf"
 sed -i 's/^\[global\]$/[global]\nclient_keepalive = 90s/' "$T/short.conf"
 site_conf "$T/short.conf" mail "$P2" "$BPORT"
 chainfix_start chainfix2 "$T/short.conf"
-t=$(timer_of "$P2")
+wait_log "$T/chainfix2.log" "self-test: done"
+t=$(timer_of "$P2" "timer:\(keepalive,(1min|[0-9]+sec)")
 echo "$t" | grep -Eq "timer:\(keepalive,(1min|[0-9]+sec)" ||
 	fail "client_keepalive = 90s not applied: $t"
 chainfix_stop_clean chainfix2
@@ -56,6 +66,7 @@ global_conf "$T/off.conf"
 sed -i 's/^\[global\]$/[global]\nclient_keepalive = 0/' "$T/off.conf"
 site_conf "$T/off.conf" mail "$P3" "$BPORT"
 chainfix_start chainfix3 "$T/off.conf"
+wait_log "$T/chainfix3.log" "self-test: done"
 t=$(timer_of "$P3")
 [ -n "$t" ] || fail "no connection seen"
 echo "$t" | grep -q "keepalive" && fail "client_keepalive = 0 still sets keepalive: $t"
