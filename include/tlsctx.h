@@ -116,4 +116,11 @@ const char *tlsctx_backend_verify_error(const SSL *ssl);
  */
 int tlsctx_valid_hostname(const char *s);
 
+/*
+ * tlsctx_set_sni(ssl, name):
+ * Send name as the server name (SNI) in ssl's ClientHello; OpenSSL keeps
+ * its own copy.  Returns 1, or 0 on failure (SSL_set_tlsext_host_name()).
+ */
+int tlsctx_set_sni(SSL *ssl, const char *name);
+
 #endif /* CHAINFIX_TLSCTX_H */

@@ -15,6 +15,7 @@
 
 #include "check_int.h"
 #include "probe.h"
+#include "tlsctx.h"
 
 SSL_CTX *
 check_tls_ctx(void)
@@ -55,7 +56,7 @@ check_tls_handshake(SSL_CTX *ctx, const struct check_opts *o, int version,
 	if ((ssl = SSL_new(ctx)) != NULL && ((version != 0 &&
 	    (SSL_set_min_proto_version(ssl, version) != 1 ||
 	    SSL_set_max_proto_version(ssl, version) != 1)) ||
-	    (o->sni != NULL && SSL_set_tlsext_host_name(ssl, o->sni) != 1))) {
+	    (o->sni != NULL && tlsctx_set_sni(ssl, o->sni) != 1))) {
 		/* probe_handshake() turns NULL into OpenSSL's reason. */
 		SSL_free(ssl);
 		ssl = NULL;

@@ -294,7 +294,7 @@ selftest_peek(const struct selftest_target *t, char *err, size_t errlen)
 		    SSL_CTX_set_cipher_list(ctx, SELFTEST_ANY_CIPHER) != 1 ||
 		    (ssl = SSL_new(ctx)) == NULL ||
 		    (!certinfo_is_ip(name) &&
-		    SSL_set_tlsext_host_name(ssl, name) != 1)) {
+		    tlsctx_set_sni(ssl, name) != 1)) {
 			SSL_free(ssl);
 			ssl = NULL;
 		}

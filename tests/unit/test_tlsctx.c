@@ -161,7 +161,7 @@ handshake(SSL_CTX *sctx, const char *servername, int *ncerts, int *ok)
 	assert_non_null(c = SSL_new(cctx));
 	assert_non_null(s = SSL_new(sctx));
 	if (servername != NULL) {
-		assert_int_equal(SSL_set_tlsext_host_name(c, servername), 1);
+		assert_int_equal(tlsctx_set_sni(c, servername), 1);
 		assert_int_equal(SSL_set1_host(c, servername), 1);
 	}
 	*ok = pump(c, s);
@@ -373,7 +373,7 @@ hs_run(SSL_CTX *sctx, struct hs *h)
 	assert_non_null(c = SSL_new(cctx));
 	assert_non_null(s = SSL_new(sctx));
 	if (h->servername != NULL)
-		assert_int_equal(SSL_set_tlsext_host_name(c, h->servername), 1);
+		assert_int_equal(tlsctx_set_sni(c, h->servername), 1);
 	if (h->resume != NULL)
 		assert_int_equal(SSL_set_session(c, h->resume), 1);
 	h->ok = pump(c, s);
