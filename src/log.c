@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,11 @@
 #include "log.h"
 
 static const char *log_progname = "chainfix";
-static enum log_level log_maxlevel = LOG_LEVEL_INFO;
+/*
+ * Set on the main thread (startup, reload), read by every worker on each
+ * message: atomic.  Relaxed is enough, nothing else is published with it.
+ */
+static atomic_int log_maxlevel = LOG_LEVEL_INFO;
 static int log_journald;
 static int log_stamp;		/* UTC time first (not with journald) */
 
@@ -56,7 +61,7 @@ log_init(const char *progname, enum log_level level, int journald)
 {
 	if (progname != NULL)
 		log_progname = progname;
-	log_maxlevel = level;
+	atomic_store_explicit(&log_maxlevel, level, memory_order_relaxed);
 	if (journald < 0)
 		journald = log_stderr_is_journal();
 	log_journald = journald;
@@ -88,7 +93,7 @@ log_now(char *buf, size_t len)
 void
 log_setlevel(enum log_level level)
 {
-	log_maxlevel = level;
+	atomic_store_explicit(&log_maxlevel, level, memory_order_relaxed);
 }
 
 int
@@ -123,7 +128,8 @@ log_vwrite(enum log_level level, int errnum, const char *fmt, va_list ap)
 	size_t n;
 	int r;
 
-	if (level > log_maxlevel)
+	if ((int)level > atomic_load_explicit(&log_maxlevel,
+	    memory_order_relaxed))
 		return;
 	n = 0;
 	/* The journal stamps each line itself. */
