@@ -146,6 +146,14 @@ void config_free(struct config *cfg);
 int config_parse_hostport(const char *s, struct config_hostport *hp,
     int need_host);
 
+/*
+ * config_parse_listen(s, hp):
+ * An address to listen on (listen, admin_listen): as config_parse_hostport()
+ * with need_host 0, but port 0 is accepted: the system picks a free port
+ * when binding (`chainfix --listen-report` tells which).
+ */
+int config_parse_listen(const char *s, struct config_hostport *hp);
+
 /* config_hostport_clear(hp): free the strings of *hp and zero it. */
 void config_hostport_clear(struct config_hostport *hp);
 

@@ -1,9 +1,9 @@
 /*
  * listener.h: the listening sockets of one listen address, accepting on the
  * main event_base (libevent evconnlistener).  An address with an empty host
- * binds every IPv4 and IPv6 address.  When accept() fails for lack of file
- * descriptors the listener pauses instead of spinning, and resumes shortly
- * after.
+ * binds every IPv4 and IPv6 address; port 0 binds a port the system picks.
+ * When accept() fails for lack of file descriptors the listener pauses
+ * instead of spinning, and resumes shortly after.
  */
 #ifndef CHAINFIX_LISTENER_H
 #define CHAINFIX_LISTENER_H
@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct config_hostport;
 struct event_base;
@@ -46,6 +47,13 @@ void listener_set_keepalive(struct listener *l, unsigned secs);
 
 /* listener_addr(l): the address it was made for (its own copy). */
 const struct config_hostport *listener_addr(const struct listener *l);
+
+/*
+ * listener_port(l): the port its sockets are bound to; where the address
+ * asked for port 0, the one the system picked (the same on every socket of
+ * the address).
+ */
+uint16_t listener_port(const struct listener *l);
 
 /* listener_set_index(l, i) / listener_index(l): the caller's tag. */
 void listener_set_index(struct listener *l, size_t i);

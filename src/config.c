@@ -70,7 +70,8 @@ enum config_type {
 	CONFIG_T_HOSTNAME,	/* char *: a DNS host name */
 	CONFIG_T_FILE,		/* char *: a readable regular file, now */
 	CONFIG_T_DIR,		/* char *: a readable directory, now */
-	CONFIG_T_HOSTPORT,	/* struct config_hostport: [host]:port */
+	CONFIG_T_HOSTPORT,	/* struct config_hostport: [host]:port to listen
+				   on (port 0: the system picks one) */
 	CONFIG_T_CIPHERS,	/* char *: OpenSSL cipher list (TLS <= 1.2) */
 	CONFIG_T_SUITES,	/* char *: TLS 1.3 cipher suites */
 	CONFIG_T_CUSTOM		/* stored as the row's set function says,
@@ -369,7 +370,7 @@ config_hostchars(const char *s, size_t len)
 }
 
 static int
-config_parse_port(const char *s, uint16_t *port)
+config_parse_port(const char *s, unsigned min, uint16_t *port)
 {
 	unsigned long v = 0;
 	size_t i;
@@ -381,15 +382,16 @@ config_parse_port(const char *s, uint16_t *port)
 			return -1;
 		v = v * 10 + (unsigned long)(s[i] - '0');
 	}
-	if (v < 1 || v > 65535)
+	if (v < min || v > 65535)
 		return -1;
 	*port = (uint16_t)v;
 	return 0;
 }
 
-int
-config_parse_hostport(const char *s, struct config_hostport *hp,
-    int need_host)
+/* config_parse_hostport() and config_parse_listen(): ports from min_port. */
+static int
+config_hostport_parse(const char *s, struct config_hostport *hp,
+    int need_host, unsigned min_port)
 {
 	const char *hstart, *hend, *portstr, *close, *colon;
 	struct in6_addr a6;
@@ -418,7 +420,7 @@ config_parse_hostport(const char *s, struct config_hostport *hp,
 			return -1;
 	}
 	hlen = (size_t)(hend - hstart);
-	if (hlen > 253 || config_parse_port(portstr, &port) == -1)
+	if (hlen > 253 || config_parse_port(portstr, min_port, &port) == -1)
 		return -1;
 	if ((host = strndup(hstart, hlen)) == NULL)
 		return -1;
@@ -435,6 +437,19 @@ config_parse_hostport(const char *s, struct config_hostport *hp,
  err:
 	free(host);
 	return -1;
+}
+
+int
+config_parse_hostport(const char *s, struct config_hostport *hp,
+    int need_host)
+{
+	return config_hostport_parse(s, hp, need_host, 1);
+}
+
+int
+config_parse_listen(const char *s, struct config_hostport *hp)
+{
+	return config_hostport_parse(s, hp, 0, 0);
 }
 
 void
@@ -780,16 +795,18 @@ config_dir(const char *v, char **dst, char *why, size_t len)
 	return config_setstr(dst, v, why, len);
 }
 
+/* A local address to listen on: port 0 lets the kernel choose. */
 static int
-config_hostport(const char *v, struct config_hostport *hp, int need_host,
-    char *why, size_t len)
+config_listen(const char *v, struct config_hostport *hp, char *why,
+    size_t len)
 {
 	struct config_hostport tmp;
 
 	memset(&tmp, 0, sizeof(tmp));
-	if (config_parse_hostport(v, &tmp, need_host) == -1) {
-		config_why(why, len, "\"%s\" is not %s:port (port 1 to 65535, "
-		    "IPv6 in brackets)", v, need_host ? "host" : "[host]");
+	if (config_parse_listen(v, &tmp) == -1) {
+		config_why(why, len, "\"%s\" is not [host]:port (port 1 to "
+		    "65535, or 0 for one the system picks; IPv6 in brackets)",
+		    v);
 		return -1;
 	}
 	config_hostport_clear(hp);
@@ -874,7 +891,7 @@ config_key_set(struct config_ctx *ctx, const struct config_key *k, void *obj,
 	case CONFIG_T_DIR:
 		return config_dir(v, f, why, len);
 	case CONFIG_T_HOSTPORT:
-		return config_hostport(v, f, 0, why, len);
+		return config_listen(v, f, why, len);
 	case CONFIG_T_CIPHERS:
 		return config_ciphers(ctx, v, 0, f, why, len);
 	case CONFIG_T_SUITES:
@@ -1021,7 +1038,6 @@ config_set_log_level(struct config_ctx *ctx, const struct config_key *k,
 	return 0;
 }
 
-/* system | none | FILE | DIR */
 /* listen, and its line: a failure to bind it later names the line. */
 static int
 config_set_listen(struct config_ctx *ctx, const struct config_key *k,
@@ -1030,12 +1046,13 @@ config_set_listen(struct config_ctx *ctx, const struct config_key *k,
 	struct config_site *site = obj;
 
 	(void)k;
-	if (config_hostport(v, &site->listen, 0, why, len) == -1)
+	if (config_listen(v, &site->listen, why, len) == -1)
 		return -1;
 	site->listen_line = ctx->lineno;
 	return 0;
 }
 
+/* system | none | FILE | DIR */
 static int
 config_set_roots(struct config_ctx *ctx, const struct config_key *k,
     void *obj, const char *v, char *why, size_t len)

@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct listener {
 	unsigned		 keepalive;	/* seconds idle; 0: off */
 	struct evconnlistener	*evl[LISTENER_MAX_FDS];
 	size_t			 nevl;
+	uint16_t		 port;	/* bound: the system's pick for 0 */
 	struct event		*resume;
 	listener_cb		 cb;
 	void			*arg;
@@ -216,15 +218,44 @@ listener_hint(int err, uint16_t port)
 	}
 }
 
+/* The port of a bound socket's address, 0 if unknown. */
+static uint16_t
+listener_sockport(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
 static int
 listener_bind_one(struct listener *l, const struct addrinfo *ai)
 {
 	struct evconnlistener *evl;
 	char addr[NI_MAXHOST + 8], host[NI_MAXHOST];
+	struct sockaddr_storage ss;
 	int fd, one = 1, err;
 
 	if (l->nevl == LISTENER_MAX_FDS)
 		return 0;
+	if (ai->ai_addrlen > sizeof(ss))
+		return 0;
+	/*
+	 * Port 0: the first socket gets a port from the system, and the
+	 * others (IPv4 and IPv6 of a wildcard address) take the same one,
+	 * so the listener has one port to report.
+	 */
+	memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+	if (l->port != 0 && ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(l->port);
+	else if (l->port != 0 && ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(l->port);
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1) {
@@ -237,7 +268,9 @@ listener_bind_one(struct listener *l, const struct addrinfo *ai)
 	if (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &one, sizeof(one)) == -1)
 		goto err;
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+	if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) == -1)
+		goto err;
+	if (l->port == 0 && (l->port = listener_sockport(fd)) == 0)
 		goto err;
 	evl = evconnlistener_new(l->base, listener_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024, fd);
@@ -279,6 +312,7 @@ listener_new(struct event_base *base, const struct config_hostport *hp,
 	l->cb = cb;
 	l->arg = arg;
 	l->addr.port = hp->port;
+	l->port = hp->port;
 	if ((l->addr.host = strdup(hp->host != NULL ? hp->host : "")) ==
 	    NULL || (l->addr.text = strdup(hp->text != NULL ? hp->text :
 	    "?")) == NULL || (l->where = strdup(where != NULL ? where :
@@ -311,6 +345,8 @@ listener_new(struct event_base *base, const struct config_hostport *hp,
 		log_errx("%s %s: no address to bind", l->where, l->addr.text);
 		goto err;
 	}
+	if (hp->port == 0)
+		log_info("listen %s: port %u", l->addr.text, (unsigned)l->port);
 	freeaddrinfo(res);
 	return l;
  err:
@@ -324,6 +360,12 @@ const struct config_hostport *
 listener_addr(const struct listener *l)
 {
 	return &l->addr;
+}
+
+uint16_t
+listener_port(const struct listener *l)
+{
+	return l->port;
 }
 
 void

@@ -1,7 +1,9 @@
 /*
  * main.c: command-line dispatch.  Each command lives in its own module.
  */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/opensslv.h>
@@ -14,8 +16,10 @@
 #include "tools.h"
 
 static const char usage_text[] =
-"usage: chainfix -c FILE                 run the proxy in the foreground\n"
+"usage: chainfix -c FILE [--listen-report FILE]\n"
+"                                        run the proxy in the foreground\n"
 "       chainfix configtest -c FILE [--no-selftest]\n"
+"       chainfix -t -c FILE [--no-selftest]\n"
 "                                        check the configuration, print every chain,\n"
 "                                        test each backend\n"
 "       chainfix bundle --cert FILE [--key FILE] [--password-file FILE]\n"
@@ -31,16 +35,78 @@ static const char usage_text[] =
 "                                        (ticket_keys), keep the N newest\n"
 "       chainfix --version | --help\n"
 "\n"
+"  -c, --config FILE     the configuration file (chainfix.conf(5))\n"
+"  -t                    test the configuration: the same as configtest, with\n"
+"                        the same options\n"
+"  --listen-report FILE  once listening, and after each reload, write one line\n"
+"                        per listening address to FILE: \"SITE listen HOST:PORT\"\n"
+"                        and \"global admin_listen HOST:PORT\", with the port\n"
+"                        bound (port 0 in the configuration: the system picks)\n"
+"\n"
 "chainfix terminates TLS with a complete, correctly ordered certificate chain\n"
 "assembled from a directory of intermediates, and forwards every connection\n"
-"over a fresh TLS connection to the backend.  See chainfix.conf for the\n"
-"configuration file and `chainfix COMMAND --help` for each command.\n";
+"over a fresh TLS connection to the backend.  See chainfix(8), chainfix.conf(5)\n"
+"and `chainfix COMMAND --help` for each command.\n";
 
 static int
 main_usage(FILE *f, int code)
 {
 	fputs(usage_text, f);
 	return code;
+}
+
+/*
+ * `chainfix -t ...` is `chainfix configtest ...` (nginx and hitch spell it
+ * so): every other argument is passed on, so both take the same options.
+ * The rest is the daemon: `-c FILE [--listen-report FILE]`.
+ */
+static int
+main_daemon(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config",	   required_argument, NULL, 'c' },
+		{ "listen-report", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static char configtest[] = "configtest";
+	const char *config = NULL, *report = NULL;
+	char **targv;
+	int ch, i, n, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0) {
+			i++;		/* a value, even if it reads "-t" */
+			continue;
+		}
+		if (strcmp(argv[i], "-t") != 0)
+			continue;
+		if ((targv = calloc((size_t)argc, sizeof(*targv))) == NULL) {
+			log_warn("main");
+			return 1;
+		}
+		targv[0] = configtest;
+		for (n = 1, i = 1; i < argc; i++)
+			if (strcmp(argv[i], "-t") != 0 || (i > 1 &&
+			    (strcmp(argv[i - 1], "-c") == 0 ||
+			    strcmp(argv[i - 1], "--config") == 0)))
+				targv[n++] = argv[i];
+		rc = tools_configtest(n, targv);
+		free(targv);
+		return rc;
+	}
+
+	optind = 0;		/* GNU getopt: reinitialise */
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config = optarg; break;
+		case 'r': report = optarg; break;
+		default: return main_usage(stderr, 2);
+		}
+	}
+	if (config == NULL || optind != argc)
+		return main_usage(stderr, 2);
+	return proxy_main(config, report);
 }
 
 int
@@ -69,11 +135,8 @@ main(int argc, char **argv)
 		return check_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "ticket-keys") == 0)
 		return ticketkeys_main(argc - 1, argv + 1);
-	if (strcmp(cmd, "-c") == 0 || strcmp(cmd, "--config") == 0) {
-		if (argc != 3)
-			return main_usage(stderr, 2);
-		return proxy_main(argv[2]);
-	}
+	if (cmd[0] == '-')
+		return main_daemon(argc, argv);
 	fprintf(stderr, "chainfix: unknown command or option '%s'\n\n", cmd);
 	return main_usage(stderr, 2);
 }

@@ -12,8 +12,9 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdio.h>
 #include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,6 +43,8 @@
 
 struct proxy {
 	const char		*path;
+	const char		*report;	/* --listen-report FILE or NULL */
+	char			 admin_addr[300];	/* its report line's address */
 	struct event_base	*base;
 	struct generation	*gen;		/* the live one; our reference */
 	unsigned		 serial;
@@ -162,6 +165,66 @@ proxy_bind(struct proxy *p, struct generation *g)
 	return -1;
 }
 
+/* "host:port" of hp with port, for the listen report: "*" is any address. */
+static void
+proxy_report_addr(const struct config_hostport *hp, uint16_t port, char *buf,
+    size_t len)
+{
+	const char *h = hp->host != NULL && *hp->host != '\0' ? hp->host : "*";
+
+	(void)snprintf(buf, len, strchr(h, ':') != NULL ? "[%s]:%u" : "%s:%u",
+	    h, (unsigned)port);
+}
+
+/*
+ * Write the listen report (--listen-report FILE): "SITE listen HOST:PORT"
+ * for every site, then "global admin_listen HOST:PORT", each with the port
+ * actually bound (the system's pick for port 0), so tests and scripts need
+ * not guess free ports.  Written beside and renamed over FILE: a reader
+ * sees the whole report or none.  Returns 0, or -1 (logged).
+ */
+static int
+proxy_report(const struct proxy *p)
+{
+	const struct gen_site *gs;
+	char tmp[4096], addr[300];
+	FILE *f = NULL;
+	size_t i;
+
+	if (p->report == NULL)
+		return 0;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", p->report) >=
+	    sizeof(tmp)) {
+		log_warnx("--listen-report %s: name too long", p->report);
+		return -1;
+	}
+	if ((f = fopen(tmp, "we")) == NULL)
+		goto err;
+	for (i = 0; i < p->gen->nsites; i++) {
+		gs = &p->gen->sites[i];
+		proxy_report_addr(&gs->cfg->listen, listener_port(
+		    p->listeners[gs->listen - p->gen->listens]), addr,
+		    sizeof(addr));
+		fprintf(f, "%s listen %s\n", gs->cfg->name, addr);
+	}
+	if (p->admin != NULL)
+		fprintf(f, "global admin_listen %s\n", p->admin_addr);
+	if (fclose(f) != 0) {
+		f = NULL;
+		goto err;
+	}
+	f = NULL;
+	if (rename(tmp, p->report) == -1)
+		goto err;
+	return 0;
+ err:
+	log_warn("--listen-report %s", p->report);
+	if (f != NULL)
+		fclose(f);
+	(void)unlink(tmp);
+	return -1;
+}
+
 static void
 proxy_status(struct proxy *p)
 {
@@ -272,6 +335,7 @@ proxy_reloaded(struct generation *g, void *arg)
 	(void)expiry_check(g, time(NULL));
 	proxy_expiry_arm(p);
 	metrics_inc(M_RELOADS);
+	(void)proxy_report(p);
 	log_info("reloaded %s: %zu site%s (generation %u)", p->path,
 	    g->nsites, g->nsites == 1 ? "" : "s", g->serial);
 	service_ready();
@@ -446,7 +510,7 @@ proxy_nworkers(const struct config *cfg)
 }
 
 int
-proxy_main(const char *config_path)
+proxy_main(const char *config_path, const char *report_path)
 {
 	struct timeval status_tv = { PROXY_STATUS_SECS, 0 };
 	struct proxy p;
@@ -457,6 +521,7 @@ proxy_main(const char *config_path)
 	p.path = config_path;
 	/* A daemon's log outside the journal needs the time of each line. */
 	log_timestamps(1);
+	p.report = report_path;
 	/* A peer that goes away must not kill us from inside SSL_write. */
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() == -1) {
@@ -481,6 +546,12 @@ proxy_main(const char *config_path)
 	if (p.gen->cfg->admin_listen.host != NULL &&
 	    (p.admin = admin_start(p.base, &p.gen->cfg->admin_listen,
 	    &proxy_admin_ops, &p)) == NULL)
+		goto out;
+	if (p.admin != NULL)
+		proxy_report_addr(&p.gen->cfg->admin_listen, admin_port(p.admin),
+		    p.admin_addr, sizeof(p.admin_addr));
+	/* Before dropping root: the report may go where only root writes. */
+	if (proxy_report(&p) == -1)
 		goto out;
 	/* Listening sockets bound and keys loaded: root is not needed. */
 	if (service_drop_privileges(p.gen->cfg->user,

@@ -37,6 +37,7 @@ static const char tools_bundle_usage[] =
 
 static const char tools_configtest_usage[] =
 "usage: chainfix configtest -c FILE [--no-selftest]\n"
+"       chainfix -t -c FILE [--no-selftest]\n"
 "\n"
 "Load the configuration and every certificate, build every site's chain and\n"
 "print it.  Ends with \"configuration OK\" (exit 0) or the errors (exit 1).\n"

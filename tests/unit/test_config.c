@@ -507,6 +507,36 @@ test_hostport(void **state)
 	check_hp_bad("", 0);
 }
 
+/* Listen addresses may ask for port 0 (the system picks); nothing else may. */
+static void
+test_listen_port0(void **state)
+{
+	struct config_hostport hp;
+
+	(void)state;
+	memset(&hp, 0, sizeof(hp));
+	assert_int_equal(config_parse_listen("127.0.0.1:0", &hp), 0);
+	assert_string_equal(hp.host, "127.0.0.1");
+	assert_int_equal(hp.port, 0);
+	config_hostport_clear(&hp);
+	assert_int_equal(config_parse_listen("[::1]:0", &hp), 0);
+	assert_string_equal(hp.host, "::1");
+	assert_int_equal(hp.port, 0);
+	config_hostport_clear(&hp);
+	assert_int_equal(config_parse_listen("*:0", &hp), 0);
+	assert_string_equal(hp.host, "");
+	config_hostport_clear(&hp);
+	assert_int_equal(config_parse_listen("127.0.0.1:443", &hp), 0);
+	assert_int_equal(hp.port, 443);
+	config_hostport_clear(&hp);
+	assert_int_equal(config_parse_listen("127.0.0.1:65536", &hp), -1);
+	assert_int_equal(config_parse_listen("127.0.0.1:", &hp), -1);
+	assert_int_equal(config_parse_listen("::1:0", &hp), -1);
+	/* Destinations still need a real port. */
+	check_hp_bad("host:0", 1);
+	check_hp_bad("127.0.0.1:0", 0);
+}
+
 static void
 test_duration(void **state)
 {
@@ -810,10 +840,14 @@ test_bad_port(void **state)
 	char *errs;
 
 	(void)state;
-	errs = load_fails("[web]\nlisten = 127.0.0.1:0\ncert = @D/cert.pem\n"
+	errs = load_fails("[web]\nlisten = 127.0.0.1:65536\ncert = @D/cert.pem\n"
 	    "backend = a:65536\n", 2);
-	assert_error(errs, 2, "[web] listen: \"127.0.0.1:0\" is not");
+	assert_error(errs, 2, "[web] listen: \"127.0.0.1:65536\" is not");
 	assert_error(errs, 4, "[web] backend: \"a:65536\" is not host:port");
+	/* Port 0 is for listening (the system picks), not for a backend. */
+	errs = load_fails("[web]\nlisten = 127.0.0.1:0\ncert = @D/cert.pem\n"
+	    "backend = a:0\n", 1);
+	assert_error(errs, 4, "[web] backend: \"a:0\" is not host:port");
 	errs = load_fails("[global]\nadmin_listen = localhost\n" GOOD_SITE, 1);
 	assert_error(errs, 2, "[global] admin_listen: \"localhost\" is not");
 	errs = load_fails("[web]\nlisten = :1\ncert = @D/cert.pem\n"
@@ -1333,6 +1367,7 @@ main(void)
 		T(test_defaults),
 		T(test_verify_no_warns),
 		T(test_hostport),
+		T(test_listen_port0),
 		T(test_duration),
 		T(test_bool),
 		T(test_pin),
