@@ -11,22 +11,20 @@ need /usr/bin/python3 openssl
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-DEAD=$(free_port)	# nothing listens there
-ADMIN=$(free_port)
-P1=$(free_port)
-P2=$(free_port)
-P3=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+closed_port	# nothing listens there
+DEAD=$BG_PORT
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 
 global_conf "$T/chainfix.conf"
-printf 'admin_listen = 127.0.0.1:%s\n' "$ADMIN" >>"$T/chainfix.conf"
-site_conf "$T/chainfix.conf" good "$P1" "$BPORT"
+echo "admin_listen = 127.0.0.1:0" >>"$T/chainfix.conf"
+# Three sites with the same certificate: an address of its own for each.
+site_conf "$T/chainfix.conf" good 127.0.0.1:0 "$BPORT"
 cat >>"$T/chainfix.conf" <<CONF
 backend_sni = localhost
 
 [dead]
-listen = 127.0.0.1:$P2
+listen = 127.0.0.2:0
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
@@ -36,7 +34,7 @@ backend_ca = $P/root.pem
 connect_timeout = 5
 
 [untrusted]
-listen = 127.0.0.1:$P3
+listen = 127.0.0.3:0
 cert = $P/leaf2.pem
 key = $P/leaf2.key
 intermediates = $P/intermediates
@@ -46,7 +44,8 @@ backend_ca = $P/root-old.pem
 backend_sni = localhost
 CONF
 chainfix_start chainfix "$T/chainfix.conf"
-wait_port "$ADMIN"
+ADMIN=$(cfx_admin_port)
+P1=$(cfx_port good)
 
 # scrape NAME: /metrics into $T/NAME.prom (fails the test on non-200).
 scrape() {
@@ -152,12 +151,12 @@ except OSError:
 wait_metric 'chainfix_handshake_failures_total{reason="protocol"}' -ge $((before + 1))
 ok "a plain-HTTP client: handshake_failures{reason=\"protocol\"} +1"
 
-peer client --port "$P2" --cafile "$P/root.pem" up 10 >"$T/dead.log" 2>&1 &&
+cfx_client dead --cafile "$P/root.pem" up 10 >"$T/dead.log" 2>&1 &&
     fail "a session to an unreachable backend succeeded"
 wait_metric chainfix_backend_connect_failures_total -ge 1
 ok "unreachable backend: backend_connect_failures_total moves"
 
-peer client --port "$P3" --cafile "$P/root.pem" --servername other.test up 10 \
+cfx_client untrusted --cafile "$P/root.pem" --servername other.test up 10 \
     >"$T/untrusted.log" 2>&1 && fail "a session to an unverifiable backend succeeded"
 wait_metric chainfix_backend_verify_failures_total -ge 1
 ok "backend failing verification: backend_verify_failures_total moves"

@@ -3,15 +3,10 @@
 # Exchange, and against a web server that is not Exchange.
 . "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
 . "$CHAINFIX_TEST_ROOT/lib/check_lib.sh"
-need openssl python3
+need openssl /usr/bin/python3
 check_pki
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-RESP=$CHAINFIX_TEST_ROOT/lib/exchange_responder.py
 
-PORT=$(free_port)
-bg exchange "$PY" "$RESP" "$PORT" "$P/leaf-full.pem" "$P/leaf.key"
-wait_port "$PORT"
+exchange exchange "$P/leaf-full.pem" "$P/leaf.key"
 
 run_check json "localhost:$PORT" --roots "$P/root.pem" --activesync --json
 expect_rc 0 "Exchange-like answer"
@@ -30,18 +25,16 @@ grep_out "$T/human.out" "^  MS-ASProtocolVersions: 2.0,2.1,2.5,12.0,12.1,14.0,14
 grep_out "$T/human.out" "^  HTTP/1.1 200 OK$" "status line shown"
 
 # Exchange answers 401 without credentials: normal, not a problem.
-PORT3=$(free_port)
-bg auth "$PY" "$RESP" "$PORT3" "$P/leaf-full.pem" "$P/leaf.key" --auth
-wait_port "$PORT3"
+exchange auth "$P/leaf-full.pem" "$P/leaf.key" --auth
+PORT3=$PORT
 run_check auth "localhost:$PORT3" --roots "$P/root.pem" --activesync --json
 expect_rc 0 "401 is Exchange's normal answer"
 jcheck "$T/auth.out" 'j["activesync"]["status"] == 401 and codes == []' "status 401, no problem"
 run_check authh "localhost:$PORT3" --roots "$P/root.pem" --activesync
 grep_out "$T/authh.out" "401: authentication required" "explained in the human report"
 
-PORT2=$(free_port)
-bg plain "$PY" "$RESP" "$PORT2" "$P/leaf-full.pem" "$P/leaf.key" --plain
-wait_port "$PORT2"
+exchange plain "$P/leaf-full.pem" "$P/leaf.key" --plain
+PORT2=$PORT
 run_check plain "localhost:$PORT2" --roots "$P/root.pem" --activesync --json
 expect_rc 1 "not an ActiveSync endpoint is a warning"
 jcheck "$T/plain.out" 'codes == ["activesync"] and j["activesync"]["status"] == 200 and j["activesync"]["protocol_versions"] is None' "activesync problem"

@@ -6,13 +6,10 @@
 . "$CHAINFIX_TEST_ROOT/lib/check_lib.sh"
 need openssl /usr/bin/python3
 check_pki
-BPORT=$(free_port)
-PPORT=$(free_port)
 
 # The broken server: an Exchange-like responder holding the leaf alone.
-bg exchange /usr/bin/python3 "$CHAINFIX_TEST_ROOT/lib/exchange_responder.py" \
-    "$BPORT" "$P/leaf.pem" "$P/leaf.key"
-wait_port "$BPORT"
+exchange exchange "$P/leaf.pem" "$P/leaf.key"
+BPORT=$PORT
 
 run_check direct "localhost:$BPORT" --roots "$P/root.pem" --activesync --json
 expect_rc 2 "the backend alone is incomplete"
@@ -22,7 +19,7 @@ cat "$P/root.pem" "$P/int1.pem" "$P/int2.pem" >"$T/backend-ca.pem"
 global_conf "$T/chainfix.conf"
 cat >>"$T/chainfix.conf" <<CONF
 [mail]
-listen = 127.0.0.1:$PPORT
+listen = 127.0.0.1:0
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
@@ -31,6 +28,7 @@ backend = 127.0.0.1:$BPORT
 backend_ca = $T/backend-ca.pem
 CONF
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port mail)
 
 run_check proxied "localhost:$PPORT" --roots "$P/root.pem" --activesync --json
 expect_rc 0 "chainfix comes out clean"

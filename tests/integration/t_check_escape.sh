@@ -28,6 +28,7 @@ ctx.load_cert_chain(cert, key)
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", port))
+print("listening on", srv.getsockname()[1], flush=True)
 srv.listen(16)
 def serve(c):
     try:
@@ -48,9 +49,9 @@ while True:
     c, _ = srv.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
-PORT=$(free_port)
-bg evilhttp /usr/bin/python3 "$T/evilhttp.py" "$PORT" "$T/evil-full.pem" "$P/leaf.key"
-wait_port "$PORT"
+bg evilhttp /usr/bin/python3 "$T/evilhttp.py" 0 "$T/evil-full.pem" "$P/leaf.key"
+bg_port evilhttp "listening on "
+PORT=$BG_PORT
 
 run_check json "localhost:$PORT" --roots "$P/root.pem" --activesync --json
 expect_rc 0 "a strange name is not a problem in itself"

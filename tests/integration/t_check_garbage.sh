@@ -12,6 +12,7 @@ srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", port))
 srv.listen(16)
+print("listening on", srv.getsockname()[1], flush=True)
 def serve(c):
     try:
         if mode == "junk":
@@ -24,9 +25,9 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
 
-PORT=$(free_port)
-bg junk python3 "$T/junk.py" junk "$PORT"
-wait_port "$PORT"
+bg junk python3 "$T/junk.py" junk 0
+bg_port junk "listening on "
+PORT=$BG_PORT
 run_check junk "127.0.0.1:$PORT" --json --timeout 60
 expect_rc 3 "junk instead of TLS"
 jcheck "$T/junk.out" 'j["verdict"] == "UNREACHABLE" and j["error"].startswith("TLS handshake with 127.0.0.1:'"$PORT"'")' "handshake failure reported"
@@ -35,9 +36,9 @@ expect_rc 3 "human report"
 [ "$(wc -l <"$T/junkh.out")" = 1 ] || fail "more than one line: $(cat "$T/junkh.out")"
 grep_out "$T/junkh.out" "^UNREACHABLE 127.0.0.1:$PORT: TLS handshake with 127.0.0.1:$PORT: .+" "one line with the reason"
 
-PORT2=$(free_port)
-bg silent python3 "$T/junk.py" silent "$PORT2"
-wait_port "$PORT2"
+bg silent python3 "$T/junk.py" silent 0
+bg_port silent "listening on "
+PORT2=$BG_PORT
 run_check silent "127.0.0.1:$PORT2" --json --timeout 1
 expect_rc 3 "silent server"
 jcheck "$T/silent.out" '"timed out" in j["error"]' "handshake timeout reported"

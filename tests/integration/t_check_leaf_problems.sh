@@ -42,11 +42,10 @@ leaf_cert() {
 # serve_weak NAME CERT KEY: s_server at security level 0, which a weak
 # certificate needs to be served at all.
 serve_weak() {
-	PORT=$(free_port)
-	bg "$1" openssl s_server -quiet -www -accept "127.0.0.1:$PORT" \
-	    -cert "$2" -key "$3" -cert_chain "$T/chain.pem" \
-	    -cipher 'DEFAULT:@SECLEVEL=0' -naccept 100000
-	wait_port "$PORT"
+	s_server "$1" 127.0.0.1 -www -cert "$2" -key "$3" \
+	    -cert_chain "$T/chain.pem" -cipher 'DEFAULT:@SECLEVEL=0' \
+	    -naccept 100000
+	PORT=$BG_PORT
 }
 
 leaf_cert expired "$P/leaf.key" sha256 20200101000000Z 20210101000000Z

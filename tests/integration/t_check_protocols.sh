@@ -12,11 +12,9 @@ check_cat "$T/chain.pem" "$P/int2.pem" "$P/int1.pem"
 serve() {
 	local name=$1
 	shift
-	PORT=$(free_port)
-	bg "$name" openssl s_server -quiet -www -accept "127.0.0.1:$PORT" \
-	    -cert "$P/leaf.pem" -key "$P/leaf.key" -cert_chain "$T/chain.pem" \
-	    -naccept 100000 "$@"
-	wait_port "$PORT"
+	s_server "$name" 127.0.0.1 -www -cert "$P/leaf.pem" -key "$P/leaf.key" \
+	    -cert_chain "$T/chain.pem" -naccept 100000 "$@"
+	PORT=$BG_PORT
 }
 
 serve tls12 -no_tls1_3

@@ -3,7 +3,8 @@
 . "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
 . "$CHAINFIX_TEST_ROOT/lib/check_lib.sh"
 need python3
-PORT=$(free_port)
+closed_port
+PORT=$BG_PORT
 
 run_check json "127.0.0.1:$PORT" --json
 expect_rc 3 "nothing listening"

@@ -9,8 +9,8 @@ printf 'secret\n' >"$T/pass"
 # configtest binds nothing; its backend self-test connects to the backends
 # (one that nothing answers would be an error: t_configtest_fixes.sh).
 need openssl
-B1=$(free_port)
-backend_s_server backend "$B1" "$P/leaf.pem" "$P/leaf.key"
+backend_s_server backend "$P/leaf.pem" "$P/leaf.key"
+B1=$BG_PORT
 B2=$B1 B3=$B1
 
 cat >"$T/good.conf" <<CONF

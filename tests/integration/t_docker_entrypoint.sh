@@ -24,19 +24,17 @@ export CHAINFIX_BIN="$T/chainfix"
 
 mkpki "$T/pki"
 P=$T/pki
-ADMIN=$(free_port)
-LISTEN=$(free_port)
 # configtest's self-test connects to the backend: give it one.
-BACKEND=$(free_port)
-backend_s_server backend "$BACKEND" "$P/leaf.pem" "$P/leaf.key"
+backend_s_server backend "$P/leaf.pem" "$P/leaf.key"
+BACKEND=$BG_PORT
 cat >"$T/good.conf" <<CONF
 [global]
 workers = 1
 allow_root = yes
-admin_listen = 127.0.0.1:$ADMIN
+admin_listen = 127.0.0.1:0
 
 [mail]
-listen = 127.0.0.1:$LISTEN
+listen = 127.0.0.1:0
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
@@ -86,7 +84,9 @@ ok "configtest, --version, chainfix ARGS and plain commands pass through"
 CHAINFIX_CONF="$T/good.conf" bg daemon "$ENTRY" run
 DPID=$BG_PID
 wait_log "$T/daemon.log" "admin endpoint on" 30
-wait_port "$ADMIN"
+bg_port daemon "admin endpoint on 127\.0\.0\.1:0 \(port "
+ADMIN=$BG_PORT
+wait_log "$T/daemon.log" "serving" 30
 grep -q " configtest --no-selftest -c $T/good.conf\$" "$T/calls" || fail "run did not configtest first"
 grep -qx "$DPID -c $T/good.conf" "$T/calls" ||
     fail "the daemon is not the entrypoint's process (no exec?): $(cat "$T/calls") vs PID $DPID"

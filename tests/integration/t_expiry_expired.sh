@@ -12,26 +12,25 @@ need openssl /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-ADMIN=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key" --name the-backend
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key" --name the-backend
+BPORT=$BG_PORT
 
 mkdir "$T/inter"
 cp "$P/intermediates/int2.der" "$P/intermediates/int1-expired.pem" "$T/inter/"
 
 global_conf "$T/chainfix.conf"
 cat >>"$T/chainfix.conf" <<EOF
-admin_listen = 127.0.0.1:$ADMIN
+admin_listen = 127.0.0.1:0
 expiry_check_interval = 1s
 EOF
-SITE_INTERMEDIATES=$T/inter site_conf "$T/chainfix.conf" exp "$PPORT" "$BPORT"
+SITE_INTERMEDIATES=$T/inter site_conf "$T/chainfix.conf" exp 0 "$BPORT"
 
 ERR='error: site exp: certificate depth 2 "CN=chainfix test int1" has expired \([0-9-]+ [0-9:]+ UTC\)'
 NOALT='warning: site exp: no valid replacement for the expired certificate in '
 
 chainfix_start chainfix "$T/chainfix.conf"
-wait_port "$ADMIN"
+PPORT=$(cfx_port exp)
+ADMIN=$(cfx_admin_port)
 # Logged before the startup line, so chainfix_start has seen it.
 grep -Eq -- "$ERR" "$T/chainfix.log" ||
     fail "no startup error for the expired int1 (see $T/chainfix.log)"

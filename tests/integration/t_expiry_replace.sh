@@ -14,10 +14,8 @@ need openssl /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-ADMIN=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 
 # int1 valid from an hour ago until 12 seconds from now.
 mkdir "$T/inter"
@@ -28,17 +26,18 @@ SHORT_END=$(not_after "$T/inter/int1-short.pem")
 
 global_conf "$T/chainfix.conf"
 cat >>"$T/chainfix.conf" <<EOF
-admin_listen = 127.0.0.1:$ADMIN
+admin_listen = 127.0.0.1:0
 expiry_check_interval = 1s
 watch = no
 EOF
-SITE_INTERMEDIATES=$T/inter site_conf "$T/chainfix.conf" exp "$PPORT" "$BPORT"
+SITE_INTERMEDIATES=$T/inter site_conf "$T/chainfix.conf" exp 0 "$BPORT"
 
 INT1_NA=$(cert_series chainfix_certificate_not_after_seconds exp 2 "CN=chainfix test int1")
 INT1_EXPIRED=$(cert_series chainfix_certificate_expired exp 2 "CN=chainfix test int1")
 
 chainfix_start chainfix "$T/chainfix.conf"
-wait_port "$ADMIN"
+PPORT=$(cfx_port exp)
+ADMIN=$(cfx_admin_port)
 scrape "$ADMIN" m1
 expect_val m1 "$INT1_NA" "$SHORT_END"
 ok "chainfix serves the short-lived int1"

@@ -11,10 +11,8 @@ need openssl /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-ADMIN=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 
 # The intermediates: int2, and an int1 that is valid for 10 more days.
 mkdir "$T/inter"
@@ -26,10 +24,10 @@ conf() {	# EXPIRY_WARNING_DAYS
 	: >"$T/chainfix.conf.new"
 	global_conf "$T/chainfix.conf.new"
 	cat >>"$T/chainfix.conf.new" <<EOF
-admin_listen = 127.0.0.1:$ADMIN
+admin_listen = 127.0.0.1:0
 expiry_warning_days = $1
 EOF
-	SITE_INTERMEDIATES=$T/inter site_conf "$T/chainfix.conf.new" exp "$PPORT" "$BPORT"
+	SITE_INTERMEDIATES=$T/inter site_conf "$T/chainfix.conf.new" exp 0 "$BPORT"
 	mv "$T/chainfix.conf.new" "$T/chainfix.conf"
 }
 
@@ -39,7 +37,8 @@ EXPIRED2=$(cert_series chainfix_certificate_expired exp 2 "CN=chainfix test int1
 
 conf 30
 chainfix_start chainfix "$T/chainfix.conf"
-wait_port "$ADMIN"
+PPORT=$(cfx_port exp)
+ADMIN=$(cfx_admin_port)
 grep -Eq -- "$WARN" "$T/chainfix.log" ||
     fail "no startup warning for the expiring int1 (see $T/chainfix.log)"
 if grep -Eq "site exp: certificate depth [01] .*expires in" "$T/chainfix.log"; then

@@ -8,12 +8,12 @@ need /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
-site_conf "$T/chainfix.conf" b "$PPORT" "$BPORT"
+site_conf "$T/chainfix.conf" b 0 "$BPORT"
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port b)
 
 alive() {
 	kill -0 "$CFX_PID" 2>/dev/null || fail "chainfix died after: $1"
@@ -70,11 +70,10 @@ raw halfhello || fail "half ClientHello client: $?"
 wait_log "$T/chainfix.log" "client went away during the handshake"
 alive "a client gone mid-handshake"
 
-# Not through the peer function: $! must be Python itself.
-/usr/bin/python3 "$PEER" client --port "$PPORT" --cafile "$P/root.pem" \
-    down $((1024 * 1024 * 1024)) >/dev/null 2>&1 &
-DOWN=$!
-LIB_PIDS="$LIB_PIDS $DOWN"
+# Python itself in the background (not the peer function): its PID to kill.
+bg down /usr/bin/python3 "$PEER" client --port "$PPORT" --cafile "$P/root.pem" \
+    down $((1024 * 1024 * 1024))
+DOWN=$BG_PID
 sleep 1
 kill -9 "$DOWN"
 wait "$DOWN" 2>/dev/null || true

@@ -6,14 +6,14 @@ need /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
 N=$((64 * 1024 * 1024))
 
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
-site_conf "$T/chainfix.conf" bulk "$PPORT" "$BPORT"
+site_conf "$T/chainfix.conf" bulk 0 "$BPORT"
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port bulk)
 
 peer client --port "$PPORT" --cafile "$P/root.pem" up "$N" >"$T/up.log" 2>&1 ||
     fail "upload of $N bytes failed: $(cat "$T/up.log")"

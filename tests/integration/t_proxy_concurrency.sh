@@ -7,15 +7,15 @@ need /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
-site_conf "$T/chainfix.conf" c "$PPORT" "$BPORT"
+site_conf "$T/chainfix.conf" c 0 "$BPORT"
 sed -i 's/^workers = 2$/workers = 4/' "$T/chainfix.conf"
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port c)
 
-/usr/bin/python3 - "$PEER" "$PPORT" "$P/root.pem" >"$T/clients.log" 2>&1 <<'PY' &
+cat >"$T/clients.py" <<'PY'
 import subprocess, sys
 peer, port, ca = sys.argv[1:4]
 procs = []
@@ -27,7 +27,8 @@ bad = sum(1 for p in procs if p.wait() != 0)
 print("failed transfers: %d" % bad)
 sys.exit(1 if bad else 0)
 PY
-CLIENTS=$!
+bg clients /usr/bin/python3 "$T/clients.py" "$PEER" "$PPORT" "$P/root.pem"
+CLIENTS=$BG_PID
 sleep 1
 kill -HUP "$CFX_PID"
 sleep 0.5

@@ -7,22 +7,22 @@ need /usr/bin/python3 curl
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-APORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 write_conf() {
 	: >"$T/chainfix.conf"
 	global_conf "$T/chainfix.conf"
-	sed -i "s/^\[global\]$/&\nadmin_listen = 127.0.0.1:$APORT/" "$T/chainfix.conf"
-	site_conf "$T/chainfix.conf" d "$PPORT" "$BPORT"
+	sed -i "s/^\[global\]$/&\nadmin_listen = 127.0.0.1:0/" "$T/chainfix.conf"
+	site_conf "$T/chainfix.conf" d 0 "$BPORT"
 }
 
 # 1. The transfer completes, then the process exits 0.
 CFX_LOG_LEVEL=debug CFX_SHUTDOWN_TIMEOUT=60 write_conf
 chainfix_start chainfix "$T/chainfix.conf"
-peer client --port "$PPORT" --cafile "$P/root.pem" hold 5 >"$T/hold.log" 2>&1 &
-HOLD=$!
+APORT=$(cfx_admin_port)
+PPORT=$(cfx_port d)
+bg hold /usr/bin/python3 "$PEER" client --port "$PPORT" --cafile "$P/root.pem" hold 5
+HOLD=$BG_PID
 wait_log "$T/chainfix.log" "backend_tls -> relay"
 [ "$(curl -sS "http://127.0.0.1:$APORT/healthz")" = ok ] || fail "/healthz not ok while serving"
 kill -TERM "$CFX_PID"
@@ -40,15 +40,16 @@ rc=0
 wait "$CFX_PID" || rc=$?
 [ "$rc" = 0 ] || fail "chainfix exited $rc after draining"
 grep -q "drained: exiting" "$T/chainfix.log" || fail "no drain message"
-grep -Eq "ERROR: (Leak|Address)Sanitizer|runtime error:" "$T/chainfix.log" &&
+grep -Eq "$LIB_SANITIZER_RE" "$T/chainfix.log" &&
     fail "sanitizer report"
 ok "exit 0 after the drain"
 
 # 2. An idle session is cut at shutdown_timeout.
 CFX_LOG_LEVEL=debug CFX_SHUTDOWN_TIMEOUT=2 write_conf
 chainfix_start chainfix2 "$T/chainfix.conf"
-peer client --port "$PPORT" --cafile "$P/root.pem" waitclose >"$T/wait.log" 2>&1 &
-WAITER=$!
+PPORT=$(cfx_port d)
+bg wait /usr/bin/python3 "$PEER" client --port "$PPORT" --cafile "$P/root.pem" waitclose
+WAITER=$BG_PID
 wait_log "$T/chainfix2.log" "backend_tls -> relay"
 kill -TERM "$CFX_PID"
 rc=0
@@ -58,7 +59,7 @@ grep -q "shutdown_timeout (2s) passed: closing 1 session" "$T/chainfix2.log" ||
     fail "the shutdown timeout did not close the idle session"
 grep -q "site=d .*: shutdown timeout" "$T/chainfix2.log" ||
     fail "no session line for the cut session"
-grep -Eq "ERROR: (Leak|Address)Sanitizer|runtime error:" "$T/chainfix2.log" &&
+grep -Eq "$LIB_SANITIZER_RE" "$T/chainfix2.log" &&
     fail "sanitizer report"
 wait "$WAITER" || fail "the idle client did not see the close"
 ok "idle session closed at shutdown_timeout, exit 0"

@@ -8,16 +8,12 @@ need openssl /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(/usr/bin/python3 -c 'import socket
-s = socket.socket(socket.AF_INET6)
-s.bind(("::1", 0))
-print(s.getsockname()[1])')
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
 cat >>"$T/chainfix.conf" <<EOF
 [v6]
-listen = [::1]:$PPORT
+listen = [::1]:0
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
@@ -26,7 +22,8 @@ backend = 127.0.0.1:$BPORT
 backend_ca = $P/root.pem
 EOF
 chainfix_start chainfix "$T/chainfix.conf"
-openssl s_client -connect "[::1]:$PPORT" -servername localhost \
+[ "$(cfx_addr v6)" = "[::1]:$(cfx_port v6)" ] || fail "listen report: $(cat "$CFX_REPORT")"
+openssl s_client -connect "$(cfx_addr v6)" -servername localhost \
     -verify_return_error -verify_hostname localhost -CAfile "$P/root.pem" \
     </dev/null >"$T/s_client.log" 2>&1 || fail "s_client over IPv6 failed"
 grep -q "Verify return code: 0 (ok)" "$T/s_client.log" || fail "no verified chain over IPv6"

@@ -7,18 +7,16 @@ need openssl curl /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-APORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 cat >"$T/chainfix.conf" <<EOF
 [global]
 workers = 2
 allow_root = yes
-admin_listen = 127.0.0.1:$APORT
+admin_listen = 127.0.0.1:0
 
 [m]
-listen = 127.0.0.1:$PPORT
+listen = 127.0.0.1:0
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
@@ -27,7 +25,8 @@ backend = 127.0.0.1:$BPORT
 backend_ca = $P/root.pem
 EOF
 chainfix_start chainfix "$T/chainfix.conf"
-wait_port "$APORT"
+APORT=$(cfx_admin_port)
+PPORT=$(cfx_port m)
 
 metric() {
 	curl -sS --max-time 10 "http://127.0.0.1:$APORT/metrics" |

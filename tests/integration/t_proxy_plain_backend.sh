@@ -5,13 +5,12 @@ need /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend plain "$BPORT"
+py_backend plain
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
 cat >>"$T/chainfix.conf" <<EOF
 [plain]
-listen = 127.0.0.1:$PPORT
+listen = 127.0.0.1:0
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
@@ -20,6 +19,7 @@ backend = 127.0.0.1:$BPORT
 backend_tls = no
 EOF
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port plain)
 [ "$(peer client --port "$PPORT" --cafile "$P/root.pem" who)" = plain ] ||
     fail "plain backend not reached"
 N=$((8 * 1024 * 1024))

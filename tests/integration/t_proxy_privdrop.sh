@@ -9,16 +9,15 @@ id nobody >/dev/null 2>&1 || skip "no user nobody"
 mkpki "$T/pki"
 P=$T/pki
 chmod 600 "$P/leaf.key"
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 cat >"$T/chainfix.conf" <<EOF
 [global]
 workers = 1
 user = nobody
 
 [u]
-listen = 127.0.0.1:$PPORT
+listen = 127.0.0.1:0
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
@@ -27,6 +26,7 @@ backend = 127.0.0.1:$BPORT
 backend_ca = $P/root.pem
 EOF
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port u)
 uid=$(awk '/^Uid:/ { print $2 " " $3 " " $4 " " $5 }' "/proc/$CFX_PID/status")
 nobody=$(id -u nobody)
 [ "$uid" = "$nobody $nobody $nobody $nobody" ] ||

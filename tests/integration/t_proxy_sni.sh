@@ -7,15 +7,17 @@ need openssl /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-A=$(free_port); py_backend alpha "$A" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
-B=$(free_port); py_backend beta "$B" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
-PPORT=$(free_port)
+py_backend alpha --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+A=$BG_PORT
+py_backend beta --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+B=$BG_PORT
 global_conf "$T/chainfix.conf"
-site_conf "$T/chainfix.conf" local "$PPORT" "$A"
+# Port 0 too: the same address is one listener, shared by SNI.
+site_conf "$T/chainfix.conf" local 127.0.0.1:0 "$A"
 cat >>"$T/chainfix.conf" <<EOF
 
 [other]
-listen = 127.0.0.1:$PPORT
+listen = 127.0.0.1:0
 cert = $P/leaf2.pem
 key = $P/leaf2.key
 intermediates = $P/intermediates
@@ -24,6 +26,8 @@ backend = 127.0.0.1:$B
 backend_ca = $P/root.pem
 EOF
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port local)
+[ "$(cfx_port other)" = "$PPORT" ] || fail "the two sites got two ports"
 
 check() {	# SERVERNAME CN BACKEND
 	local cn who

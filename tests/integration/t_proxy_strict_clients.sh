@@ -8,18 +8,17 @@ need openssl curl gnutls-cli /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
 
 # The broken server: leaf only, no intermediates.
-backend_s_server backend "$BPORT" "$P/leaf.pem" "$P/leaf.key"
+backend_s_server backend "$P/leaf.pem" "$P/leaf.key"
+BPORT=$BG_PORT
 
 # chainfix verifies that backend: it knows the intermediates as CA entries.
 cat "$P/root.pem" "$P/int1.pem" "$P/int2.pem" >"$T/backend-ca.pem"
 global_conf "$T/chainfix.conf"
 cat >>"$T/chainfix.conf" <<EOF
 [web]
-listen = 127.0.0.1:$PPORT
+listen = 127.0.0.1:0
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
@@ -28,6 +27,7 @@ backend = 127.0.0.1:$BPORT
 backend_ca = $T/backend-ca.pem
 EOF
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port web)
 grep -q "serving 3 certificates" "$T/chainfix.log" ||
     fail "chainfix does not announce the 3-certificate chain"
 

@@ -8,16 +8,16 @@ need /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
-site_conf "$T/chainfix.conf" t "$PPORT" "$BPORT"
+site_conf "$T/chainfix.conf" t 0 "$BPORT"
 cat >>"$T/chainfix.conf" <<EOF
 idle_timeout = 4
 handshake_timeout = 2
 EOF
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port t)
 
 # Idle for 1 s (below 4 s): the echo still comes back.
 peer client --port "$PPORT" --cafile "$P/root.pem" idle 1 >"$T/idle1.log" 2>&1 ||

@@ -5,17 +5,18 @@
 # one that does not verify and one that is unreachable are reported; and
 # none of it changes the exit status or the final "configuration OK".
 . "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
-need openssl
+need openssl /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
 cat "$P/int2.pem" "$P/int1.pem" >"$T/ints.pem"
 
-SAME=$(free_port)
-backend_s_server same "$SAME" "$P/leaf.pem" "$P/leaf.key" "$T/ints.pem"
-OTHER=$(free_port)
-backend_s_server other "$OTHER" "$P/self.pem" "$P/self.key"
-CLOSED=$(free_port)	# nothing listens: refused at once
+backend_s_server same "$P/leaf.pem" "$P/leaf.key" "$T/ints.pem"
+SAME=$BG_PORT
+backend_s_server other "$P/self.pem" "$P/self.key"
+OTHER=$BG_PORT
+closed_port	# nothing listens: refused at once
+CLOSED=$BG_PORT
 
 PIN=$(openssl x509 -in "$P/self.pem" -outform DER | sha256sum | cut -d' ' -f1)
 

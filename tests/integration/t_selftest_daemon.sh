@@ -10,21 +10,23 @@ need openssl /usr/bin/python3
 mkpki "$T/pki"
 P=$T/pki
 
-SAME=$(free_port);  py_backend same "$SAME" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
-OTHER=$(free_port); py_backend other "$OTHER" --cert "$P/self.pem" --key "$P/self.key"
+py_backend same --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+SAME=$BG_PORT
+py_backend other --cert "$P/self.pem" --key "$P/self.key"
+OTHER=$BG_PORT
 PIN=$(openssl x509 -in "$P/self.pem" -outform DER | sha256sum | cut -d' ' -f1)
 # TLS 1.2 with session IDs: the client side caches a session at the end of
 # the handshake itself, so a self-test that let an unverified handshake
 # finish on the proxy's context would hand the proxy a session to resume.
-WRONG=$(free_port)
-bg wrong openssl s_server -quiet -www -tls1_2 -accept "127.0.0.1:$WRONG" \
-    -cert "$P/self.pem" -key "$P/self.key" -naccept 100000
-wait_port "$WRONG"
+s_server wrong 127.0.0.1 -www -tls1_2 -cert "$P/self.pem" -key "$P/self.key" \
+    -naccept 100000
+WRONG=$BG_PORT
 
 global_conf "$T/chainfix.conf"
-P_SAME=$(free_port);  site_block "$T/chainfix.conf" same "$P_SAME" "127.0.0.1:$SAME" "backend_ca = $P/root.pem"
-P_OTHER=$(free_port); site_block "$T/chainfix.conf" pinned "$P_OTHER" "127.0.0.1:$OTHER" "backend_verify = sha256:$PIN"
-P_WRONG=$(free_port); site_block "$T/chainfix.conf" wrongca "$P_WRONG" "127.0.0.1:$WRONG" "backend_ca = $P/root.pem"
+# The same certificate on each site: an address of its own for each.
+site_block "$T/chainfix.conf" same 127.0.0.1:0 "127.0.0.1:$SAME" "backend_ca = $P/root.pem"
+site_block "$T/chainfix.conf" pinned 127.0.0.2:0 "127.0.0.1:$OTHER" "backend_verify = sha256:$PIN"
+site_block "$T/chainfix.conf" wrongca 127.0.0.3:0 "127.0.0.1:$WRONG" "backend_ca = $P/root.pem"
 chainfix_start chainfix "$T/chainfix.conf"
 L=$T/chainfix.log
 
@@ -37,18 +39,18 @@ grep -q "backend 127.0.0.1:$SAME presents a different" "$L" &&
 	fail "Extended Protection warning for the backend with the same certificate"
 ok "startup self-test logged: warning for the other certificate, none for the same"
 
-who() {
-	peer client --port "$1" --cafile "$P/root.pem" who 2>"$T/who-$1.err"
+who() {	# SITE
+	cfx_client "$1" --cafile "$P/root.pem" who 2>"$T/who-$1.err"
 }
-[ "$(who "$P_SAME")" = same ] || fail "site same does not serve: $(cat "$T/who-$P_SAME.err")"
-[ "$(who "$P_OTHER")" = other ] || fail "site pinned does not serve: $(cat "$T/who-$P_OTHER.err")"
+[ "$(who same)" = same ] || fail "site same does not serve: $(cat "$T/who-same.err")"
+[ "$(who pinned)" = other ] || fail "site pinned does not serve: $(cat "$T/who-pinned.err")"
 ok "both sites serve normally"
 
 grep -Eq "warning: self-test: site wrongca: backend 127\.0\.0\.1:$WRONG: reachable .*TLSv1\.2.*does NOT verify: " "$L" ||
 	fail "backend failing verification not reported"
 grep -q "warning: self-test: backend 127.0.0.1:$WRONG presents a different certificate" "$L" ||
 	fail "refused backend: its certificate was not compared"
-printf 'GET / HTTP/1.0\r\n\r\n' | openssl s_client -quiet -connect "127.0.0.1:$P_WRONG" \
+printf 'GET / HTTP/1.0\r\n\r\n' | openssl s_client -quiet -connect "$(cfx_addr wrongca)" \
     -servername localhost -CAfile "$P/root.pem" >"$T/wrong.out" 2>&1 || true
 wait_log "$L" "site=wrongca backend=127\.0\.0\.1:$WRONG .*certificate verify failed"
 grep -q "site=wrongca.*resumed\|HTTP/1" "$T/wrong.out" &&
@@ -59,11 +61,11 @@ ok "clean stop"
 
 # A backend that accepts and never speaks: the self-test waits in the
 # handshake (handshake_timeout far away) when the daemon is told to stop.
-SILENT=$(free_port)
-silent_backend silent "$SILENT"
+silent_backend silent
+SILENT=$BG_PORT
 : >"$T/chainfix.conf"
 global_conf "$T/chainfix.conf"
-P_SILENT=$(free_port); site_block "$T/chainfix.conf" silent "$P_SILENT" "127.0.0.1:$SILENT" "backend_ca = $P/root.pem" "handshake_timeout = 600"
+site_block "$T/chainfix.conf" silent 0 "127.0.0.1:$SILENT" "backend_ca = $P/root.pem" "handshake_timeout = 600"
 chainfix_start chainfix2 "$T/chainfix.conf"
 wait_log "$T/chainfix2.log" "self-test: checking the backends"
 chainfix_stop_clean chainfix2

@@ -40,18 +40,16 @@ done
 
 mkpki "$T/pki"
 P=$T/pki
-ADMIN=$(free_port)
-LISTEN=$(free_port)
 write_conf() {
 	cat >"$T/chainfix.conf" <<CONF
 [global]
 workers = 1
 allow_root = yes
 log_level = $1
-admin_listen = 127.0.0.1:$ADMIN
+admin_listen = 127.0.0.1:0
 
 [mail]
-listen = 127.0.0.1:$LISTEN
+listen = 127.0.0.1:0
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
@@ -89,10 +87,14 @@ else:
 PY
 }
 
-NOTIFY_SOCKET="$SOCK" bg daemon "$CHAINFIX" -c "$T/chainfix.conf"
+CFX_REPORT=$T/daemon.listen
+NOTIFY_SOCKET="$SOCK" bg daemon "$CHAINFIX" -c "$T/chainfix.conf" \
+    --listen-report "$CFX_REPORT"
 DPID=$BG_PID
 messages_has 1 '^"READY=1"$'
 messages_has 1 '^"STATUS=.*site'
+ADMIN=$(cfx_admin_port)
+LISTEN=$(cfx_port mail)
 ok "READY=1 and STATUS once serving: $(grep STATUS "$T/messages" | head -1)"
 # READY=1 means serving: the listener and the admin endpoint answer now.
 (exec 3<>"/dev/tcp/127.0.0.1/$LISTEN") 2>/dev/null || fail "READY=1 before the listener accepts"

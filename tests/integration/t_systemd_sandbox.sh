@@ -17,13 +17,11 @@ strace -f -qq -o /dev/null true 2>/dev/null || skip "strace cannot trace here (p
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-ADMIN=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
-printf 'admin_listen = 127.0.0.1:%s\n' "$ADMIN" >>"$T/chainfix.conf"
-site_conf "$T/chainfix.conf" s "$PPORT" "$BPORT"
+echo "admin_listen = 127.0.0.1:0" >>"$T/chainfix.conf"
+site_conf "$T/chainfix.conf" s 0 "$BPORT"
 cat >>"$T/chainfix.conf" <<CONF
 backend_sni = localhost
 CONF
@@ -35,7 +33,12 @@ strace -f -qq -o "$T/trace.configtest" "$CHAINFIX" configtest -c "$T/chainfix.co
 bg chainfix strace -f -qq -o "$T/trace.daemon" "$CHAINFIX" -c "$T/chainfix.conf"
 CFX_PID=$BG_PID
 wait_log "$T/chainfix.log" "serving .* site" 60
-wait_port "$ADMIN"
+# The ports from the log, not --listen-report: the trace is of the daemon
+# as the unit runs it.
+bg_port chainfix "listen 127\.0\.0\.1:0: port "
+PPORT=$BG_PORT
+bg_port chainfix "admin endpoint on 127\.0\.0\.1:0 \(port "
+ADMIN=$BG_PORT
 peer client --port "$PPORT" --cafile "$P/root.pem" up 100000 >"$T/up.log" 2>&1 ||
     fail "a session through the traced daemon failed: $(cat "$T/up.log")"
 /usr/bin/python3 - "$ADMIN" <<'PY' || fail "the admin endpoint failed under strace"

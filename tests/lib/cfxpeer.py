@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """cfxpeer.py: the peers of the proxy integration tests (stdlib only).
 
-  cfxpeer.py backend --port P [--cert C --key K] [--name N]
-      A threaded backend on 127.0.0.1:P (TLS when --cert is given).  Each
-      connection sends one command line:
+  cfxpeer.py backend [--port P] [--cert C --key K] [--name N]
+      A threaded backend on 127.0.0.1:P (TLS when --cert is given); port 0,
+      the default, takes one the system picks.  It prints "backend N
+      listening on PORT" once it listens.  Each connection sends one command
+      line:
         UP n      read n bytes, answer "<sha256 hex> n"
         DOWN n    send n random bytes, then "<sha256 hex>\\n"
         ECHO      echo everything until EOF
@@ -15,11 +17,14 @@
   cfxpeer.py backend ... --accept-delay S
       The same, but each connection waits S seconds before its TLS
       handshake (the proxy's backend handshake is in progress meanwhile).
-  cfxpeer.py blackhole --port P
+  cfxpeer.py blackhole [--port P]
       A listener whose accept queue is full: connects to it hang in SYN_SENT
       (the proxy's backend TCP connect is in progress until its timeout).
-  cfxpeer.py client --port P [--cafile F] [--servername N] CMD [ARG]
-      A strict TLS client (trusts --cafile alone, checks the host name):
+      Port 0, the default, takes one the system picks; it prints
+      "blackhole on PORT".
+  cfxpeer.py client --port P [--host H] [--cafile F] [--servername N] CMD [ARG]
+      A strict TLS client of H:P (H 127.0.0.1 by default; trusts --cafile
+      alone, checks the host name):
         up N      upload N bytes, check the backend's hash
         down N    download N bytes, check the hash
         who       print the backend's name
@@ -179,7 +184,8 @@ def backend(args):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
         srv.ctx = ctx
-    print("backend %s listening on %d" % (args.name, args.port), flush=True)
+    print("backend %s listening on %d" % (args.name, srv.server_address[1]),
+          flush=True)
     srv.serve_forever()
 
 
@@ -189,16 +195,17 @@ def blackhole(args):
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", args.port))
     srv.listen(0)
+    port = srv.getsockname()[1]
     fillers = []
     for _ in range(4):
         c = socket.socket()
         c.setblocking(False)
         try:
-            c.connect(("127.0.0.1", args.port))
+            c.connect(("127.0.0.1", port))
         except BlockingIOError:
             pass
         fillers.append(c)
-    print("blackhole on %d" % args.port, flush=True)
+    print("blackhole on %d" % port, flush=True)
     while True:
         time.sleep(3600)
 
@@ -208,7 +215,7 @@ class HalfClient:
 
     def __init__(self, args):
         ctx = ssl.create_default_context(cafile=args.cafile)
-        self.sock = socket.create_connection(("127.0.0.1", args.port),
+        self.sock = socket.create_connection((args.host, args.port),
                                              timeout=120)
         self.inb = ssl.MemoryBIO()
         self.outb = ssl.MemoryBIO()
@@ -355,7 +362,7 @@ def halfclose(args):
 
 def connect(args):
     ctx = ssl.create_default_context(cafile=args.cafile)
-    raw = socket.create_connection(("127.0.0.1", args.port), timeout=120)
+    raw = socket.create_connection((args.host, args.port), timeout=120)
     return ctx.wrap_socket(raw, server_hostname=args.servername)
 
 
@@ -458,15 +465,16 @@ def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="mode", required=True)
     b = sub.add_parser("backend")
-    b.add_argument("--port", type=int, required=True)
+    b.add_argument("--port", type=int, default=0)
     b.add_argument("--cert")
     b.add_argument("--key")
     b.add_argument("--name", default="backend")
     b.add_argument("--accept-delay", type=float, default=0.0)
     bh = sub.add_parser("blackhole")
-    bh.add_argument("--port", type=int, required=True)
+    bh.add_argument("--port", type=int, default=0)
     c = sub.add_parser("client")
     c.add_argument("--port", type=int, required=True)
+    c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--cafile")
     c.add_argument("--servername", default="localhost")
     c.add_argument("cmd")

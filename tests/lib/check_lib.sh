@@ -7,11 +7,21 @@ check_pki() {
 	mkpki "$P"
 }
 
-# check_serve NAME CERT KEY [CHAIN]: an `openssl s_server` on a free port;
-# sets $PORT and $BG_PID.
+# check_serve NAME CERT KEY [CHAIN]: an `openssl s_server` on a port of
+# 127.0.0.1; sets $PORT and $BG_PID.
 check_serve() {
-	PORT=$(free_port)
-	backend_s_server "$1" "$PORT" "$2" "$3" "${4:-}"
+	backend_s_server "$1" "$2" "$3" "${4:-}"
+	PORT=$BG_PORT
+}
+
+# exchange NAME CERT KEY [--plain|--auth]: lib/exchange_responder.py on a
+# port of 127.0.0.1; sets $PORT and $BG_PID.
+exchange() {
+	local name=$1
+	shift
+	bg "$name" /usr/bin/python3 "$CHAINFIX_TEST_ROOT/lib/exchange_responder.py" 0 "$@"
+	bg_port "$name" "listening on 127\.0\.0\.1:"
+	PORT=$BG_PORT
 }
 
 # check_cat OUT FILE...: concatenate PEM files into OUT.

@@ -4,8 +4,9 @@ the way Exchange does, for the `chainfix check --activesync` tests.
 
 usage: exchange_responder.py PORT CERTFILE KEYFILE [--plain | --auth]
 
-CERTFILE holds the leaf and its chain (PEM).  Listens on 127.0.0.1:PORT and
-logs one line per request ("REQUEST <conn> <method> <path>") on stdout.
+CERTFILE holds the leaf and its chain (PEM).  Listens on 127.0.0.1:PORT (0:
+a port the system picks), says "listening on 127.0.0.1:<port>", and logs
+one line per request ("REQUEST <conn> <method> <path>") on stdout.
 --plain: answer 200 without the ActiveSync headers (a web server that is
 not Exchange).  --auth: answer 401 with WWW-Authenticate, as Exchange does
 when the request carries no credentials.  Standard library only.
@@ -99,7 +100,7 @@ def main():
     ctx.load_cert_chain(certfile, keyfile)
     Server.context = ctx
     srv = Server(("127.0.0.1", port), Handler)
-    print("listening on 127.0.0.1:%d" % port, flush=True)
+    print("listening on 127.0.0.1:%d" % srv.server_address[1], flush=True)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

@@ -96,13 +96,54 @@ stop() {
 	return "$rc"
 }
 
-# free_port: print a TCP port that was free on 127.0.0.1 a moment ago.
-free_port() {
-	python3 -c 'import socket
+# bg_port NAME PREFIX [SECONDS]: wait until $T/NAME.log, the log of the
+# process just started with `bg`, has a line with PREFIX (an extended
+# regex) followed by the port it listens on, and set $BG_PORT to that port.
+# Peers bind port 0 and say which port they got: no port is guessed, so
+# none can be taken by another test between a probe and the bind.
+bg_port() {
+	local name=$1 re=$2 secs=${3:-10} i=0 port
+	while [ "$i" -lt $((secs * 20)) ]; do
+		port=$(sed -En "s/^(.*[^0-9])?$re([0-9]+)([^0-9].*)?\r?\$/\\2/p" \
+		    "$T/$name.log" 2>/dev/null | head -n 1)
+		if [ -n "$port" ]; then
+			BG_PORT=$port
+			return 0
+		fi
+		kill -0 "$BG_PID" 2>/dev/null ||
+		    fail "$name exited before listening (see $T/$name.log)"
+		sleep 0.05
+		i=$((i + 1))
+	done
+	fail "$name did not say which port it listens on after ${secs}s"
+}
+
+# closed_port: set $BG_PORT to a port of 127.0.0.1 that refuses
+# connections: a socket bound there that never listens, held by a
+# background process until cleanup so no other test can take the port.
+closed_port() {
+	LIB_NCLOSED=$((${LIB_NCLOSED:-0} + 1))
+	bg "closed$LIB_NCLOSED" /usr/bin/python3 -c 'import socket, time
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
+print("bound to", s.getsockname()[1], flush=True)
+time.sleep(86400)'
+	bg_port "closed$LIB_NCLOSED" "bound to "
+}
+
+# silent_backend NAME: a TCP server on 127.0.0.1 that accepts and holds
+# every connection and never sends a byte (a backend hung in the
+# handshake); sets $BG_PID and $BG_PORT.
+silent_backend() {
+	bg "$1" /usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(128)
+print("silent on", s.getsockname()[1], flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])'
+	bg_port "$1" "silent on "
 }
 
 # wait_port PORT [SECONDS]: wait until something accepts on 127.0.0.1:PORT.
@@ -137,32 +178,27 @@ mkpki() {
 	"$MKPKI" "$1" >"$T/mkpki.log" 2>&1 || fail "could not generate the test PKI"
 }
 
-# backend_s_server NAME PORT CERT KEY [CHAIN]: an `openssl s_server` that
-# answers HTTP requests (-www) on 127.0.0.1:PORT; sets $BG_PID.
-backend_s_server() {
-	local name=$1 port=$2 cert=$3 key=$4 chain=${5:-}
-	if [ -n "$chain" ]; then
-		bg "$name" openssl s_server -quiet -www -accept "127.0.0.1:$port" \
-		    -cert "$cert" -key "$key" -cert_chain "$chain" -naccept 100000
-	else
-		bg "$name" openssl s_server -quiet -www -accept "127.0.0.1:$port" \
-		    -cert "$cert" -key "$key" -naccept 100000
-	fi
-	wait_port "$port"
+# s_server NAME HOST ARGS...: `openssl s_server -accept HOST:0 ARGS` (HOST
+# "[::1]" for IPv6); sets $BG_PID and $BG_PORT, the port it got.  Without
+# -quiet, which would hide the "ACCEPT host:port" line that says the port.
+s_server() {
+	local name=$1 host=$2
+	shift 2
+	bg "$name" openssl s_server -accept "$host:0" "$@"
+	bg_port "$name" "ACCEPT .*:"
 }
 
-# silent_backend NAME PORT: a TCP server on 127.0.0.1:PORT that accepts
-# every connection and never sends a byte (a hung backend); sets $BG_PID.
-silent_backend() {
-	bg "$1" /usr/bin/python3 -c 'import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(128)
-held = []
-while True:
-    held.append(s.accept()[0])' "$2"
-	wait_port "$2"
+# backend_s_server NAME CERT KEY [CHAIN]: an `openssl s_server` that
+# answers HTTP requests (-www) on 127.0.0.1; sets $BG_PID and $BG_PORT.
+backend_s_server() {
+	local name=$1 cert=$2 key=$3 chain=${4:-}
+	if [ -n "$chain" ]; then
+		s_server "$name" 127.0.0.1 -www -cert "$cert" -key "$key" \
+		    -cert_chain "$chain" -naccept 100000
+	else
+		s_server "$name" 127.0.0.1 -www -cert "$cert" -key "$key" \
+		    -naccept 100000
+	fi
 }
 
 # configtest_block SITE FILE: the lines of site SITE in configtest's output
@@ -200,29 +236,78 @@ peer() {
 	/usr/bin/python3 "$PEER" "$@"
 }
 
-# py_backend NAME PORT [--cert C --key K] [--name N]: a cfxpeer.py backend
-# on 127.0.0.1:PORT (TLS with --cert); sets $BG_PID.
+# py_backend NAME [--cert C --key K]: a cfxpeer.py backend on a port of
+# 127.0.0.1 it picks (TLS with --cert), named NAME; sets $BG_PID and
+# $BG_PORT.
 py_backend() {
-	local name=$1 port=$2
-	shift 2
-	bg "$name" /usr/bin/python3 "$PEER" backend --port "$port" --name "$name" "$@"
-	wait_port "$port"
+	local name=$1
+	shift
+	bg "$name" /usr/bin/python3 "$PEER" backend --name "$name" "$@"
+	bg_port "$name" "backend [^ ]+ listening on "
 }
 
-# chainfix_start NAME CONF: run `chainfix -c CONF` in the background, output
-# in $T/NAME.log; waits until it serves; sets $CFX_PID.
+# chainfix_start NAME CONF [ARGS...]: run `chainfix -c CONF ARGS` in the
+# background, output in $T/NAME.log, its listen report (--listen-report) in
+# $T/NAME.listen; waits until it serves; sets $CFX_PID and $CFX_REPORT.
+# Listen on port 0 and ask cfx_port/cfx_addr which port a site got.
 chainfix_start() {
 	local name=$1 conf=$2
-	bg "$name" "$CHAINFIX" -c "$conf"
+	shift 2
+	CFX_REPORT=$T/$name.listen
+	rm -f "$CFX_REPORT"
+	bg "$name" "$CHAINFIX" -c "$conf" --listen-report "$CFX_REPORT" "$@"
 	CFX_PID=$BG_PID
 	local i=0
 	while ! grep -Eq "chainfix [^ ]+: serving [0-9]+ sites? on" "$T/$name.log" 2>/dev/null; do
 		kill -0 "$CFX_PID" 2>/dev/null ||
 		    fail "chainfix exited at startup (see $T/$name.log)"
-		[ "$i" -lt 200 ] || fail "chainfix did not start"
+		[ "$i" -lt 400 ] || fail "chainfix did not start"
 		sleep 0.05
 		i=$((i + 1))
 	done
+	[ -s "$CFX_REPORT" ] || fail "chainfix serves but wrote no $CFX_REPORT"
+}
+
+# cfx_addr SITE [KEY]: the HOST:PORT the chainfix started last bound for
+# SITE's listen (KEY admin_listen with SITE global), from its listen report.
+cfx_addr() {
+	local addr
+	addr=$(awk -v s="$1" -v k="${2:-listen}" '$1 == s && $2 == k {
+	    print $3; exit }' "$CFX_REPORT")
+	[ -n "$addr" ] || fail "no $1 ${2:-listen} in $CFX_REPORT"
+	echo "$addr"
+}
+
+# cfx_port SITE: the port of SITE's listen (cfx_addr).
+cfx_port() {
+	local addr
+	addr=$(cfx_addr "$1") || exit 1
+	echo "${addr##*:}"
+}
+
+# cfx_host SITE: the host of SITE's listen, without brackets.
+cfx_host() {
+	local addr
+	addr=$(cfx_addr "$1") || exit 1
+	addr=${addr%:*}
+	addr=${addr#[}
+	echo "${addr%]}"
+}
+
+# cfx_admin_port: the port of the admin endpoint (admin_listen).
+cfx_admin_port() {
+	local addr
+	addr=$(cfx_addr global admin_listen) || exit 1
+	echo "${addr##*:}"
+}
+
+# cfx_client SITE ARGS...: `cfxpeer.py client ARGS` against SITE's listen.
+cfx_client() {
+	local site=$1 host port
+	shift
+	host=$(cfx_host "$site") || exit 1
+	port=$(cfx_port "$site") || exit 1
+	peer client --host "$host" --port "$port" "$@"
 }
 
 # chainfix_stop_clean [NAME]: SIGTERM the chainfix started last and require
@@ -231,10 +316,13 @@ chainfix_stop_clean() {
 	local name=${1:-chainfix} rc=0
 	stop "$CFX_PID" TERM || rc=$?
 	[ "$rc" = 0 ] || fail "chainfix exited with status $rc (see $T/$name.log)"
-	if grep -Eq "ERROR: (Leak|Address)Sanitizer|runtime error:" "$T/$name.log"; then
+	if grep -Eq "$LIB_SANITIZER_RE" "$T/$name.log"; then
 		fail "sanitizer report in $T/$name.log"
 	fi
 }
+
+# A sanitizer's report in a log (ASan, LeakSanitizer, UBSan, TSan).
+LIB_SANITIZER_RE="ERROR: (Leak|Address)Sanitizer|runtime error:|WARNING: ThreadSanitizer"
 
 # global_conf FILE: append a [global] section for tests to FILE.
 global_conf() {
@@ -248,17 +336,24 @@ shutdown_timeout = ${CFX_SHUTDOWN_TIMEOUT:-10}
 EOG
 }
 
-# site_block FILE NAME LISTEN_PORT BACKEND [LINE...]: append a test site to
+# site_block FILE NAME LISTEN BACKEND [LINE...]: append a test site to
 # FILE: the leaf-only certificate of the PKI in $P with its intermediates
-# directory ($SITE_INTERMEDIATES instead, if set), on 127.0.0.1:LISTEN_PORT,
-# in front of BACKEND (host:port), then each LINE ("key = value") as given.
-# More keys of that site may follow.
+# directory ($SITE_INTERMEDIATES instead, if set), listening on LISTEN (a
+# host:port; a port alone is on 127.0.0.1), in front of BACKEND
+# (host:port), then each LINE ("key = value") as given.  More keys of that
+# site may follow.  Sites with the same LISTEN share it and are chosen by
+# SNI, port 0 included: give each site of its own a loopback address of
+# its own (127.0.0.2:0, 127.0.0.3:0...), cfx_client and cfx_addr find it.
 site_block() {
-	local file=$1 name=$2 port=$3 backend=$4 line
+	local file=$1 name=$2 listen=$3 backend=$4 line
 	shift 4
+	case $listen in
+	*:*) ;;
+	*) listen=127.0.0.1:$listen ;;
+	esac
 	cat >>"$file" <<EOS
 [$name]
-listen = 127.0.0.1:$port
+listen = $listen
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = ${SITE_INTERMEDIATES:-$P/intermediates}
@@ -270,9 +365,8 @@ EOS
 	done
 }
 
-# site_conf FILE NAME LISTEN_PORT BACKEND_PORT: the usual test site, in
-# front of a backend on 127.0.0.1:BACKEND_PORT verified against the test
-# root.
+# site_conf FILE NAME LISTEN BACKEND_PORT: the usual test site, in front
+# of a backend on 127.0.0.1:BACKEND_PORT verified against the test root.
 site_conf() {
 	site_block "$1" "$2" "$3" "127.0.0.1:$4" "backend_ca = $P/root.pem"
 }
