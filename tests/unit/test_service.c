@@ -117,16 +117,28 @@ test_notify(void **state)
 	assert_non_null(getenv("NOTIFY_SOCKET"));
 }
 
-/* Without NOTIFY_SOCKET every call is a quiet no-op. */
+/*
+ * Without NOTIFY_SOCKET every call is a quiet no-op: the socket of the
+ * fixture is still there and listening, but nothing reaches it, nothing is
+ * logged, and the variable is not set behind our back.
+ */
 static void
 test_notify_absent(void **state)
 {
-	(void)state;
+	struct notify *n = *state;
+	char buf[512], *log;
+
 	unsetenv("NOTIFY_SOCKET");
+	testpki_capture_start();
 	service_ready();
 	service_reloading();
 	service_status("%s", "x");
 	service_stopping();
+	log = testpki_capture_end();
+	assert_string_equal(log, "");
+	free(log);
+	assert_null(notify_next(n, buf, sizeof(buf)));
+	assert_null(getenv("NOTIFY_SOCKET"));
 }
 
 static void
@@ -247,7 +259,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_notify, notify_setup,
 		    notify_teardown),
-		cmocka_unit_test(test_notify_absent),
+		cmocka_unit_test_setup_teardown(test_notify_absent,
+		    notify_setup, notify_teardown),
 		cmocka_unit_test(test_refuse_root),
 		cmocka_unit_test(test_unknown_user),
 		cmocka_unit_test(test_drop),
