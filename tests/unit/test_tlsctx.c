@@ -600,8 +600,10 @@ test_backend_sni(void **state)
 	static const char *const bad[] = { "bad\x01name", "a\rb.example",
 	    "a b.example", "a..b", ".a.b", "a.b.", "-a.example",
 	    "a-.example", "a/b", "\xc3\xa4.example", "a:443", "*.example",
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    ".example", "" };
+	    /* One element (a 64-byte label): the parentheses tell clang's
+	       -Wstring-concatenation that the missing comma is meant. */
+	    ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    ".example"), "" };
 	static const char *const good[] = { "mail.example.com", "localhost",
 	    "x", "a-b.c_d.example", "xn--bcher-kva.example", "MAIL.Example" };
 	struct config_hostport hp[2] = {
