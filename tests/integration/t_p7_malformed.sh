@@ -39,11 +39,10 @@ strict_verify "$P/root.pem" "$T/bundle.pem" "$P/leaf.pem" || fail "the bundle do
 ok "bundle skips the malformed PKCS#7 in the directory"
 
 # configtest and the daemon.
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
-SITE_INTERMEDIATES=$T/inter site_conf "$T/chainfix.conf" p7 "$PPORT" "$BPORT"
+SITE_INTERMEDIATES=$T/inter site_conf "$T/chainfix.conf" p7 0 "$BPORT"
 "$CHAINFIX" configtest --no-selftest -c "$T/chainfix.conf" >"$T/configtest.out" 2>&1 ||
     fail "configtest: $(cat "$T/configtest.out")"
 grep -q "empty.p7b: PKCS#7 signed-data without its content; skipped" "$T/configtest.out" ||
@@ -54,7 +53,7 @@ mkdir "$T/inter2"
 cp "$P"/intermediates/* "$T/inter2/"
 : >"$T/chainfix.conf"
 global_conf "$T/chainfix.conf"
-SITE_INTERMEDIATES=$T/inter2 site_conf "$T/chainfix.conf" p7 "$PPORT" "$BPORT"
+SITE_INTERMEDIATES=$T/inter2 site_conf "$T/chainfix.conf" p7 0 "$BPORT"
 chainfix_start chainfix "$T/chainfix.conf"
 cp "$T/empty.p7b" "$T/inter2/"
 kill -HUP "$CFX_PID"
@@ -62,7 +61,7 @@ wait_log "$T/chainfix.log" "reloaded .*generation 2"
 kill -0 "$CFX_PID" || fail "the daemon died on SIGHUP"
 grep -q "inter2/empty.p7b: PKCS#7 signed-data without its content; skipped" "$T/chainfix.log" ||
     fail "the reload did not name the file"
-[ "$(peer client --port "$PPORT" --cafile "$P/root.pem" who)" = backend ] ||
+[ "$(cfx_client p7 --cafile "$P/root.pem" who)" = backend ] ||
     fail "no service after the reload"
 ok "the daemon reloads with it in the directory and serves"
 chainfix_stop_clean
