@@ -13,6 +13,8 @@ PACKAGES=(
 	systemd procps iproute2 strace
 	# the fleet test: a real L4 load balancer in front of two instances
 	haproxy
+	# tests: the man pages rendered (man -l) and linted
+	man-db groff-base mandoc
 )
 
 missing=()
