@@ -13,26 +13,26 @@ need openssl /usr/bin/python3
 mkpki "$T/pki"
 P=$T/pki
 
-SELF=$(free_port)
-backend_s_server selfsigned "$SELF" "$P/self.pem" "$P/self.key"
+backend_s_server selfsigned "$P/self.pem" "$P/self.key"
+SELF=$BG_PORT
 # Exchange 2010 on Windows Server 2008 R2: TLS 1.0 only.
-OLD=$(free_port)
-bg old openssl s_server -quiet -www -tls1 -cipher DEFAULT:@SECLEVEL=0 \
-    -accept "127.0.0.1:$OLD" -cert "$P/leaf.pem" -key "$P/leaf.key" \
-    -cert_chain "$P/leaf-full.pem" -naccept 100000
-wait_port "$OLD"
+s_server old 127.0.0.1 -www -tls1 -cipher DEFAULT:@SECLEVEL=0 \
+    -cert "$P/leaf.pem" -key "$P/leaf.key" -cert_chain "$P/leaf-full.pem" \
+    -naccept 100000
+OLD=$BG_PORT
 # IIS's port 80, or a backend entry that forgot the TLS port.
-PLAIN=$(free_port)
 mkdir "$T/www"
-bg plain /usr/bin/python3 -m http.server "$PLAIN" --bind 127.0.0.1 \
+bg plain /usr/bin/python3 -u -m http.server 0 --bind 127.0.0.1 \
     --directory "$T/www"
-wait_port "$PLAIN"
+bg_port plain "Serving HTTP on 127\.0\.0\.1 port "
+PLAIN=$BG_PORT
 # A backend certificate from the same (internal) CA as the site's.
-INTERNAL=$(free_port)
-backend_s_server internal "$INTERNAL" "$P/leaf.pem" "$P/leaf.key" "$P/leaf-full.pem"
-HUNG=$(free_port)
-silent_backend hung "$HUNG"
-CLOSED=$(free_port)
+backend_s_server internal "$P/leaf.pem" "$P/leaf.key" "$P/leaf-full.pem"
+INTERNAL=$BG_PORT
+silent_backend hung
+HUNG=$BG_PORT
+closed_port
+CLOSED=$BG_PORT
 
 PIN=$(openssl x509 -in "$P/self.pem" -outform DER | sha256sum | cut -d' ' -f1)
 
@@ -50,7 +50,8 @@ write_conf() {
 	: >"$file"
 	global_conf "$file"
 	while read -r name backend rest; do
-		site_block "$file" "$name" "$(free_port)" "$backend" "handshake_timeout = 2"
+		# configtest binds nothing: every site on port 0 is fine.
+		site_block "$file" "$name" 0 "$backend" "handshake_timeout = 2"
 		IFS=';' read -ra lines <<<"$rest"
 		for line in "${lines[@]}"; do
 			[ "$line" = - ] && continue
@@ -69,7 +70,7 @@ write_conf() {
 write_conf "$T/broken.conf"
 cat >>"$T/broken.conf" <<EOF
 [down]
-listen = 127.0.0.1:$(free_port)
+listen = 127.0.0.1:0
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
@@ -78,7 +79,7 @@ backend = 127.0.0.1:$CLOSED
 backend_ca = $P/root.pem
 
 [hung]
-listen = 127.0.0.1:$(free_port)
+listen = 127.0.0.1:0
 cert = $P/leaf.pem
 key = $P/leaf.key
 intermediates = $P/intermediates

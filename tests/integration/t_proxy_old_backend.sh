@@ -10,20 +10,20 @@ need openssl curl
 mkpki "$T/pki"
 P=$T/pki
 
-OLD=$(free_port)
-bg old openssl s_server -www -tls1 -cipher DEFAULT:@SECLEVEL=0 \
-    -accept "127.0.0.1:$OLD" -cert "$P/leaf.pem" -key "$P/leaf.key" \
-    -cert_chain "$P/leaf-full.pem" -naccept 100000
-wait_port "$OLD"
+s_server old 127.0.0.1 -www -tls1 -cipher DEFAULT:@SECLEVEL=0 \
+    -cert "$P/leaf.pem" -key "$P/leaf.key" -cert_chain "$P/leaf-full.pem" \
+    -naccept 100000
+OLD=$BG_PORT
 
-P_OLD=$(free_port)
-P_NEW=$(free_port)
 global_conf "$T/chainfix.conf"
-site_block "$T/chainfix.conf" exch2010 "$P_OLD" "127.0.0.1:$OLD" \
+# The same certificate on both sites: an address of its own for each.
+site_block "$T/chainfix.conf" exch2010 127.0.0.1:0 "127.0.0.1:$OLD" \
     "backend_ca = $P/root.pem" "backend_min_protocol = TLSv1"
-site_block "$T/chainfix.conf" strict "$P_NEW" "127.0.0.1:$OLD" \
+site_block "$T/chainfix.conf" strict 127.0.0.2:0 "127.0.0.1:$OLD" \
     "backend_ca = $P/root.pem"
 chainfix_start chainfix "$T/chainfix.conf"
+P_OLD=$(cfx_port exch2010)
+P_NEW=$(cfx_port strict)
 L=$T/chainfix.log
 
 grep -q "warning: site exch2010: backend_min_protocol TLSv1: .*security level lowered to 0 for them (only them)" "$L" ||
@@ -40,7 +40,7 @@ grep -Eq "Protocol *: TLSv1$" "$T/old.out" ||
 	fail "the backend leg is not TLS 1.0: $(head -n 20 "$T/old.out")"
 ok "a strict client reaches the TLS 1.0-only backend; the backend leg is TLSv1"
 
-if curl -sS --max-time 20 --cacert "$P/root.pem" --resolve "localhost:$P_NEW:127.0.0.1" \
+if curl -sS --max-time 20 --cacert "$P/root.pem" --resolve "localhost:$P_NEW:127.0.0.2" \
     "https://localhost:$P_NEW/" >"$T/new.out" 2>&1 && grep -q "Protocol" "$T/new.out"; then
 	fail "the site without backend_min_protocol reached the TLS 1.0 backend"
 fi

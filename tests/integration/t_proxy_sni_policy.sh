@@ -11,15 +11,15 @@ need openssl /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
-site_conf "$T/chainfix.conf" open "$PPORT" "$BPORT"
+# Both sites on one address (port 0 too): SNI chooses.
+site_conf "$T/chainfix.conf" open 127.0.0.1:0 "$BPORT"
 cat >>"$T/chainfix.conf" <<EOF
 
 [strict]
-listen = 127.0.0.1:$PPORT
+listen = 127.0.0.1:0
 cert = $P/leaf2.pem
 key = $P/leaf2.key
 intermediates = $P/intermediates
@@ -30,6 +30,7 @@ min_protocol = TLSv1.3
 ciphersuites = TLS_AES_256_GCM_SHA384
 EOF
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port open)
 
 # sc NAME SERVERNAME ARGS...: one s_client run, output in $T/NAME.out; the
 # sleep on stdin gives TLS 1.3 tickets time to arrive before it quits.
