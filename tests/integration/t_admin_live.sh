@@ -218,7 +218,7 @@ wait "$IDLE" 2>/dev/null || true
 rc=0
 wait "$CFX_PID" || rc=$?
 [ "$rc" = 0 ] || fail "chainfix exited $rc after the drain"
-if grep -Eq "ERROR: (Leak|Address)Sanitizer|runtime error:" "$T/chainfix.log"; then
+if grep -Eq "$LIB_SANITIZER_RE" "$T/chainfix.log"; then
 	fail "sanitizer report in $T/chainfix.log"
 fi
 ok "drained and exited 0"
