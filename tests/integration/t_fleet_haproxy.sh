@@ -22,9 +22,8 @@ KEYS=$T/ticket.keys
 # pid_NAME.  KEYFILE overrides the key file.
 instance() {
 	local name=$1 bport port
-	bport=$(free_port)
-	port=$(free_port)
-	py_backend "backend-$name" "$bport" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+	py_backend "backend-$name" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+	bport=$BG_PORT
 	: >"$T/$name.conf"
 	global_conf "$T/$name.conf"
 	cat >>"$T/$name.conf" <<CONF
@@ -32,15 +31,15 @@ ticket_keys = ${KEYFILE:-$KEYS}
 watch = no
 CONF
 	# One site name for the whole fleet: sessions belong to the site.
-	site_conf "$T/$name.conf" fleet "$port" "$bport"
+	site_conf "$T/$name.conf" fleet 0 "$bport"
 	chainfix_start "$name" "$T/$name.conf"
+	port=$(cfx_port fleet)
 	eval "port_$name=$port pid_$name=$CFX_PID"
 }
 instance A
 instance B
 
-HPORT=$(free_port)
-cat >"$T/haproxy.cfg" <<CFG
+cat >"$T/haproxy.cfg.in" <<CFG
 global
 	maxconn 200
 defaults
@@ -49,17 +48,37 @@ defaults
 	timeout client 60s
 	timeout server 60s
 frontend fleet
-	bind 127.0.0.1:$HPORT
+	bind 127.0.0.1:@HPORT@
 	default_backend chainfix
 backend chainfix
 	balance roundrobin
 	server a 127.0.0.1:$port_A
 	server b 127.0.0.1:$port_B
 CFG
-haproxy -c -f "$T/haproxy.cfg" >"$T/haproxy-check.log" 2>&1 ||
-    fail "haproxy rejects its configuration: $(cat "$T/haproxy-check.log")"
-bg haproxy haproxy -db -f "$T/haproxy.cfg"
-wait_port "$HPORT"
+# HAProxy does not say which port a bind on port 0 got: try ports until it
+# binds one (a port taken meanwhile is only the next try, never a clash).
+HPORT=
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	try=$((20000 + RANDOM % 30000))
+	sed "s/@HPORT@/$try/" "$T/haproxy.cfg.in" >"$T/haproxy.cfg"
+	haproxy -c -f "$T/haproxy.cfg" >"$T/haproxy-check.log" 2>&1 ||
+	    fail "haproxy rejects its configuration: $(cat "$T/haproxy-check.log")"
+	bg haproxy haproxy -db -f "$T/haproxy.cfg"
+	i=0
+	while kill -0 "$BG_PID" 2>/dev/null &&
+	    ! (exec 3<>"/dev/tcp/127.0.0.1/$try") 2>/dev/null; do
+		[ "$i" -lt 200 ] || fail "haproxy did not start"
+		sleep 0.05
+		i=$((i + 1))
+	done
+	if kill -0 "$BG_PID" 2>/dev/null; then
+		HPORT=$try
+		break
+	fi
+	grep -qi "cannot bind" "$T/haproxy.log" ||
+	    fail "haproxy exited: $(cat "$T/haproxy.log")"
+done
+[ -n "$HPORT" ] || fail "haproxy found no free port in 10 tries"
 
 session_client
 

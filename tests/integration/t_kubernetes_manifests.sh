@@ -60,27 +60,29 @@ cp "$P/leaf.key" "$E/tls/tls.key"
 cp "$P"/intermediates/*.pem "$P"/intermediates/*.der "$E/intermediates/" 2>/dev/null || true
 "$CHAINFIX" ticket-keys rotate "$E/tickets/ticket.keys" >/dev/null
 chmod -R go-rwx "$E"
-BPORT=$(free_port)
-PPORT=$(free_port)
-ADMIN=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 # (allow_root: the suite runs as root; the pod never does.)
 sed -e "s|/etc/chainfix|$E|g" \
     -e "s|^\[global\]|[global]\nallow_root = yes|" \
-    -e "s|^admin_listen = .*:8441|admin_listen = 127.0.0.1:$ADMIN|" \
-    -e "s|^listen = .*:8443|listen = 127.0.0.1:$PPORT|" \
+    -e "s|^admin_listen = .*:8441|admin_listen = 127.0.0.1:0|" \
+    -e "s|^listen = .*:8443|listen = 127.0.0.1:0|" \
     -e "s|^backend = .*|backend = 127.0.0.1:$BPORT|" \
     -e "s|^backend_sni = .*|backend_sni = localhost|" \
     -e "s|^roots = system|roots = $P/root.pem\nbackend_ca = $P/root.pem|" \
     "$BASE/chainfix.conf" >"$E/config/chainfix.conf"
-grep -q "admin_listen = 127.0.0.1:$ADMIN" "$E/config/chainfix.conf" ||
+grep -q "admin_listen = 127.0.0.1:0" "$E/config/chainfix.conf" ||
     fail "the shipped chainfix.conf has no admin_listen on 8441"
 "$CHAINFIX" configtest --no-selftest -c "$E/config/chainfix.conf" >"$T/configtest.log" 2>&1 ||
     fail "configtest refuses the shipped chainfix.conf: $(tail -5 "$T/configtest.log")"
 grep -q "warning" "$T/configtest.log" &&
     fail "the shipped chainfix.conf draws warnings: $(grep warning "$T/configtest.log")"
+grep -q "^listen = 127.0.0.1:0" "$E/config/chainfix.conf" ||
+    fail "the shipped chainfix.conf has no listen on 8443"
 chainfix_start chainfix "$E/config/chainfix.conf"
-wait_port "$ADMIN"
+ADMIN=$(cfx_admin_port)
+# The shipped configuration's one site, whatever its name.
+PPORT=$(awk '$2 == "listen" { sub(/.*:/, "", $3); print $3; exit }' "$CFX_REPORT")
 while read -r _ kind path; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN$path")
 	[ "$code" = 200 ] || fail "the $kind probe $path answers $code"

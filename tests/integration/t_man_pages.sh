@@ -26,7 +26,7 @@ done
 # Every option the usage texts list is in chainfix(8), as an mdoc flag.
 {
 	"$CHAINFIX" --help
-	for cmd in configtest bundle check; do
+	for cmd in configtest bundle check ticket-keys; do
 		"$CHAINFIX" "$cmd" --help
 	done
 } >"$T/help.txt" 2>&1
@@ -39,7 +39,7 @@ for o in $opts; do
 	n=$((n + 1))
 done
 [ "$n" -ge 15 ] || fail "only $n options found in the usage texts: $(cat "$T/help.txt")"
-for cmd in configtest bundle check; do
+for cmd in configtest bundle check ticket-keys; do
 	grep -q "^\.It Cm $cmd" "$M/chainfix.8" || fail "chainfix(8) has no entry for $cmd"
 done
 ok "chainfix(8) documents the $n options of the usage texts and every command"

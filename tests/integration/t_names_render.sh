@@ -47,8 +47,8 @@ grep -Fq -- "chain: 0 $WANT  notAfter" "$T/bundle.log" || {
 ok "bundle"
 
 # check, human and JSON
-SPORT=$(free_port)
-backend_s_server server "$SPORT" "$T/odd.pem" "$P/leaf.key" "$P/int2.pem"
+backend_s_server server "$T/odd.pem" "$P/leaf.key" "$P/int2.pem"
+SPORT=$BG_PORT
 "$CHAINFIX" check "localhost:$SPORT" --roots "$P/root.pem" \
     >"$T/check.out" 2>"$T/check.log" || true
 grep -Fxq -- "     subject:   $WANT" "$T/check.out" || {
@@ -66,15 +66,13 @@ PY
 ok "check (JSON)"
 
 # configtest, and the daemon: its log, /chains and /metrics
-BPORT=$(free_port)
-LPORT=$(free_port)
-ADMIN=$(free_port)
-py_backend backend "$BPORT" --cert "$T/odd-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$T/odd-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
-printf 'admin_listen = 127.0.0.1:%s\n\n' "$ADMIN" >>"$T/chainfix.conf"
+printf 'admin_listen = 127.0.0.1:0\n\n' >>"$T/chainfix.conf"
 cat >>"$T/chainfix.conf" <<CONF
 [odd]
-listen = 127.0.0.1:$LPORT
+listen = 127.0.0.1:0
 cert = $T/odd.pem
 key = $P/leaf.key
 intermediates = $P/intermediates
@@ -88,7 +86,7 @@ CONF
 has "$T/configtest.out" "configtest"
 
 chainfix_start chainfix "$T/chainfix.conf"
-wait_port "$ADMIN"
+ADMIN=$(cfx_admin_port)
 has "$T/chainfix.log" "the daemon's chain log"
 # The background self-test names the backend's certificate (the same one).
 wait_log "$T/chainfix.log" "backend 127\.0\.0\.1:$BPORT: .*same certificate as served"

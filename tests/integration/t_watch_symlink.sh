@@ -11,9 +11,8 @@ need /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 
 S=$T/secret
 mkdir "$S"
@@ -33,7 +32,7 @@ ln -s ..data/tls.crt "$S/tls.crt"
 ln -s ..data/tls.key "$S/tls.key"
 
 CFX_LOG_LEVEL=debug global_conf "$T/chainfix.conf"
-site_block "$T/chainfix.conf" w "$PPORT" "127.0.0.1:$BPORT" \
+site_block "$T/chainfix.conf" w 0 "127.0.0.1:$BPORT" \
     "backend_ca = $P/root.pem"
 sed -i "s|^cert = .*|cert = $S/tls.crt|; s|^key = .*|key = $S/tls.key|" \
     "$T/chainfix.conf"
@@ -58,6 +57,7 @@ wait_reloads() {
 }
 
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port w)
 [ "$(cn localhost)" = localhost ] || fail "the first certificate is not served"
 
 swap "$P/leaf2.pem" "$P/leaf2.key"

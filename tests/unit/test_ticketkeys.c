@@ -129,7 +129,7 @@ connect_with(SSL_CTX *sctx, const char *sni, int maxver,
 	assert_int_equal(SSL_CTX_set_max_proto_version(cctx, maxver), 1);
 	assert_non_null(c = SSL_new(cctx));
 	assert_non_null(s = SSL_new(sctx));
-	assert_int_equal(SSL_set_tlsext_host_name(c, sni), 1);
+	assert_int_equal(tlsctx_set_sni(c, sni), 1);
 	if (resume != NULL)
 		assert_int_equal(SSL_set_session(c, resume), 1);
 	assert_int_equal(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
