@@ -8,12 +8,12 @@ need openssl setpriv /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-backend_s_server backend "$BPORT" "$P/leaf.pem" "$P/leaf.key"
+backend_s_server backend "$P/leaf.pem" "$P/leaf.key"
+BPORT=$BG_PORT
 
 # Someone else's listener.
-BUSY=$(free_port)
-silent_backend other "$BUSY"
+silent_backend other
+BUSY=$BG_PORT
 
 global_conf "$T/busy.conf"
 site_conf "$T/busy.conf" mail "$BUSY" "$BPORT"
@@ -43,10 +43,10 @@ grep -q "error: $T/low.conf:$line: \[owa\] listen 127.0.0.1:443: cannot listen: 
 ok "port 443 without privilege: error names the line, the site and CAP_NET_BIND_SERVICE"
 
 # On reload: the same error, and the running addresses keep serving.
-OK=$(free_port)
 global_conf "$T/live.conf"
-site_conf "$T/live.conf" mail "$OK" "$BPORT"
+site_conf "$T/live.conf" mail 0 "$BPORT"
 chainfix_start chainfix "$T/live.conf"
+OK=$(cfx_port mail)
 site_conf "$T/live.conf" second "$BUSY" "$BPORT"
 kill -HUP "$CFX_PID"
 wait_log "$T/chainfix.log" "reload of .* failed: cannot listen"

@@ -7,8 +7,8 @@ need openssl ss /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 
 # timer_of PORT [WANT]: the timer ss shows on chainfix's side of a client
 # connection to PORT (an idle peer client holds it open), once it shows
@@ -18,10 +18,9 @@ py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 # done: its connections to the backend would pass for the session's.
 timer_of() {
 	local port=$1 want=${2:-} i=0 out
-	/usr/bin/python3 "$PEER" client --port "$port" --cafile "$P/root.pem" \
-	    idle 20 >/dev/null 2>&1 &
-	local cpid=$!
-	LIB_PIDS="$LIB_PIDS $cpid"
+	bg "idle-$port" /usr/bin/python3 "$PEER" client --port "$port" \
+	    --cafile "$P/root.pem" idle 20
+	local cpid=$BG_PID
 	while [ "$i" -lt 100 ]; do
 		out=$(ss -tnoH state established "( sport = :$port )" 2>/dev/null)
 		if [ -n "$want" ]; then
@@ -38,12 +37,10 @@ timer_of() {
 	echo "$out"
 }
 
-P1=$(free_port)
-P2=$(free_port)
-P3=$(free_port)
 global_conf "$T/default.conf"
-site_conf "$T/default.conf" mail "$P1" "$BPORT"
+site_conf "$T/default.conf" mail 0 "$BPORT"
 chainfix_start chainfix "$T/default.conf"
+P1=$(cfx_port mail)
 wait_log "$T/chainfix.log" "self-test: done"
 t=$(timer_of "$P1" "timer:\(keepalive,1[45]min")
 echo "$t" | grep -Eq "timer:\(keepalive,1[45]min" ||
@@ -53,8 +50,9 @@ ok "default: keepalive after 15 minutes idle"
 
 global_conf "$T/short.conf"
 sed -i 's/^\[global\]$/[global]\nclient_keepalive = 90s/' "$T/short.conf"
-site_conf "$T/short.conf" mail "$P2" "$BPORT"
+site_conf "$T/short.conf" mail 0 "$BPORT"
 chainfix_start chainfix2 "$T/short.conf"
+P2=$(cfx_port mail)
 wait_log "$T/chainfix2.log" "self-test: done"
 t=$(timer_of "$P2" "timer:\(keepalive,(1min|[0-9]+sec)")
 echo "$t" | grep -Eq "timer:\(keepalive,(1min|[0-9]+sec)" ||
@@ -64,8 +62,9 @@ ok "client_keepalive = 90s: the timer follows it"
 
 global_conf "$T/off.conf"
 sed -i 's/^\[global\]$/[global]\nclient_keepalive = 0/' "$T/off.conf"
-site_conf "$T/off.conf" mail "$P3" "$BPORT"
+site_conf "$T/off.conf" mail 0 "$BPORT"
 chainfix_start chainfix3 "$T/off.conf"
+P3=$(cfx_port mail)
 wait_log "$T/chainfix3.log" "self-test: done"
 t=$(timer_of "$P3")
 [ -n "$t" ] || fail "no connection seen"

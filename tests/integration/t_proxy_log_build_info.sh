@@ -7,16 +7,15 @@ need openssl curl
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-backend_s_server backend "$BPORT" "$P/leaf.pem" "$P/leaf.key"
-APORT=$(free_port)
-PPORT=$(free_port)
+backend_s_server backend "$P/leaf.pem" "$P/leaf.key"
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
-sed -i "s/^\[global\]\$/[global]\nadmin_listen = 127.0.0.1:$APORT/" "$T/chainfix.conf"
-site_conf "$T/chainfix.conf" mail "$PPORT" "$BPORT"
+sed -i "s/^\[global\]\$/[global]\nadmin_listen = 127.0.0.1:0/" "$T/chainfix.conf"
+site_conf "$T/chainfix.conf" mail 0 "$BPORT"
 # As under systemd with stderr redirected: JOURNAL_STREAM names another file.
 JOURNAL_STREAM=1:1 chainfix_start chainfix "$T/chainfix.conf"
-wait_port "$APORT"
+APORT=$(cfx_admin_port)
+PPORT=$(cfx_port mail)
 # A snapshot: the daemon goes on writing (its self-test) meanwhile.
 L=$T/snapshot.txt
 cp "$T/chainfix.log" "$L"

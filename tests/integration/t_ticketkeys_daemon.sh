@@ -10,9 +10,8 @@ need /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 
 session_client
 conn() {	# TAG VERSION [FROM]: one connection to chainfix
@@ -24,8 +23,9 @@ reloaded() {	# LOG N: wait for generation N
 
 # 1. Generated keys, across a reload.
 global_conf "$T/gen.conf"
-site_conf "$T/gen.conf" s "$PPORT" "$BPORT"
+site_conf "$T/gen.conf" s 0 "$BPORT"
 chainfix_start gen "$T/gen.conf"
+PPORT=$(cfx_port s)
 grep -q "session tickets: keys made in memory, a new one every 3600s" "$T/gen.log" ||
     fail "the generated keys are not announced"
 for v in 1.2 1.3; do
@@ -46,8 +46,9 @@ mkdir "$T/keys"
 "$CHAINFIX" ticket-keys rotate "$KEYS" >/dev/null
 global_conf "$T/file.conf"
 echo "ticket_keys = $KEYS" >>"$T/file.conf"
-site_conf "$T/file.conf" s "$PPORT" "$BPORT"
+site_conf "$T/file.conf" s 0 "$BPORT"
 chainfix_start file "$T/file.conf"
+PPORT=$(cfx_port s)
 grep -q "session tickets: 1 key from $KEYS" "$T/file.log" || fail "the key file is not announced"
 for v in 1.2 1.3; do
 	conn "f$v" "$v" | grep -q "reused=0" || fail "TLS $v: no first session"
