@@ -8,12 +8,12 @@ need /usr/bin/python3
 
 P=$T/pki
 "$MKPKI" --fillers 4000 "$P" >"$T/mkpki.log" 2>&1 || fail "mkpki --fillers failed"
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
-site_conf "$T/chainfix.conf" big "$PPORT" "$BPORT"
+site_conf "$T/chainfix.conf" big 0 "$BPORT"
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port big)
 L=$T/chainfix.log
 
 kill -HUP "$CFX_PID"
