@@ -16,15 +16,11 @@ chainfix_start chainfix "$T/chainfix.conf"
 
 N=$((4 * 1024 * 1024))
 for site in tls plain; do
-	port=$P_TLS
 	back=tlsb
-	if [ "$site" = plain ]; then
-		port=$P_PLAIN
-		back=plainb
-	fi
+	[ "$site" = plain ] && back=plainb
 	# The client holds back the last 64 KiB of its upload until the
 	# backend's answer and its end have come through the proxy.
-	peer client --port "$port" --cafile "$P/root.pem" early "$N" \
+	cfx_client "$site" --cafile "$P/root.pem" early "$N" \
 	    >"$T/early-$site.log" 2>&1 ||
 	    fail "$site backend: $(cat "$T/early-$site.log")"
 	grep -q "^early $N ok end=close_notify upload " "$T/early-$site.log" ||

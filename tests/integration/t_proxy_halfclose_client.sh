@@ -15,10 +15,8 @@ chainfix_start chainfix "$T/chainfix.conf"
 
 N=$((1024 * 1024))
 for site in tls plain; do
-	port=$P_TLS
-	[ "$site" = plain ] && port=$P_PLAIN
 	for how in fin notify; do
-		peer client --port "$port" --cafile "$P/root.pem" \
+		cfx_client "$site" --cafile "$P/root.pem" \
 		    halfdown "$N" "$how" >"$T/down-$site-$how.log" 2>&1 ||
 		    fail "$site backend, client half-close ($how): $(cat "$T/down-$site-$how.log")"
 		# The proxy passes the backend's end on as a close_notify.
@@ -26,7 +24,7 @@ for site in tls plain; do
 		    fail "$site backend, $how: $(cat "$T/down-$site-$how.log")"
 		ok "$site backend: request, half-close ($how), then the whole 1 MiB answer"
 	done
-	peer client --port "$port" --cafile "$P/root.pem" \
+	cfx_client "$site" --cafile "$P/root.pem" \
 	    halfup 300000 fin >"$T/up-$site.log" 2>&1 ||
 	    fail "$site backend, upload then half-close: $(cat "$T/up-$site.log")"
 	ok "$site backend: 300000 bytes and a FIN, the backend's answer comes back"

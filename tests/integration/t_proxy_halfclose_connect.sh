@@ -8,37 +8,30 @@ need /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-HOLE=$(free_port)
-B_TLS=$(free_port)
-B_SLOW=$(free_port)
-B_PLAIN=$(free_port)
-P_TLS=$(free_port)
-P_SLOW=$(free_port)
-P_PLAIN=$(free_port)
-bg hole /usr/bin/python3 "$PEER" blackhole --port "$HOLE"
-wait_log "$T/hole.log" "blackhole on $HOLE"
-py_backend tlsb "$B_TLS" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
-py_backend slowb "$B_SLOW" --cert "$P/leaf-full.pem" --key "$P/leaf.key" \
+bg hole /usr/bin/python3 "$PEER" blackhole
+bg_port hole "blackhole on "
+HOLE=$BG_PORT
+py_backend tlsb --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+B_TLS=$BG_PORT
+py_backend slowb --cert "$P/leaf-full.pem" --key "$P/leaf.key" \
     --accept-delay 2
-py_backend plainb "$B_PLAIN"
+B_SLOW=$BG_PORT
+py_backend plainb
+B_PLAIN=$BG_PORT
 global_conf "$T/chainfix.conf"
-site_block "$T/chainfix.conf" tls "$P_TLS" \
+# One certificate on three sites: an address of its own for each.
+site_block "$T/chainfix.conf" tls 127.0.0.1:0 \
     "127.0.0.1:$HOLE, 127.0.0.1:$B_TLS" "backend_ca = $P/root.pem" \
     "connect_timeout = 2"
-site_conf "$T/chainfix.conf" slow "$P_SLOW" "$B_SLOW"
-site_block "$T/chainfix.conf" plain "$P_PLAIN" \
+site_conf "$T/chainfix.conf" slow 127.0.0.2:0 "$B_SLOW"
+site_block "$T/chainfix.conf" plain 127.0.0.3:0 \
     "127.0.0.1:$HOLE, 127.0.0.1:$B_PLAIN" "backend_tls = no" \
     "connect_timeout = 2"
 chainfix_start chainfix "$T/chainfix.conf"
 
 N=100000
 for site in tls slow plain; do
-	case $site in
-	tls) port=$P_TLS ;;
-	slow) port=$P_SLOW ;;
-	plain) port=$P_PLAIN ;;
-	esac
-	peer client --port "$port" --cafile "$P/root.pem" halfup "$N" fin \
+	cfx_client "$site" --cafile "$P/root.pem" halfup "$N" fin \
 	    >"$T/up-$site.log" 2>&1 ||
 	    fail "$site: $(cat "$T/up-$site.log")"
 	grep -q "^halfup $N ok end=close_notify" "$T/up-$site.log" ||

@@ -394,17 +394,16 @@ sconn() {
 
 # tls_and_plain_sites FILE: two cfxpeer.py backends, "tlsb" (TLS) and
 # "plainb" (plain TCP), and two sites in FILE in front of them: "tls"
-# (verified against the test root) and "plain" (backend_tls = no); sets
-# $P_TLS and $P_PLAIN, their listen ports.  Needs the PKI in $P.
+# (verified against the test root) on 127.0.0.1:0 and "plain" (backend_tls
+# = no) on 127.0.0.2:0; reach them with cfx_client tls / cfx_client plain
+# once chainfix runs.  Needs the PKI in $P.
 tls_and_plain_sites() {
 	local file=$1 b_tls b_plain
-	b_tls=$(free_port)
-	b_plain=$(free_port)
-	P_TLS=$(free_port)
-	P_PLAIN=$(free_port)
-	py_backend tlsb "$b_tls" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
-	py_backend plainb "$b_plain"
-	site_conf "$file" tls "$P_TLS" "$b_tls"
-	site_block "$file" plain "$P_PLAIN" "127.0.0.1:$b_plain" \
+	py_backend tlsb --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+	b_tls=$BG_PORT
+	py_backend plainb
+	b_plain=$BG_PORT
+	site_conf "$file" tls 127.0.0.1:0 "$b_tls"
+	site_block "$file" plain 127.0.0.2:0 "127.0.0.1:$b_plain" \
 	    "backend_tls = no"
 }
