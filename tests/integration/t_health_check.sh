@@ -10,12 +10,13 @@ need curl /usr/bin/python3
 mkpki "$T/pki"
 P=$T/pki
 
-# https_health NAME PORT: an HTTPS server answering GET /owa/healthcheck.htm
-# with the status code in $T/NAME.status (and 404 elsewhere).
+# https_health NAME: an HTTPS server on a port of 127.0.0.1 answering GET
+# /owa/healthcheck.htm with the status code in $T/NAME.status (and 404
+# elsewhere); sets $BG_PORT.
 https_health() {
 	echo 200 >"$T/$1.status"
 	bg "$1" /usr/bin/python3 -c 'import http.server, socketserver, ssl, sys
-status, port, cert, key = sys.argv[1:5]
+status, cert, key = sys.argv[1:4]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         code = int(open(status).read()) if self.path == "/owa/healthcheck.htm" else 404
@@ -27,29 +28,32 @@ class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
-s = S(("127.0.0.1", int(port)), H)
+s = S(("127.0.0.1", 0), H)
 s.socket = ctx.wrap_socket(s.socket, server_side=True)
-s.serve_forever()' "$T/$1.status" "$2" "$P/leaf-full.pem" "$P/leaf.key"
-	wait_port "$2"
+print("listening on", s.server_address[1], flush=True)
+s.serve_forever()' "$T/$1.status" "$P/leaf-full.pem" "$P/leaf.key"
+	bg_port "$1" "listening on "
 }
 
-A=$(free_port); https_health exch1 "$A"
-B=$(free_port); https_health exch2 "$B"
-HUNG=$(free_port); silent_backend hung "$HUNG"
-APORT=$(free_port)
+https_health exch1
+A=$BG_PORT
+https_health exch2
+B=$BG_PORT
+silent_backend hung
+HUNG=$BG_PORT
 
 # debug: each check's result is logged, so the test can wait for checks.
 CFX_LOG_LEVEL=debug global_conf "$T/chainfix.conf"
-sed -i "s/^\[global\]\$/[global]\nadmin_listen = 127.0.0.1:$APORT/" "$T/chainfix.conf"
-site_block "$T/chainfix.conf" owa "$(free_port)" "127.0.0.1:$A, 127.0.0.1:$B" \
+sed -i "s/^\[global\]\$/[global]\nadmin_listen = 127.0.0.1:0/" "$T/chainfix.conf"
+site_block "$T/chainfix.conf" owa 127.0.0.1:0 "127.0.0.1:$A, 127.0.0.1:$B" \
     "backend_ca = $P/root.pem" "backend_check = GET /owa/healthcheck.htm" \
     "backend_check_interval = 1s"
-site_block "$T/chainfix.conf" eas "$(free_port)" "127.0.0.1:$HUNG" \
+site_block "$T/chainfix.conf" eas 127.0.0.2:0 "127.0.0.1:$HUNG" \
     "backend_ca = $P/root.pem" "backend_check = tls" \
     "backend_check_interval = 1s" "handshake_timeout = 1"
 chainfix_start chainfix "$T/chainfix.conf"
 L=$T/chainfix.log
-wait_port "$APORT"
+APORT=$(cfx_admin_port)
 
 # up SITE BACKEND: its chainfix_backend_up value.
 up() {
