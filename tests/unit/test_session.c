@@ -51,6 +51,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "session.h"
+#include "tlsctx.h"
 #include "testpki.h"
 
 #define REQUEST		"hello, backend\n"
@@ -222,7 +223,7 @@ client_main(void *arg)
 	if ((ssl = SSL_new(F.client)) == NULL)
 		goto out;
 	if (SSL_set_fd(ssl, c->fd) != 1 ||
-	    SSL_set_tlsext_host_name(ssl, "localhost") != 1 ||
+	    tlsctx_set_sni(ssl, "localhost") != 1 ||
 	    SSL_connect(ssl) != 1 ||
 	    SSL_write(ssl, REQUEST, (int)strlen(REQUEST)) !=
 	    (int)strlen(REQUEST))
