@@ -1,6 +1,6 @@
 /*
- * admin.c: the admin HTTP endpoint (/healthz, /metrics, /chains) on
- * libevent's evhttp.
+ * admin.c: the admin HTTP endpoint (/healthz, /readyz, /metrics, /chains)
+ * on libevent's evhttp.
  *
  * Every request is answered on the main event_base, the thread that also
  * swaps configurations on reload, so the sites from ops->site() cannot
@@ -259,6 +259,44 @@ admin_render_metrics(struct admin *a, struct evbuffer *out)
 	return 0;
 }
 
+/*
+ * /readyz: ready (1) while not draining and every site has its chain and at
+ * least one backend the health state (active checks, or what sessions saw)
+ * lets new sessions use.  Otherwise 0, each reason on a line of its own,
+ * so a load balancer's log or `kubectl describe pod` says what is wrong.
+ * -1 on out of memory.  /healthz stays liveness: it does not look at the
+ * backends, so a backend outage never gets the proxy restarted.
+ */
+static int
+admin_render_ready(struct admin *a, struct evbuffer *out)
+{
+	struct admin_site site;
+	char why[1024];
+	size_t i;
+	int ready = 1;
+
+	if (admin_draining(a)) {
+		if (evbuffer_add_printf(out, "not ready: draining\n") < 0)
+			return -1;
+		ready = 0;
+	}
+	for (i = 0; admin_site(a, i, &site) == 0; i++) {
+		why[0] = '\0';
+		if (site.chain == NULL)
+			snprintf(why, sizeof(why), "site %s: no certificate "
+			    "chain", site.name);
+		else if (site.health == NULL ||
+		    health_site_up(site.health, why, sizeof(why)))
+			continue;
+		if (evbuffer_add_printf(out, "not ready: %s\n", why) < 0)
+			return -1;
+		ready = 0;
+	}
+	if (ready && evbuffer_add_printf(out, "ready\n") < 0)
+		return -1;
+	return ready;
+}
+
 static int
 admin_render_cert(struct evbuffer *out, const struct chain_cert *cc,
     size_t depth)
@@ -368,8 +406,8 @@ admin_request(struct evhttp_request *req, void *arg)
 	if (path == NULL || *path == '\0')
 		path = "/";
 
-	if (strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0 &&
-	    strcmp(path, "/chains") != 0) {
+	if (strcmp(path, "/healthz") != 0 && strcmp(path, "/readyz") != 0 &&
+	    strcmp(path, "/metrics") != 0 && strcmp(path, "/chains") != 0) {
 		evbuffer_add_printf(body, "not found\n");
 		admin_reply(req, HTTP_NOTFOUND, "Not Found",
 		    "text/plain; charset=utf-8", body);
@@ -395,6 +433,19 @@ admin_request(struct evhttp_request *req, void *arg)
 			admin_reply(req, HTTP_OK, "OK",
 			    "text/plain; charset=utf-8", body);
 		}
+		goto done;
+	}
+
+	if (strcmp(path, "/readyz") == 0) {
+		if ((r = admin_render_ready(a, body)) == 1)
+			admin_reply(req, HTTP_OK, "OK",
+			    "text/plain; charset=utf-8", body);
+		else if (r == 0)
+			admin_reply(req, HTTP_SERVUNAVAIL,
+			    "Service Unavailable", "text/plain; charset=utf-8",
+			    body);
+		else
+			evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		goto done;
 	}
 
@@ -547,11 +598,11 @@ admin_start(struct event_base *base, const struct config_hostport *listen,
 			a->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
 	if (listen->port == 0)
-		log_info("admin endpoint on %s (port %u): /healthz /metrics "
-		    "/chains", admin_text(listen), (unsigned)a->port);
+		log_info("admin endpoint on %s (port %u): /healthz /readyz "
+		    "/metrics /chains", admin_text(listen), (unsigned)a->port);
 	else
-		log_info("admin endpoint on %s: /healthz /metrics /chains",
-		    admin_text(listen));
+		log_info("admin endpoint on %s: /healthz /readyz /metrics "
+		    "/chains", admin_text(listen));
 	return a;
 err:
 	admin_free(a);

@@ -6,7 +6,8 @@
 # capabilities dropped, resources, probes, no subPath, grace period >
 # shutdown_timeout, ...).  A broken copy must fail the same check.  Then the
 # shipped chainfix.conf runs in the real daemon, its mounts replaced by
-# local directories: configtest accepts it and every probe path answers 200.
+# local directories (and its Exchange health page check by a TLS check of
+# the test backend): configtest accepts it and every probe answers 200.
 . "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
 need kubectl node npm
 BASE=$CHAINFIX_TEST_ROOT/../deploy/kubernetes
@@ -69,6 +70,7 @@ sed -e "s|/etc/chainfix|$E|g" \
     -e "s|^listen = .*:8443|listen = 127.0.0.1:0|" \
     -e "s|^backend = .*|backend = 127.0.0.1:$BPORT|" \
     -e "s|^backend_sni = .*|backend_sni = localhost|" \
+    -e "s|^backend_check = .*|backend_check = tls|" \
     -e "s|^roots = system|roots = $P/root.pem\nbackend_ca = $P/root.pem|" \
     "$BASE/chainfix.conf" >"$E/config/chainfix.conf"
 grep -q "admin_listen = 127.0.0.1:0" "$E/config/chainfix.conf" ||

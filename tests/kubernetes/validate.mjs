@@ -170,8 +170,7 @@ for (const [kind, probe] of [["readiness", c.readinessProbe], ["liveness", c.liv
   console.log(`probe ${kind} ${probe.httpGet.path}`);
 }
 if (c.livenessProbe?.httpGet?.path !== "/healthz") bad("liveness is not /healthz");
-if (!["/readyz", "/healthz"].includes(c.readinessProbe?.httpGet?.path))
-  bad("readiness is neither /readyz nor /healthz");
+if (c.readinessProbe?.httpGet?.path !== "/readyz") bad("readiness is not /readyz");
 
 // The drain fits in the grace period, with the preStop pause before it.
 const shutdown = secs(global.shutdown_timeout ?? "30s");

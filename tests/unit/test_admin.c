@@ -33,6 +33,8 @@
 
 #include "admin.h"
 #include "chain.h"
+#include "config.h"
+#include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "testpki.h"
@@ -355,6 +357,87 @@ test_healthz(void **state)
 	http_get(f, "GET", "/healthz?verbose=1", &r);
 	assert_int_equal(r.status, 200);
 	response_free(&r);
+}
+
+/*
+ * /readyz: ready while serving and every site has its chain and a usable
+ * backend; otherwise 503 with one line per reason.  /healthz (liveness)
+ * ignores the backends.
+ */
+static void
+test_readyz(void **state)
+{
+	struct fixture *f = *state;
+	struct config_hostport be = { (char *)(uintptr_t)"127.0.0.1", 9,
+	    (char *)(uintptr_t)"127.0.0.1:9" };
+	struct config_site cs;
+	struct health_site *hs;
+	struct response r;
+
+	memset(&cs, 0, sizeof(cs));
+	cs.name = (char *)(uintptr_t)"mail";
+	cs.backends = &be;
+	cs.nbackends = 1;
+	cs.backend_retry = 3600;
+	assert_non_null(hs = health_site_new(&cs));
+	f->sites[0].health = hs;
+	f->nsites = 2;		/* without "nochain" */
+	assert_int_equal(start(f, "127.0.0.1"), 0);
+
+	http_get(f, "GET", "/readyz", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "ready\n");
+	response_free(&r);
+
+	/* Every backend of a site down (an active check failed). */
+	testpki_capture_start();
+	health_checked(hs, 0, 0, "connection refused");
+	free(testpki_capture_end());
+	http_get(f, "GET", "/readyz", &r);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body, "not ready: site mail: every backend is "
+	    "down: 127.0.0.1:9\n");
+	response_free(&r);
+	http_get(f, "GET", "/healthz", &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+
+	/* Draining too, and a site without its chain: every reason. */
+	atomic_store(&f->draining, 1);
+	f->nsites = 3;
+	http_get(f, "GET", "/readyz", &r);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body, "not ready: draining\n"
+	    "not ready: site mail: every backend is down: 127.0.0.1:9\n"
+	    "not ready: site nochain: no certificate chain\n");
+	response_free(&r);
+
+	/* The backend answers a check again: ready once serving. */
+	atomic_store(&f->draining, 0);
+	f->nsites = 2;
+	testpki_capture_start();
+	health_checked(hs, 0, 1, NULL);
+	free(testpki_capture_end());
+	http_get(f, "HEAD", "/readyz", &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+
+	/* Passive: a session could not connect; skipped for backend_retry. */
+	testpki_capture_start();
+	health_failed(hs, 0, "connect: connection refused");
+	free(testpki_capture_end());
+	http_get(f, "GET", "/readyz", &r);
+	assert_int_equal(r.status, 503);
+	response_free(&r);
+	health_ok(hs, 0);
+	http_get(f, "GET", "/readyz", &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+
+	stop(f);
+	f->sites[0].health = NULL;
+	f->nsites = 3;
+	health_site_free(hs);
 }
 
 static void
@@ -704,6 +787,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_healthz, reset),
+		cmocka_unit_test_teardown(test_readyz, reset),
 		cmocka_unit_test_teardown(test_errors, reset),
 		cmocka_unit_test_teardown(test_metrics, reset),
 		cmocka_unit_test_teardown(test_chains, reset),
