@@ -76,6 +76,18 @@ int certload_file(const char *path, const char *password,
     struct certload_set *set, EVP_PKEY **key);
 
 /*
+ * certload_mem(buf, len, source, set, why, whylen):
+ * Add every certificate in buf (PEM, DER or PKCS#7, read as certload_file()
+ * reads them, with no password; keys are ignored) to set, remembered as
+ * coming from source.
+ * For data that arrives over the network (an AIA answer).  Returns the
+ * number of certificates found, or -1 with a reason in why; nothing is
+ * logged.
+ */
+int certload_mem(const unsigned char *buf, size_t len, const char *source,
+    struct certload_set *set, char *why, size_t whylen);
+
+/*
  * certload_key(path, password, key):
  * Read the private key in path into *key (owned by the caller).
  * Returns 0, or -1 (logged: unreadable, no key, wrong password).

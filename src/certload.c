@@ -650,6 +650,27 @@ certload_der(const unsigned char *buf, size_t len, const char *password,
 	return -1;
 }
 
+/* The contents of a file (or an answer), PEM or DER: found, or -1. */
+static int
+certload_buf(const unsigned char *buf, size_t len, const char *password,
+    struct certload_set *set, EVP_PKEY **key, const char *source,
+    const char *what, char *why, size_t whylen)
+{
+	int found = 0, r;
+
+	if (memmem(buf, len, "-----BEGIN ", 11) != NULL)
+		r = certload_pem(buf, len, password, set, key, source, &found,
+		    why, whylen);
+	else
+		r = certload_der(buf, len, password, set, key, source, &found,
+		    why, whylen);
+	if (r == 0 && found == 0) {
+		snprintf(why, whylen, "no certificate in %s", what);
+		r = -1;
+	}
+	return r == 0 ? found : -1;
+}
+
 /* certload_file() without the logging: 0 or more found, or -1 and why. */
 static int
 certload_file_why(const char *path, const char *password,
@@ -659,26 +680,18 @@ certload_file_why(const char *path, const char *password,
 	struct stat st;
 	unsigned char *buf;
 	size_t len;
-	int found = 0, r;
+	int r;
 
 	if ((buf = certload_slurp(path, &len, &st, why, whylen)) == NULL)
 		return -1;
-	if (memmem(buf, len, "-----BEGIN ", 11) != NULL)
-		r = certload_pem(buf, len, password, set, key, path, &found,
-		    why, whylen);
-	else
-		r = certload_der(buf, len, password, set, key, path, &found,
-		    why, whylen);
+	r = certload_buf(buf, len, password, set, key, path, "the file", why,
+	    whylen);
 	OPENSSL_cleanse(buf, len);	/* it may have held a key */
 	free(buf);
-	if (r == 0 && found == 0) {
-		snprintf(why, whylen, "no certificate in the file");
-		r = -1;
-	}
-	if (r == 0 && key != NULL && had == NULL && *key != NULL)
+	if (r >= 0 && key != NULL && had == NULL && *key != NULL)
 		(void)file_warn_exposed(path, &st, "file with a private key",
 		    1);
-	return r == 0 ? found : -1;
+	return r;
 }
 
 int
@@ -692,6 +705,22 @@ certload_file(const char *path, const char *password,
 	    sizeof(why))) == -1)
 		log_errx("%s: %s", path, why);
 	return r;
+}
+
+int
+certload_mem(const unsigned char *buf, size_t len, const char *source,
+    struct certload_set *set, char *why, size_t whylen)
+{
+	if (len == 0) {
+		snprintf(why, whylen, "empty");
+		return -1;
+	}
+	if (len > CERTLOAD_MAXFILE || len > INT_MAX) {
+		snprintf(why, whylen, "too large (%zu bytes)", len);
+		return -1;
+	}
+	return certload_buf(buf, len, NULL, set, NULL, source, "it", why,
+	    whylen);
 }
 
 int

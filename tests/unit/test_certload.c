@@ -782,6 +782,66 @@ test_damaged(void **state)
 	free(dst);
 }
 
+/* certload_mem(): what an AIA answer may be, from memory, never logged. */
+static void
+test_mem(void **state)
+{
+	X509 *certs[] = { P->int2, P->int1, NULL };
+	struct certload_set *s = certload_set_new();
+	unsigned char *der = NULL, *buf;
+	char why[256], *path = tf("mem.p7c"), *log;
+	size_t len;
+	FILE *f;
+	BIO *b;
+	int dlen;
+
+	(void)state;
+	/* DER certificate. */
+	assert_true((dlen = i2d_X509(P->int2, &der)) > 0);
+	testpki_capture_start();
+	assert_int_equal(certload_mem(der, (size_t)dlen, "http://x/int2.cer",
+	    s, why, sizeof(why)), 1);
+	log = testpki_capture_end();
+	assert_string_equal(log, "");
+	free(log);
+	assert_true(has(s, P->int2));
+	assert_string_equal(certload_set_source(s, 0), "http://x/int2.cer");
+	/* Truncated DER: a reason, no certificate. */
+	assert_int_equal(certload_mem(der, (size_t)dlen / 2, "t", s, why,
+	    sizeof(why)), -1);
+	assert_contains(why, "not a certificate, PKCS#7");
+	OPENSSL_free(der);
+
+	/* PEM. */
+	assert_non_null(b = BIO_new(BIO_s_mem()));
+	assert_int_equal(PEM_write_bio_X509(b, P->int1), 1);
+	len = (size_t)BIO_get_mem_data(b, (char **)&buf);
+	assert_int_equal(certload_mem(buf, len, "p", s, why, sizeof(why)), 1);
+	assert_true(has(s, P->int1));
+	BIO_free(b);
+
+	/* PKCS#7 (DER), as CAs publish .p7c files. */
+	testpki_write_p7(path, certs, 0);
+	assert_non_null(f = fopen(path, "rb"));
+	assert_non_null(buf = malloc(65536));
+	len = fread(buf, 1, 65536, f);
+	fclose(f);
+	certload_set_free(s);
+	s = certload_set_new();
+	assert_int_equal(certload_mem(buf, len, "p7", s, why, sizeof(why)), 2);
+	assert_int_equal(certload_set_count(s), 2);
+
+	/* Nothing, or an HTML error page. */
+	assert_int_equal(certload_mem(buf, 0, "e", s, why, sizeof(why)), -1);
+	assert_contains(why, "empty");
+	memcpy(buf, "<html>-----BEGIN nothing", 24);
+	assert_int_equal(certload_mem(buf, 24, "h", s, why, sizeof(why)), -1);
+	assert_int_equal(ERR_peek_error(), 0);
+	free(buf);
+	free(path);
+	certload_set_free(s);
+}
+
 int
 main(void)
 {
@@ -798,6 +858,7 @@ main(void)
 		cmocka_unit_test(test_not_regular),
 		cmocka_unit_test(test_p7_no_content),
 		cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_mem),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
