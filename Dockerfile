@@ -43,6 +43,9 @@ RUN apt-get update \
 
 COPY --from=build /build/chainfix /usr/bin/chainfix
 COPY conf/chainfix.conf /usr/share/chainfix/chainfix.conf.example
+# The public intermediates and Android root stores (data/PROVENANCE.md), where
+# the binary looks for them: /usr/share/chainfix beside /usr/bin/chainfix.
+COPY data/ /usr/share/chainfix/
 COPY docker/entrypoint.sh /usr/bin/chainfix-entrypoint
 
 # Numeric, so `runAsNonRoot` checks (Kubernetes) can see it is not root.

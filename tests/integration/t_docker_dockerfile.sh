@@ -3,7 +3,8 @@
 # without a container engine: a multi-stage build on Debian 12 slim, a
 # runtime stage that installs no compiler or -dev package but every library
 # the built binary links, a non-root user, /etc/chainfix as a volume, SIGTERM
-# as the stop signal, a HEALTHCHECK and the entrypoint script.
+# as the stop signal, a HEALTHCHECK, the entrypoint script and the shipped
+# data (public intermediates, Android stores) where the binary finds it.
 . "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
 
 need readelf dpkg awk
@@ -81,13 +82,18 @@ grep -q '^COPY docker/entrypoint.sh /usr/bin/chainfix-entrypoint' "$T/runtime" |
     fail "the entrypoint script is not copied"
 [ -x "$TOP/docker/entrypoint.sh" ] || fail "docker/entrypoint.sh is not executable"
 [ -f "$TOP/conf/chainfix.conf" ] || fail "conf/chainfix.conf is missing"
+# The shipped data goes where the binary looks: PREFIX/share/chainfix.
+grep -Eq '^COPY data/? /usr/share/chainfix/?$' "$T/runtime" ||
+    fail "the runtime does not copy data/ to /usr/share/chainfix"
+[ -f "$TOP/data/int-bundle.crt" ] && [ -f "$TOP/data/LICENSE" ] ||
+    fail "data/ lacks the public intermediates or their licence"
 if [ -f "$TOP/.dockerignore" ]; then
-	for p in src include conf docker CMakeLists.txt; do
+	for p in src include conf docker data CMakeLists.txt; do
 		if grep -Eqx "$p(/.*)?|/$p" "$TOP/.dockerignore"; then
 			fail ".dockerignore excludes $p, which the build needs"
 		fi
 	done
 fi
-ok "copied files exist; .dockerignore keeps the sources"
+ok "copied files exist; .dockerignore keeps the sources and data/"
 
 pass
