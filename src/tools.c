@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 
@@ -20,6 +18,7 @@
 #include "selftest.h"
 #include "ticketkeys.h"
 #include "tools.h"
+#include "writefile.h"
 
 static const char tools_bundle_usage[] =
 "usage: chainfix bundle --cert FILE [--key FILE] [--password-file FILE]\n"
@@ -65,71 +64,25 @@ tools_print_chain(FILE *f, const struct chain *c, const char *indent)
 }
 
 /*
- * Write the served chain to path atomically: a temporary file in the same
- * directory, flushed and renamed over path, so a reader (or a server
- * reloading) never sees half a bundle.
+ * Write the served chain to path atomically (writefile.h): a reader, or a
+ * server reloading, never sees half a bundle.
  */
 static int
 tools_write_atomic(const struct chain *c, const char *path)
 {
-	char *tmp = NULL;
-	BIO *bio = NULL;
-	FILE *f = NULL;
-	int fd = -1;
+	BIO *bio;
+	char *data;
+	long len;
+	int rc = -1;
 
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-		tmp = NULL;
-		log_errx("%s: out of memory", path);
-		goto err;
-	}
-	if ((fd = mkstemp(tmp)) == -1) {
-		log_err("%s: cannot create temporary file", tmp);
-		goto err;
-	}
-	if (fchmod(fd, 0644) == -1) {
-		log_err("%s: chmod", tmp);
-		goto err;
-	}
-	if ((f = fdopen(fd, "w")) == NULL) {
-		log_err("%s", tmp);
-		goto err;
-	}
-	fd = -1;		/* now owned by f */
-	if ((bio = BIO_new_fp(f, BIO_NOCLOSE)) == NULL ||
-	    chain_write_pem(c, bio) == -1 || BIO_flush(bio) != 1) {
-		log_ssl(LOG_LEVEL_ERR, "%s: cannot write the bundle", tmp);
-		goto err;
-	}
+	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
+	    chain_write_pem(c, bio) == -1 ||
+	    (len = BIO_get_mem_data(bio, &data)) <= 0)
+		log_ssl(LOG_LEVEL_ERR, "%s: cannot write the bundle", path);
+	else
+		rc = writefile_atomic(path, data, (size_t)len, 0644);
 	BIO_free(bio);
-	bio = NULL;
-	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
-		log_err("%s: write", tmp);
-		goto err;
-	}
-	if (fclose(f) == EOF) {
-		f = NULL;
-		log_err("%s: write", tmp);
-		goto err;
-	}
-	f = NULL;
-	if (rename(tmp, path) == -1) {
-		log_err("rename %s to %s", tmp, path);
-		goto err;
-	}
-	free(tmp);
-	return 0;
-
-err:
-	BIO_free(bio);
-	if (f != NULL)
-		fclose(f);
-	if (fd != -1)
-		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
-	return -1;
+	return rc;
 }
 
 static int
