@@ -53,11 +53,11 @@ echo "=== fuzz smoke (libFuzzer, clang): parsers of administrator-supplied files
 CC=clang cmake -S . -B build-fuzz -DCHAINFIX_FUZZ=ON -DCHAINFIX_TESTS=OFF \
     >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_certload fuzz_config \
-    fuzz_ticketkeys fuzz_check
+    fuzz_ticketkeys fuzz_check fuzz_corpus
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 build/tests/chainfix-mkpki "$corpus/pki" >/dev/null
-mkdir "$corpus/certs" "$corpus/conf" "$corpus/keys"
+mkdir "$corpus/certs" "$corpus/conf" "$corpus/keys" "$corpus/intermediates"
 find "$corpus/pki" -type f -exec cp -t "$corpus/certs" {} + 2>/dev/null || true
 # Committed seeds: inputs that once crashed a loader (tests/fuzz/corpus/).
 cp tests/fuzz/corpus/certload/* "$corpus/certs/"
@@ -67,7 +67,12 @@ build/chainfix ticket-keys rotate "$corpus/keys/two" >/dev/null
 head -c 80 /dev/urandom >"$corpus/keys/nginx80"
 head -c 48 /dev/urandom >"$corpus/keys/nginx48"
 bash tests/fuzz/check_seeds.sh "$corpus/pki" "$corpus/chains"
-for f in certload:certs config:conf ticketkeys:keys check:chains; do
+# Seeds for the corpus parser: a PEM bundle and a CSV report.
+cat "$corpus/pki/int1.pem" "$corpus/pki/int2.pem" >"$corpus/intermediates/bundle.pem"
+{ echo '"CA Owner","PEM Info"'; printf '"x","'"'"; cat "$corpus/pki/int1.pem"; echo "'\""; } \
+    >"$corpus/intermediates/report.csv"
+for f in certload:certs config:conf ticketkeys:keys check:chains \
+    corpus:intermediates; do
 	build-fuzz/tests/fuzz/fuzz_${f%%:*} -max_total_time=30 -close_fd_mask=2 \
 	    "$corpus/${f#*:}" 2>&1 | tail -n 1
 done
@@ -81,4 +86,4 @@ for log in build/ctest.log build-asan/ctest.log build-clang/ctest.log \
 	total=$((total + n - s))
 	skipped=$((skipped + s))
 done
-echo "all: $((total + 4)) passed, 0 failed, $skipped skipped"
+echo "all: $((total + 5)) passed, 0 failed, $skipped skipped"

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "check.h"
+#include "corpus.h"
 #include "log.h"
 #include "proxy.h"
 #include "ticketkeys.h"
@@ -33,6 +34,10 @@ static const char usage_text[] =
 "       chainfix ticket-keys rotate FILE [--keep N]\n"
 "                                        put a fresh session ticket key first in FILE\n"
 "                                        (ticket_keys), keep the N newest\n"
+"       chainfix intermediates update [--from URL|FILE] [--out FILE] [--ca FILE]\n"
+"                                     [--timeout SECONDS]\n"
+"       chainfix intermediates status\n"
+"                                        refresh (or show) the public intermediates\n"
 "       chainfix --version | --help\n"
 "\n"
 "  -c, --config FILE     the configuration file (chainfix.conf(5))\n"
@@ -135,6 +140,8 @@ main(int argc, char **argv)
 		return check_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "ticket-keys") == 0)
 		return ticketkeys_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "intermediates") == 0)
+		return corpus_main(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return main_daemon(argc, argv);
 	fprintf(stderr, "chainfix: unknown command or option '%s'\n\n", cmd);

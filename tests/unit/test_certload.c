@@ -101,17 +101,6 @@ loadkey(const char *path, const char *pw, EVP_PKEY **key, char **log)
 	return r;
 }
 
-static int
-has(const struct certload_set *set, X509 *x)
-{
-	size_t i;
-
-	for (i = 0; i < certload_set_count(set); i++)
-		if (X509_cmp(certload_set_cert(set, i), x) == 0)
-			return 1;
-	return 0;
-}
-
 static void
 test_set(void **state)
 {
@@ -206,9 +195,9 @@ test_pem(void **state)
 		free(p7);
 	}
 	assert_int_equal(load(p, NULL, s, NULL, NULL), 3);
-	assert_true(has(s, P->root));
-	assert_true(has(s, P->int1));
-	assert_true(has(s, P->int2));
+	assert_true(testpki_set_has(s, P->root));
+	assert_true(testpki_set_has(s, P->int1));
+	assert_true(testpki_set_has(s, P->int2));
 	certload_set_free(s);
 
 	/* A PKCS#7 under a CERTIFICATE header, CRLF line endings and text
@@ -249,7 +238,7 @@ test_pem(void **state)
 		free(pem);
 		s = certload_set_new();
 		assert_int_equal(load(p, NULL, s, NULL, NULL), 2);
-		assert_true(has(s, P->int1) && has(s, P->int2));
+		assert_true(testpki_set_has(s, P->int1) && testpki_set_has(s, P->int2));
 		certload_set_free(s);
 		free(p7);
 	}
@@ -288,7 +277,7 @@ test_der_p7(void **state)
 	(void)state;
 	testpki_write_der(p, P->int2);
 	assert_int_equal(load(p, NULL, s, NULL, NULL), 1);
-	assert_true(has(s, P->int2));
+	assert_true(testpki_set_has(s, P->int2));
 	testpki_write_p7(p, certs, 0);
 	assert_int_equal(load(p, NULL, s, NULL, NULL), 2);
 	assert_int_equal(certload_set_count(s), 2);
@@ -323,8 +312,8 @@ test_pkcs12(void **state)
 	(void)state;
 	assert_int_equal(load(p, "secret", s, &key, NULL), 4);
 	assert_int_equal(EVP_PKEY_eq(key, P->leaf_key), 1);
-	assert_true(has(s, P->root) && has(s, P->int1) && has(s, P->int2) &&
-	    has(s, P->leaf));
+	assert_true(testpki_set_has(s, P->root) && testpki_set_has(s, P->int1) && testpki_set_has(s, P->int2) &&
+	    testpki_set_has(s, P->leaf));
 	EVP_PKEY_free(key);
 	key = NULL;
 	assert_int_equal(load(p, "Secret", s, &key, &log), -1);
@@ -384,7 +373,7 @@ test_pkcs12_legacy(void **state)
 	assert_contains(log, "legacy provider");
 	free(log);
 	assert_int_equal(EVP_PKEY_eq(k, P->leaf_key), 1);
-	assert_true(has(s, P->leaf) && has(s, P->int1) && has(s, P->int2));
+	assert_true(testpki_set_has(s, P->leaf) && testpki_set_has(s, P->int1) && testpki_set_has(s, P->int2));
 	EVP_PKEY_free(k);
 	certload_set_free(s);
 	free(p);
@@ -455,9 +444,9 @@ test_dir(void **state)
 	assert_contains(log, "warning: ");
 	assert_contains(log, "README.txt: not a certificate");
 	assert_contains(log, "skipped");
-	assert_true(has(s, P->int1_cross) && has(s, P->int2) &&
-	    has(s, P->int1_decoy) && has(s, P->int1_expired) &&
-	    has(s, P->int1));
+	assert_true(testpki_set_has(s, P->int1_cross) && testpki_set_has(s, P->int2) &&
+	    testpki_set_has(s, P->int1_decoy) && testpki_set_has(s, P->int1_expired) &&
+	    testpki_set_has(s, P->int1));
 	free(log);
 	/* Again: all duplicates, none added. */
 	testpki_capture_start();
@@ -573,7 +562,7 @@ skipped_in_dir(struct certload_set *s, const char *name, const char *bad,
 	assert_int_equal(certload_dir(d, s), 1);
 	log = testpki_capture_end();
 	assert_contains(log, want);
-	assert_true(has(s, P->int2));
+	assert_true(testpki_set_has(s, P->int2));
 	assert_int_equal(ERR_peek_error(), 0);
 	free(log);
 	free(d);
@@ -804,7 +793,7 @@ test_mem(void **state)
 	log = testpki_capture_end();
 	assert_string_equal(log, "");
 	free(log);
-	assert_true(has(s, P->int2));
+	assert_true(testpki_set_has(s, P->int2));
 	assert_string_equal(certload_set_source(s, 0), "http://x/int2.cer");
 	/* Truncated DER: a reason, no certificate. */
 	assert_int_equal(certload_mem(der, (size_t)dlen / 2, "t", s, why,
@@ -817,7 +806,7 @@ test_mem(void **state)
 	assert_int_equal(PEM_write_bio_X509(b, P->int1), 1);
 	len = (size_t)BIO_get_mem_data(b, (char **)&buf);
 	assert_int_equal(certload_mem(buf, len, "p", s, why, sizeof(why)), 1);
-	assert_true(has(s, P->int1));
+	assert_true(testpki_set_has(s, P->int1));
 	BIO_free(b);
 
 	/* PKCS#7 (DER), as CAs publish .p7c files. */

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "certload.h"
 #include "testpki.h"
 
 static void testpki_die(const char *, ...)
@@ -718,4 +719,15 @@ testpki_write_fillers(const struct testpki *p, const char *dir, size_t n)
 	}
 	X509_free(ca);
 	EVP_PKEY_free(k);
+}
+
+int
+testpki_set_has(const struct certload_set *set, X509 *x)
+{
+	size_t i;
+
+	for (i = 0; i < certload_set_count(set); i++)
+		if (X509_cmp(certload_set_cert(set, i), x) == 0)
+			return 1;
+	return 0;
 }

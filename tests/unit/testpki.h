@@ -126,6 +126,10 @@ char *testpki_capture_end(void);
 int testpki_openssl_verify(const char *root, const char *untrusted,
     const char *leaf);
 
+/* testpki_set_has(set, x): 1 if set holds a certificate equal to x. */
+struct certload_set;
+int testpki_set_has(const struct certload_set *set, X509 *x);
+
 /*
  * testpki_x509_verify(root, untrusted, leaf): the same with
  * X509_verify_cert(): only root trusted, only untrusted (NULL-terminated,
