@@ -29,6 +29,7 @@
 #include "corpus.h"
 #include "datadir.h"
 #include "fetch.h"
+#include "file.h"
 #include "log.h"
 #include "writefile.h"
 
@@ -343,16 +344,16 @@ static unsigned char *
 corpus_read_local(const char *path, size_t *len)
 {
 	unsigned char *buf = NULL;
+	char why[256];
 	struct stat st;
 	FILE *f;
 
-	if ((f = fopen(path, "rb")) == NULL) {
-		log_err("%s", path);
+	if ((f = file_fopen(path, &st, why, sizeof(why))) == NULL) {
+		log_errx("%s: %s", path, why);
 		return NULL;
 	}
-	if (fstat(fileno(f), &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > CORPUS_MAX_DOWNLOAD) {
-		log_errx("%s: not a regular file of at most %d bytes", path,
+	if (st.st_size > CORPUS_MAX_DOWNLOAD) {
+		log_errx("%s: larger than %d bytes", path,
 		    CORPUS_MAX_DOWNLOAD);
 		goto out;
 	}
