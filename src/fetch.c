@@ -494,8 +494,8 @@ fetch_get(const char *url, const struct fetch_opts *opts,
 		    st.status == 303 || st.status == 307 ||
 		    st.status == 308) && st.location[0] != '\0') {
 			if (hops++ >= o.max_redirects) {
-				snprintf(err, errlen, "%s: too many "
-				    "redirects", url);
+				snprintf(err, errlen, "too many "
+				    "redirects");
 				goto out;
 			}
 			if (fetch_resolve(cur, st.location, next,
@@ -515,8 +515,14 @@ fetch_get(const char *url, const struct fetch_opts *opts,
 			}
 			continue;
 		}
-		snprintf(err, errlen, "%s: HTTP %d %s", cur, st.status,
-		    st.reason);
+		/* The caller knows the URL it asked for; name only where a
+		 * redirect led. */
+		if (strcmp(cur, url) != 0)
+			snprintf(err, errlen, "HTTP %d %s (redirected to "
+			    "%.200s)", st.status, st.reason, cur);
+		else
+			snprintf(err, errlen, "HTTP %d %s", st.status,
+			    st.reason);
 		goto out;
 	}
 	n = evbuffer_get_length(st.body);
