@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -730,4 +731,55 @@ testpki_set_has(const struct certload_set *set, X509 *x)
 		if (X509_cmp(certload_set_cert(set, i), x) == 0)
 			return 1;
 	return 0;
+}
+
+int
+testpki_http_server(const char *dir, pid_t *pid)
+{
+	char line[512];
+	const char *p;
+	FILE *f;
+	int fds[2], port = 0;
+
+	if (pipe(fds) == -1)
+		testpki_die("pipe");
+	if ((*pid = fork()) == -1)
+		testpki_die("fork");
+	if (*pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(fds[1], 1);
+		if (null != -1)
+			dup2(null, 2);	/* its request log */
+		close(fds[0]);
+		close(fds[1]);
+		/* -u: the "Serving HTTP on ... port N" line must not sit in a
+		 * buffer; port 0: the kernel picks a free one. */
+		execlp("python3", "python3", "-u", "-m", "http.server", "0",
+		    "--bind", "127.0.0.1", "--directory", dir, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	if ((f = fdopen(fds[0], "r")) == NULL)
+		testpki_die("fdopen");
+	while (fgets(line, sizeof(line), f) != NULL)
+		if ((p = strstr(line, " port ")) != NULL) {
+			port = atoi(p + 6);
+			break;
+		}
+	/* The server keeps writing its log to the pipe: leave it open to
+	 * it, closed here (its writes then fail quietly, EPIPE). */
+	fclose(f);
+	if (port <= 0)
+		testpki_die("python3 -m http.server did not start");
+	return port;
+}
+
+void
+testpki_http_stop(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
 }

@@ -126,6 +126,15 @@ char *testpki_capture_end(void);
 int testpki_openssl_verify(const char *root, const char *untrusted,
     const char *leaf);
 
+/*
+ * testpki_http_server(dir, pid): start `python3 -m http.server` serving dir
+ * on 127.0.0.1, on a port it picks itself; returns that port and its pid
+ * in *pid (stop it with testpki_http_stop()).  Aborts if it cannot start.
+ */
+#include <sys/types.h>
+int testpki_http_server(const char *dir, pid_t *pid);
+void testpki_http_stop(pid_t pid);
+
 /* testpki_set_has(set, x): 1 if set holds a certificate equal to x. */
 struct certload_set;
 int testpki_set_has(const struct certload_set *set, X509 *x);
