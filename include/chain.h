@@ -26,6 +26,8 @@
 
 #include "certload.h"
 
+struct chain_pools;
+
 /* Where a chain's pieces come from (a [site] section, or bundle's flags). */
 struct chain_spec {
 	const char	*label;		/* site name or file, for messages */
@@ -36,7 +38,31 @@ struct chain_spec {
 	const char	*roots;		/* NULL = "system" */
 	int		 send_root;
 	int		 need_key;	/* fail if no private key is found */
+	/* The last resorts, tried in this order only when the above give no
+	 * valid path to a root in roots (chain_complete()): */
+	const char	*aia_cache;	/* issuers fetched before; NULL: none */
+	const char	*public_intermediates;	/* NULL or "no": none;
+					   "yes": corpus.h's; or a file */
+	int		 aia_fetch;	/* fetch from caIssuers URLs */
+	const char	*legacy_roots;	/* NULL: one chain for every client;
+					   "android", a file or a directory:
+					   also build the chain to one of
+					   these for clients without TLS 1.3 */
+	struct chain_pools *pools;	/* the loaded corpus and legacy roots,
+					   shared by builds; NULL: per build */
 };
+
+/* Where a certificate on the chain was found.  X-macro: names can't drift. */
+#define CHAIN_ORIGINS(X)							X(CHAIN_ORIGIN_CONFIG,	 "")		/* cert, intermediates, roots */ 	X(CHAIN_ORIGIN_CACHE,	 "AIA cache")	/* fetched by an earlier run */		X(CHAIN_ORIGIN_PUBLIC,	 "public intermediate") /* the corpus */		X(CHAIN_ORIGIN_FETCHED,	 "fetched from caIssuers") /* by this build */
+
+enum chain_origin {
+#define CHAIN_ORIGIN_ENUM(sym, name) sym,
+	CHAIN_ORIGINS(CHAIN_ORIGIN_ENUM)
+#undef CHAIN_ORIGIN_ENUM
+};
+
+/* chain_origin_name(o): "public intermediate", ...; "" for the config. */
+const char *chain_origin_name(enum chain_origin o);
 
 /* What the chain knows about each of its certificates. */
 struct chain_cert {
@@ -47,8 +73,9 @@ struct chain_cert {
 	time_t		 not_after;
 	unsigned char	 sha256[32];	/* of the DER */
 	size_t		 der_len;
-	const char	*source;	/* file it came from */
+	const char	*source;	/* file (or URL) it came from */
 	int		 served;	/* 0: the root, left out unless send_root */
+	enum chain_origin origin;
 };
 
 /*
@@ -108,6 +135,41 @@ struct chain *chain_assemble(X509 *leaf, const char *leaf_source,
     char *err, size_t errlen);
 
 /*
+ * chain_complete(leaf, leaf_source, key, pool, roots, spec, err, errlen):
+ * chain_assemble() with spec's last resorts, for chain_build() and for
+ * callers that hold the pieces (check's fix): when pool gives no valid path
+ * to a root in roots, the AIA cache and the public intermediates join the
+ * pool (appended to it), then, with aia_fetch, issuers fetched from the
+ * dead end's caIssuers URLs, a few levels up.  Ranking is chain_assemble()'s
+ * throughout.  With legacy_roots, also the legacy chain (chain_legacy()).
+ * Logs (label spec->label) which certificates came from where; on failure
+ * writes the reason to err and returns NULL.
+ */
+struct chain *chain_complete(X509 *leaf, const char *leaf_source,
+    EVP_PKEY *key, struct certload_set *pool,
+    const struct certload_set *roots, const struct chain_spec *spec,
+    char *err, size_t errlen);
+
+/*
+ * chain_pools_new() / chain_pools_free(p):
+ * What several builds (the sites of one configuration) load only once: the
+ * public intermediates and the legacy roots.  Set spec->pools to share
+ * them; free after the last build (the chains keep what they use).  _new()
+ * returns NULL on out of memory; _free(NULL) is a no-op.
+ */
+struct chain_pools *chain_pools_new(void);
+void chain_pools_free(struct chain_pools *p);
+
+/*
+ * chain_legacy(c):
+ * The chain served instead of c to clients that do not offer TLS 1.3: the
+ * path to a root in legacy_roots, when c itself does not reach one (a
+ * cross-signed intermediate toward an older root).  NULL when every client
+ * gets c.  Borrowed from c.
+ */
+const struct chain *chain_legacy(const struct chain *c);
+
+/*
  * chain_issued(issuer, child):
  * 1 if issuer is a CA whose name, key identifier and key match child's
  * issuer and whose key verifies child's signature; 0 otherwise.
@@ -126,8 +188,9 @@ const struct chain_cert *chain_get(const struct chain *c, size_t i);
 /*
  * chain_describe(c, i, buf, len):
  * Certificate i as one line: depth, subject, notAfter, source file, and
- * "(root, not sent)" where it applies; what configtest, bundle and the
- * daemon's startup log print.  Returns buf.
+ * "(root, not sent)" or where it was found ("(public intermediate)") where
+ * it applies; what configtest, bundle and the daemon's startup log print.
+ * Returns buf.
  */
 char *chain_describe(const struct chain *c, size_t i, char *buf,
     size_t len);

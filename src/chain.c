@@ -23,10 +23,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "aia.h"
 #include "certinfo.h"
 #include "certload.h"
 #include "chain.h"
+#include "corpus.h"
 #include "log.h"
+#include "reach.h"
 
 #define CHAIN_MAXDEPTH	10	/* certificates on a path, leaf included */
 #define CHAIN_MAXPATHS	256	/* complete paths kept for ranking */
@@ -34,12 +37,14 @@
 #define CHAIN_MAXTRIES	8	/* ranked paths confirmed before failing */
 #define CHAIN_MAXALT	3	/* other dead ends named in an error */
 #define CHAIN_MAXAIA	4	/* caIssuers URLs named in an error */
+#define CHAIN_AIA_LEVELS 4	/* issuers fetched up from one dead end */
 
 struct chain {
 	struct chain_cert	*certs;
 	size_t			 n, served;
 	EVP_PKEY		*key;
 	int			 trusted;
+	struct chain		*legacy;	/* chain_legacy() */
 };
 
 /* A certificate the search may use; nodes[0] is the leaf. */
@@ -55,6 +60,7 @@ struct chain_node {
 	size_t		*issuers;	/* nodes that signed it, in node order, */
 	size_t		 nissuers;	/* once listed */
 	int		 listed;
+	enum chain_origin origin;
 };
 
 /*
@@ -90,6 +96,8 @@ struct chain_search {
 	size_t			 nalt;
 	unsigned long		 steps;
 	int			 truncated;
+	int			 legacy;	/* toward legacy_roots: an
+						   anchor's dates do not count */
 };
 
 int
@@ -219,6 +227,9 @@ chain_record(struct chain_search *s, size_t len, int trusted)
 	p.min_after = s->nodes[s->path[0]].not_after;
 	for (i = 0; i < len; i++) {
 		p.idx[i] = s->path[i];
+		/* Old clients never look at their anchor's dates. */
+		if (s->legacy && trusted && i == len - 1)
+			continue;
 		if (!s->nodes[s->path[i]].valid)
 			p.valid = 0;
 		if (s->nodes[s->path[i]].not_after < p.min_after)
@@ -348,6 +359,8 @@ chain_confirm(const struct chain_search *s, const struct chain_path *p,
 	if (!p->valid)
 		flags |= X509_V_FLAG_NO_CHECK_TIME;
 	X509_STORE_CTX_set_flags(ctx, flags);
+	if (s->legacy)
+		X509_STORE_CTX_set_verify_cb(ctx, reach_ignore_anchor_dates);
 	if (X509_verify_cert(ctx) == 1)
 		ok = 1;
 	else {
@@ -408,7 +421,8 @@ chain_node_add(struct chain_search *s, X509 *x, const char *source,
  */
 static int
 chain_nodes(struct chain_search *s, X509 *leaf, const char *leaf_source,
-    const struct certload_set *pool, const struct certload_set *roots)
+    const struct certload_set *pool, const enum chain_origin *origins,
+    const struct certload_set *roots)
 {
 	size_t np = certload_set_count(pool), i, *pmap;
 	ssize_t at;
@@ -425,13 +439,23 @@ chain_nodes(struct chain_search *s, X509 *leaf, const char *leaf_source,
 		else if ((at = chain_node_add(s, x,
 		    certload_set_source(pool, i), 0)) == -1)
 			goto err;
-		else
+		else {
 			pmap[i] = (size_t)at;
+			if (origins != NULL)
+				s->nodes[at].origin = origins[i];
+		}
 	}
 	for (i = 0; i < certload_set_count(roots); i++) {
 		x = certload_set_cert(roots, i);
-		if ((at = certload_set_find(pool, x)) >= 0)
+		/* Also in `roots`: that is what it is for the chain,
+		 * wherever else a copy was found (an AIA answer often holds
+		 * the root). */
+		if ((at = certload_set_find(pool, x)) >= 0) {
 			s->nodes[pmap[at]].root = 1;
+			s->nodes[pmap[at]].source = certload_set_source(roots,
+			    i);
+			s->nodes[pmap[at]].origin = CHAIN_ORIGIN_CONFIG;
+		}
 		else if (X509_cmp(x, leaf) == 0)
 			s->nodes[0].root = 1;
 		else if (chain_node_add(s, x, certload_set_source(roots, i),
@@ -539,6 +563,7 @@ chain_from_path(const struct chain_search *s, const struct chain_path *p,
 			goto err;
 		}
 		chain_fill(&c->certs[i], nd->x, src);
+		c->certs[i].origin = nd->origin;
 		/* The root: a client must already have it, so sending it
 		 * only costs bytes (unless send_root). */
 		c->certs[i].served = !(i == p->len - 1 && p->len > 1 &&
@@ -559,10 +584,17 @@ err:
 	return NULL;
 }
 
-struct chain *
-chain_assemble(X509 *leaf, const char *leaf_source, EVP_PKEY *key,
-    const struct certload_set *pool, const struct certload_set *roots,
-    int send_root, char *err, size_t errlen)
+/*
+ * chain_assemble() with more to say: origins[i] (NULL: all from the
+ * configuration) is where pool[i] was found; legacy searches toward legacy
+ * roots (whose dates do not count); on an incomplete chain, *top (if not
+ * NULL) gets a reference to the dead end whose issuer is missing.
+ */
+static struct chain *
+chain_assemble_ex(X509 *leaf, const char *leaf_source, EVP_PKEY *key,
+    const struct certload_set *pool, const enum chain_origin *origins,
+    const struct certload_set *roots, int send_root, int legacy, X509 **top,
+    char *err, size_t errlen)
 {
 	struct chain_search s;
 	struct chain *c = NULL;
@@ -571,7 +603,10 @@ chain_assemble(X509 *leaf, const char *leaf_source, EVP_PKEY *key,
 	char subj[256];
 
 	memset(&s, 0, sizeof(s));
+	s.legacy = legacy;
 	err[0] = '\0';
+	if (top != NULL)
+		*top = NULL;
 	if (key != NULL && X509_check_private_key(leaf, key) != 1) {
 		ERR_clear_error();
 		certinfo_name(X509_get_subject_name(leaf), subj, sizeof(subj));
@@ -584,7 +619,7 @@ chain_assemble(X509 *leaf, const char *leaf_source, EVP_PKEY *key,
 	    (s.bysubject = calloc(cap, sizeof(*s.bysubject))) == NULL ||
 	    (s.found = calloc(CHAIN_MAXPATHS, sizeof(*s.found))) == NULL)
 		goto oom;
-	if (chain_nodes(&s, leaf, leaf_source, pool, roots) == -1)
+	if (chain_nodes(&s, leaf, leaf_source, pool, origins, roots) == -1)
 		goto oom;
 
 	s.path[0] = 0;
@@ -598,6 +633,8 @@ chain_assemble(X509 *leaf, const char *leaf_source, EVP_PKEY *key,
 	 * only a pathological pool (hundreds of twins) gets here. */
 	if (s.nfound == 0) {
 		chain_missing(&s, err, errlen);
+		if (top != NULL && X509_up_ref(s.nodes[s.top].x))
+			*top = s.nodes[s.top].x;
 		goto out;
 	}
 	for (try = 0; try < CHAIN_MAXTRIES; try++) {
@@ -630,6 +667,15 @@ out:
 	free(s.found);
 	free(s.nodes);
 	return c;
+}
+
+struct chain *
+chain_assemble(X509 *leaf, const char *leaf_source, EVP_PKEY *key,
+    const struct certload_set *pool, const struct certload_set *roots,
+    int send_root, char *err, size_t errlen)
+{
+	return chain_assemble_ex(leaf, leaf_source, key, pool, NULL, roots,
+	    send_root, 0, NULL, err, errlen);
 }
 
 /* The leaf of a file without a key: the certificate that issued none of
@@ -754,8 +800,8 @@ chain_build(const struct chain_spec *spec)
 	if (certload_roots(rootspec, roots) == -1)
 		goto out;
 
-	c = chain_assemble(leaf, certload_set_source(set, at), key, set,
-	    roots, spec->send_root, err, sizeof(err));
+	c = chain_complete(leaf, certload_set_source(set, at), key, set,
+	    roots, spec, err, sizeof(err));
 	if (c == NULL) {
 		log_errx("%s: %s", label, err);
 		goto out;
@@ -795,6 +841,393 @@ out:
 	certload_set_free(set);
 	certload_password_free(pw);
 	return c;
+}
+
+/*
+ * The last resorts (chain_complete()).  They run only when what the
+ * administrator gave yields no valid path to a root in roots, and what they
+ * find joins the same pool: the engine ranks everything together, so an
+ * expired certificate from the corpus never wins over a valid one.
+ */
+
+struct chain_pools {
+	char			*corpus_spec;	/* what corpus was loaded */
+	struct certload_set	*corpus;
+	char			 corpus_file[4096];
+	int			 corpus_failed;
+	char			*legacy_spec;	/* what legacy_roots were */
+	struct certload_set	*legacy;
+	int			 legacy_failed;
+};
+
+/* What one chain_complete() has added to its pool, and from where. */
+struct chain_resorts {
+	const struct chain_spec	*spec;
+	const char		*label;
+	struct chain_pools	*pools;
+	struct certload_set	*pool;
+	enum chain_origin	*origins;	/* pool[i]'s; NULL: config */
+	size_t			 norigins;
+	int			 added;		/* cache and corpus are in */
+	size_t			 public;	/* public intermediates added */
+	const char		*corpus_file;
+};
+
+struct chain_pools *
+chain_pools_new(void)
+{
+	return calloc(1, sizeof(struct chain_pools));
+}
+
+void
+chain_pools_free(struct chain_pools *p)
+{
+	if (p == NULL)
+		return;
+	free(p->corpus_spec);
+	certload_set_free(p->corpus);
+	free(p->legacy_spec);
+	certload_set_free(p->legacy);
+	free(p);
+}
+
+/* Load what spec names into *set once per spec; NULL if it failed. */
+static struct certload_set *
+chain_pools_get(char **cur, struct certload_set **set, int *failed,
+    const char *spec)
+{
+	if (*set != NULL && strcmp(*cur, spec) == 0)
+		return *failed ? NULL : *set;
+	free(*cur);
+	certload_set_free(*set);
+	*failed = 1;
+	if ((*cur = strdup(spec)) == NULL ||
+	    (*set = certload_set_new()) == NULL) {
+		free(*cur);
+		*cur = NULL;
+		log_warnx("out of memory");
+		return NULL;
+	}
+	return *set;
+}
+
+static const struct certload_set *
+chain_pools_corpus(struct chain_pools *p, const char *spec, const char **file)
+{
+	struct certload_set *set;
+
+	if (p->corpus != NULL && strcmp(p->corpus_spec, spec) == 0) {
+		*file = p->corpus_file;
+		return p->corpus_failed ? NULL : p->corpus;
+	}
+	if ((set = chain_pools_get(&p->corpus_spec, &p->corpus,
+	    &p->corpus_failed, spec)) == NULL)
+		return NULL;
+	/* A corpus that cannot be read was logged: chains that need no
+	 * public intermediate still build. */
+	p->corpus_failed = corpus_load(spec, set, p->corpus_file,
+	    sizeof(p->corpus_file)) == -1;
+	*file = p->corpus_file;
+	return p->corpus_failed ? NULL : set;
+}
+
+static const struct certload_set *
+chain_pools_legacy(struct chain_pools *p, const char *spec)
+{
+	struct certload_set *set;
+
+	if (p->legacy != NULL && strcmp(p->legacy_spec, spec) == 0)
+		return p->legacy_failed ? NULL : p->legacy;
+	if ((set = chain_pools_get(&p->legacy_spec, &p->legacy,
+	    &p->legacy_failed, spec)) == NULL)
+		return NULL;
+	if (strcmp(spec, "android") == 0)
+		p->legacy_failed = reach_android_roots(set) <= 0;
+	else
+		p->legacy_failed = certload_roots(spec, set) <= 0;
+	return p->legacy_failed ? NULL : set;
+}
+
+/* Every certificate valid now (an old client's anchor excepted), and the
+ * path ends at a root it trusts. */
+static int
+chain_good(const struct chain *c, int legacy)
+{
+	time_t now = time(NULL);
+	size_t i, n;
+
+	if (c == NULL || !c->trusted)
+		return 0;
+	n = legacy ? c->n - 1 : c->n;
+	for (i = 0; i < n; i++)
+		if (c->certs[i].not_after < now || c->certs[i].not_before > now)
+			return 0;
+	return 1;
+}
+
+/* The pool from `from` on came from o.  0, or -1 out of memory. */
+static int
+chain_resorts_mark(struct chain_resorts *r, size_t from, enum chain_origin o)
+{
+	size_t n = certload_set_count(r->pool), i;
+	enum chain_origin *v;
+
+	if (n <= r->norigins)
+		return 0;
+	if ((v = reallocarray(r->origins, n, sizeof(*v))) == NULL)
+		return -1;
+	for (i = r->norigins; i < n; i++)
+		v[i] = i < from ? CHAIN_ORIGIN_CONFIG : o;
+	r->origins = v;
+	r->norigins = n;
+	return 0;
+}
+
+/* The AIA cache and the public intermediates join the pool, once.
+ * Returns 1 if the pool grew, 0 if not, -1 out of memory. */
+static int
+chain_resorts_add(struct chain_resorts *r)
+{
+	const struct chain_spec *spec = r->spec;
+	const struct certload_set *corpus;
+	size_t n0 = certload_set_count(r->pool), n1, i;
+
+	if (r->added)
+		return 0;
+	r->added = 1;
+	if (spec->aia_cache != NULL)
+		(void)aia_cache_load(spec->aia_cache, r->pool);
+	if (chain_resorts_mark(r, n0, CHAIN_ORIGIN_CACHE) == -1)
+		return -1;
+	n1 = certload_set_count(r->pool);
+	if (spec->public_intermediates != NULL &&
+	    strcmp(spec->public_intermediates, "no") != 0 &&
+	    (corpus = chain_pools_corpus(r->pools, spec->public_intermediates,
+	    &r->corpus_file)) != NULL) {
+		for (i = 0; i < certload_set_count(corpus); i++)
+			if (certload_set_add(r->pool, certload_set_cert(corpus,
+			    i), certload_set_source(corpus, i)) < 0)
+				return -1;
+		r->public = certload_set_count(corpus);
+	}
+	if (chain_resorts_mark(r, n1, CHAIN_ORIGIN_PUBLIC) == -1)
+		return -1;
+	return certload_set_count(r->pool) > n0;
+}
+
+/*
+ * Fetch the issuer of the dead end top from its caIssuers URLs; CA
+ * certificates join the pool.  Returns 1 if the pool grew, else 0 (or -1
+ * out of memory).
+ */
+static int
+chain_resorts_fetch(struct chain_resorts *r, X509 *top)
+{
+	struct aia_opts o = { 0, 0 };
+	struct certload_set *got;
+	size_t n0 = certload_set_count(r->pool), i;
+	X509 *x;
+
+	if ((got = certload_set_new()) == NULL)
+		return -1;
+	(void)aia_fetch(top, &o, r->label, got);
+	for (i = 0; i < certload_set_count(got); i++) {
+		x = certload_set_cert(got, i);
+		/* A leaf or junk in the answer is no candidate issuer. */
+		if (X509_check_ca(x) == 0)
+			continue;
+		if (certload_set_add(r->pool, x, certload_set_source(got,
+		    i)) < 0) {
+			certload_set_free(got);
+			return -1;
+		}
+	}
+	ERR_clear_error();
+	certload_set_free(got);
+	if (chain_resorts_mark(r, n0, CHAIN_ORIGIN_FETCHED) == -1)
+		return -1;
+	return certload_set_count(r->pool) > n0;
+}
+
+/* Say where the chain's certificates came from beyond the configuration,
+ * and keep what was fetched. */
+static void
+chain_resorts_report(struct chain_resorts *r, const struct chain *c,
+    const char *what)
+{
+	const struct chain_cert *cc;
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		cc = &c->certs[i];
+		switch (cc->origin) {
+		case CHAIN_ORIGIN_PUBLIC:
+			log_info("%s: %s\"%s\" is a public intermediate (from "
+			    "%s); to depend on your own files only, add it to "
+			    "the intermediates directory (chainfix bundle "
+			    "prints it)", r->label, what, cc->subject,
+			    cc->source);
+			break;
+		case CHAIN_ORIGIN_FETCHED:
+			if (r->spec->aia_cache != NULL &&
+			    aia_cache_store(r->spec->aia_cache, cc->x509,
+			    r->label) == 0)
+				log_info("%s: %s\"%s\" was fetched from its "
+				    "caIssuers URL %s, and kept in %s", r->label,
+				    what, cc->subject, cc->source,
+				    r->spec->aia_cache);
+			else
+				log_info("%s: %s\"%s\" was fetched from its "
+				    "caIssuers URL %s%s", r->label, what,
+				    cc->subject, cc->source,
+				    r->spec->aia_cache == NULL ? " (set aia_cache "
+				    "to keep it across restarts)" : "");
+			break;
+		case CHAIN_ORIGIN_CACHE:
+			log_info("%s: %s\"%s\" is from aia_cache (%s)",
+			    r->label, what, cc->subject, cc->source);
+			break;
+		case CHAIN_ORIGIN_CONFIG:
+			break;
+		}
+	}
+}
+
+/* With legacy_roots: the chain for clients without TLS 1.3, if c is not
+ * already one they verify. */
+static void
+chain_resorts_legacy(struct chain_resorts *r, struct chain *c, X509 *leaf,
+    const char *leaf_source, EVP_PKEY *key)
+{
+	const struct chain_spec *spec = r->spec;
+	const struct certload_set *legacy;
+	struct chain *l;
+	X509 *sent[CHAIN_MAXDEPTH];
+	char why[1024];
+	size_t i, n = 0;
+	int grew;
+
+	if ((legacy = chain_pools_legacy(r->pools, spec->legacy_roots)) ==
+	    NULL) {
+		log_warnx("%s: legacy_roots %s: no root certificate loaded; "
+		    "every client gets the same chain", r->label,
+		    spec->legacy_roots);
+		return;
+	}
+	for (i = 0; i < c->n && n < CHAIN_MAXDEPTH; i++)
+		if (c->certs[i].served)
+			sent[n++] = c->certs[i].x509;
+	if (reach_verify(legacy, sent, n, 1, why, sizeof(why)) == 1) {
+		log_info("%s: the chain also verifies with legacy_roots (%s): "
+		    "every client gets it", r->label, spec->legacy_roots);
+		return;
+	}
+	for (;;) {
+		l = chain_assemble_ex(leaf, leaf_source, key, r->pool,
+		    r->origins, legacy, spec->send_root, 1, NULL, why,
+		    sizeof(why));
+		if (chain_good(l, 1))
+			break;
+		chain_free(l);
+		l = NULL;
+		/* The cross-sign toward the old root may be public only. */
+		if ((grew = chain_resorts_add(r)) != 1)
+			break;
+	}
+	if (l == NULL) {
+		log_warnx("%s: no valid chain to legacy_roots (%s)%s%s; clients "
+		    "without TLS 1.3 get the same chain as the others",
+		    r->label, spec->legacy_roots, why[0] != '\0' ? ": " : "",
+		    why);
+		return;
+	}
+	c->legacy = l;
+	chain_resorts_report(r, l, "legacy chain: ");
+}
+
+struct chain *
+chain_complete(X509 *leaf, const char *leaf_source, EVP_PKEY *key,
+    struct certload_set *pool, const struct certload_set *roots,
+    const struct chain_spec *spec, char *err, size_t errlen)
+{
+	struct chain_resorts r;
+	struct chain_pools *own = NULL;
+	struct chain *c, *c2;
+	X509 *top = NULL, *top2;
+	char err2[1024];
+	int level, grew;
+	size_t len;
+
+	memset(&r, 0, sizeof(r));
+	r.spec = spec;
+	r.label = spec->label != NULL ? spec->label : spec->cert;
+	r.pool = pool;
+	if ((r.pools = spec->pools) == NULL &&
+	    (r.pools = own = chain_pools_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c = chain_assemble_ex(leaf, leaf_source, key, pool, NULL, roots,
+	    spec->send_root, 0, &top, err, errlen);
+	if (!chain_good(c, 0) && (grew = chain_resorts_add(&r)) != 0) {
+		if (grew == -1)
+			goto oom;
+		c2 = chain_assemble_ex(leaf, leaf_source, key, pool,
+		    r.origins, roots, spec->send_root, 0, &top2, err2,
+		    sizeof(err2));
+		/* The pool only grew: what was found before is found
+		 * again, or something better. */
+		if (c2 != NULL) {
+			chain_free(c);
+			c = c2;
+		}
+		if (c == NULL) {
+			X509_free(top);
+			top = top2;
+			snprintf(err, errlen, "%s", err2);
+		} else
+			X509_free(top2);
+	}
+	for (level = 0; c == NULL && spec->aia_fetch && top != NULL &&
+	    level < CHAIN_AIA_LEVELS; level++) {
+		if ((grew = chain_resorts_fetch(&r, top)) == -1)
+			goto oom;
+		if (grew == 0)
+			break;
+		X509_free(top);
+		c = chain_assemble_ex(leaf, leaf_source, key, pool, r.origins,
+		    roots, spec->send_root, 0, &top, err, errlen);
+	}
+	if (c == NULL) {
+		len = strlen(err);
+		if (r.public > 0)
+			snprintf(err + len, errlen - len, "; not among the %zu "
+			    "public intermediates either", r.public);
+		else if (!spec->aia_fetch && top != NULL &&
+		    strstr(err, "caIssuers") != NULL)
+			snprintf(err + len, errlen - len, " (aia_fetch = yes "
+			    "would fetch it)");
+		goto out;
+	}
+	chain_resorts_report(&r, c, "");
+	if (spec->legacy_roots != NULL)
+		chain_resorts_legacy(&r, c, leaf, leaf_source, key);
+	goto out;
+oom:
+	chain_free(c);
+	c = NULL;
+	snprintf(err, errlen, "out of memory");
+out:
+	X509_free(top);
+	free(r.origins);
+	chain_pools_free(own);
+	return c;
+}
+
+const struct chain *
+chain_legacy(const struct chain *c)
+{
+	return c->legacy;
 }
 
 size_t
@@ -881,13 +1314,32 @@ char *
 chain_describe(const struct chain *c, size_t i, char *buf, size_t len)
 {
 	const struct chain_cert *cc = &c->certs[i];
-	char when[32];
+	char when[32], from[64];
 
-	snprintf(buf, len, "%zu %s  notAfter %s  %s%s", i, cc->subject,
+	if (cc->origin != CHAIN_ORIGIN_CONFIG)
+		snprintf(from, sizeof(from), "  (%s)",
+		    chain_origin_name(cc->origin));
+	else
+		from[0] = '\0';
+	snprintf(buf, len, "%zu %s  notAfter %s  %s%s%s", i, cc->subject,
 	    certinfo_timestr(cc->not_after, CERTINFO_TIME_LIST, when,
 	    sizeof(when)), cc->source != NULL ? cc->source : "-",
-	    cc->served ? "" : "  (root, not sent)");
+	    cc->served ? "" : "  (root, not sent)", from);
 	return buf;
+}
+
+const char *
+chain_origin_name(enum chain_origin o)
+{
+	static const char *const names[] = {
+#define CHAIN_ORIGIN_NAME(sym, name) [sym] = name,
+		CHAIN_ORIGINS(CHAIN_ORIGIN_NAME)
+#undef CHAIN_ORIGIN_NAME
+	};
+
+	if ((size_t)o >= sizeof(names) / sizeof(names[0]))
+		return "?";
+	return names[o];
 }
 
 int
@@ -968,5 +1420,6 @@ chain_free(struct chain *c)
 	}
 	free(c->certs);
 	EVP_PKEY_free(c->key);
+	chain_free(c->legacy);
 	free(c);
 }

@@ -21,6 +21,7 @@
 
 #include "certload.h"
 #include "chain.h"
+#include "corpus.h"
 #include "log.h"
 #include "testpki.h"
 
@@ -81,25 +82,15 @@ putpw(const char *dir, const char *pw)
 	return path;
 }
 
-/* chain_build() with stderr captured into *log (freed if log is NULL). */
+/* chain_build(spec) with stderr captured into *log (freed if NULL). */
 static struct chain *
-build(const char *cert, const char *key, const char *pwfile,
-    const char *inter, const char *roots, int send_root, char **log)
+build_spec(const struct chain_spec *spec, char **log)
 {
-	struct chain_spec spec;
 	struct chain *c;
 	char *out;
 
-	memset(&spec, 0, sizeof(spec));
-	spec.label = "site";
-	spec.cert = cert;
-	spec.key = key;
-	spec.password_file = pwfile;
-	spec.intermediates = inter;
-	spec.roots = roots;
-	spec.send_root = send_root;
 	testpki_capture_start();
-	c = chain_build(&spec);
+	c = chain_build(spec);
 	out = testpki_capture_end();
 	if (log != NULL)
 		*log = out;
@@ -107,6 +98,31 @@ build(const char *cert, const char *key, const char *pwfile,
 		free(out);
 	assert_int_equal(ERR_peek_error(), 0);
 	return c;
+}
+
+/* The spec of a site with these pieces and no last resort. */
+static void
+spec_of(struct chain_spec *spec, const char *cert, const char *key,
+    const char *inter, const char *roots)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->label = "site";
+	spec->cert = cert;
+	spec->key = key;
+	spec->intermediates = inter;
+	spec->roots = roots;
+}
+
+static struct chain *
+build(const char *cert, const char *key, const char *pwfile,
+    const char *inter, const char *roots, int send_root, char **log)
+{
+	struct chain_spec spec;
+
+	spec_of(&spec, cert, key, inter, roots);
+	spec.password_file = pwfile;
+	spec.send_root = send_root;
+	return build_spec(&spec, log);
 }
 
 /* The path is exactly the NULL-terminated certificates given. */
@@ -1095,6 +1111,495 @@ test_large_directory(void **state)
 	free(root);
 }
 
+/* ---- The last resorts: public intermediates, AIA, the legacy chain ---- */
+
+/* A site: the leaf alone, these roots, a corpus file of its own. */
+static void
+spec_public(struct chain_spec *spec, const char *cert, const char *inter,
+    const char *roots, const char *corpus)
+{
+	spec_of(spec, cert, NULL, inter, roots);
+	spec->public_intermediates = corpus;
+}
+
+/* The origin of every certificate on c, in order: "CPP-" style. */
+static void
+expect_origins(const struct chain *c, const char *want)
+{
+	static const char codes[] = "CAPF";	/* config, cache, public,
+						   fetched */
+	char got[16];
+	size_t i;
+
+	for (i = 0; i < chain_length(c) && i + 1 < sizeof(got); i++)
+		got[i] = codes[chain_get(c, i)->origin];
+	got[i] = '\0';
+	assert_string_equal(got, want);
+}
+
+/* A leaf-only certificate, no intermediates directory: the corpus. */
+static void
+test_public_last_resort(void **state)
+{
+	char *d = scen(), *cert = pf("leaf.pem"), *root = pf("root.pem");
+	char *corpus, *inter, *log, line[1024];
+	struct chain_spec spec;
+	struct chain *c;
+
+	(void)state;
+	/* The corpus of the test's own: an expired twin first, a decoy. */
+	corpus = put(d, "corpus.pem", P->int1_expired, P->int1_decoy,
+	    P->int2, P->int1, NULL);
+	spec_public(&spec, cert, NULL, root, corpus);
+	c = build_spec(&spec, &log);
+	expect_path(c, P->leaf, P->int2, P->int1, P->root, NULL);
+	expect_origins(c, "CPPC");
+	strict_ok(c, P->root, root);
+	/* The log and configtest's lines say where they came from. */
+	assert_contains(log, "\"CN=chainfix test int2\" is a public "
+	    "intermediate (from ");
+	assert_contains(chain_describe(c, 1, line, sizeof(line)),
+	    "corpus.pem  (public intermediate)");
+	assert_contains(chain_describe(c, 3, line, sizeof(line)),
+	    "(root, not sent)");
+	chain_free(c);
+	free(log);
+
+	/* Without the corpus: the chain is incomplete, as before. */
+	spec.public_intermediates = "no";
+	assert_null(build_spec(&spec, &log));
+	assert_contains(log, "no issuer \"CN=chainfix test int2\"");
+	free(log);
+
+	/* Missing from the corpus too: said so. */
+	free(corpus);
+	corpus = put(d, "corpus2.pem", P->int1, NULL);
+	spec.public_intermediates = corpus;
+	assert_null(build_spec(&spec, &log));
+	assert_contains(log, "not among the 1 public intermediates either");
+	free(log);
+
+	/* A complete, valid chain from the directory: the corpus is not
+	 * looked at, even if it has a shorter way. */
+	inter = scen();
+	free(put(inter, "i.pem", P->int2, P->int1, NULL));
+	spec_public(&spec, cert, inter, root, corpus);
+	c = build_spec(&spec, &log);
+	expect_path(c, P->leaf, P->int2, P->int1, P->root, NULL);
+	expect_origins(c, "CCCC");
+	assert_not_contains(log, "public intermediate");
+	chain_free(c);
+	free(log);
+	free(inter);
+	free(corpus);
+	free(d);
+	free(cert);
+	free(root);
+}
+
+/* Expired corpus entries never win over valid ones, wherever they are. */
+static void
+test_public_expired(void **state)
+{
+	char *d = scen(), *cert = pf("leaf.pem"), *root = pf("root.pem");
+	char *inter = scen(), *corpus, *log;
+	struct chain_spec spec;
+	struct chain *c;
+
+	(void)state;
+	/* The directory holds only the expired twin: the corpus's valid
+	 * one replaces it (the directory alone gives no valid path). */
+	free(put(inter, "i.pem", P->int2, P->int1_expired, NULL));
+	corpus = put(d, "corpus.pem", P->int1, NULL);
+	spec_public(&spec, cert, inter, root, corpus);
+	c = build_spec(&spec, &log);
+	expect_path(c, P->leaf, P->int2, P->int1, P->root, NULL);
+	expect_origins(c, "CCPC");
+	assert_not_contains(log, "no valid replacement");
+	chain_free(c);
+	free(log);
+	free(corpus);
+
+	/* The corpus holds only the expired twin: the directory's expired
+	 * one is served as before (no valid one anywhere), loudly. */
+	corpus = put(d, "corpus2.pem", P->int1_expired, NULL);
+	spec.public_intermediates = corpus;
+	c = build_spec(&spec, &log);
+	expect_path(c, P->leaf, P->int2, P->int1_expired, P->root, NULL);
+	expect_origins(c, "CCCC");
+	assert_contains(log, "no valid replacement");
+	chain_free(c);
+	free(log);
+	free(corpus);
+	free(inter);
+	free(d);
+	free(cert);
+	free(root);
+}
+
+/*
+ * The shipped corpus, on real public certificates.  No test can hold a
+ * leaf of a public CA (that needs the CA's key), so a real public
+ * intermediate X stands in for the leaf: its issuer I is also a public
+ * intermediate, I's issuer a root of the shipped Android 4.4 store, and no
+ * root of that store signed X itself.
+ * Given X alone, no intermediates directory and that store as roots, the
+ * engine must find I in the corpus and end at the root.
+ */
+static void
+test_public_shipped(void **state)
+{
+	const char *data = getenv("CHAINFIX_DATADIR");
+	struct certload_set *corpus, *roots;
+	struct chain_pools *pools;
+	struct chain_spec spec;
+	struct chain *c;
+	X509 *x, *iss, *one[2] = { NULL, NULL }, *pool[2] = { NULL, NULL };
+	char rootfile[4096], *d = scen(), *cert, *log;
+	size_t i, j, k, tried = 0;
+
+	(void)state;
+	if (data == NULL)
+		skip();
+	snprintf(rootfile, sizeof(rootfile), "%s/trusted_roots/kitkat.pem",
+	    data);
+	assert_non_null(corpus = certload_set_new());
+	assert_non_null(roots = certload_set_new());
+	assert_int_equal(corpus_load("yes", corpus, NULL, 0), 1263);
+	assert_int_equal(certload_file(rootfile, NULL, roots, NULL), 149);
+	assert_non_null(pools = chain_pools_new());
+	cert = testpki_path(d, "x.pem");
+	for (i = 0; i < certload_set_count(corpus) && tried < 3; i++) {
+		x = certload_set_cert(corpus, i);
+		if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
+			continue;
+		/* X's issuer, a public intermediate issued by a root. */
+		for (j = 0, iss = NULL; j < certload_set_count(corpus) &&
+		    iss == NULL; j++) {
+			iss = certload_set_cert(corpus, j);
+			if (iss == x || !chain_issued(iss, x) ||
+			    X509_cmp_current_time(X509_get0_notAfter(iss)) <= 0)
+				iss = NULL;
+		}
+		if (iss == NULL)
+			continue;
+		for (k = 0; k < certload_set_count(roots); k++)
+			if (chain_issued(certload_set_cert(roots, k), iss))
+				break;
+		if (k == certload_set_count(roots))
+			continue;
+		/* Not one a root signed itself (a cross-signed root's
+		 * child): the path must go through the corpus. */
+		for (k = 0; k < certload_set_count(roots); k++)
+			if (chain_issued(certload_set_cert(roots, k), x))
+				break;
+		if (k < certload_set_count(roots))
+			continue;
+		tried++;
+		one[0] = x;
+		testpki_write_pem(cert, one, NULL, NULL);
+		spec_public(&spec, cert, NULL, rootfile, "yes");
+		spec.pools = pools;
+		c = build_spec(&spec, &log);
+		if (c == NULL)
+			fail_msg("no chain for a public intermediate: %s", log);
+		assert_true(chain_trusted(c));
+		assert_true(chain_length(c) >= 3);
+		assert_int_equal(chain_get(c, 1)->origin,
+		    CHAIN_ORIGIN_PUBLIC);
+		assert_contains(chain_get(c, 1)->source, "int-bundle.crt");
+		assert_contains(log, "is a public intermediate");
+		/* And a strict client with that root alone accepts it. */
+		pool[0] = chain_get(c, 1)->x509;
+		if (chain_length(c) == 3)
+			assert_true(testpki_x509_verify(chain_get(c, 2)->x509,
+			    pool, x));
+		chain_free(c);
+		free(log);
+
+		/* Without the corpus: no chain. */
+		spec.public_intermediates = "no";
+		assert_null(build_spec(&spec, NULL));
+	}
+	assert_true(tried >= 1);
+	chain_pools_free(pools);
+	certload_set_free(corpus);
+	certload_set_free(roots);
+	free(cert);
+	free(d);
+}
+
+/* A leaf under int2b under int1, each naming its issuer's URL on srv. */
+struct aia_pki {
+	X509	*int2b, *leaf;
+};
+
+static void
+aia_pki_new(struct aia_pki *a, int port, const char *leaf_url_path)
+{
+	struct testpki_certspec s;
+	char url[128];
+
+	memset(&s, 0, sizeof(s));
+	s.ca = 1;
+	s.cn = "chainfix test int2";
+	s.key = P->int2_key;
+	s.issuer = P->int1;
+	s.issuer_key = P->int1_key;
+	s.not_before = -TESTPKI_DAY;
+	s.not_after = 365 * TESTPKI_DAY;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/int1.p7c", port);
+	s.aia = url;
+	a->int2b = testpki_cert(&s);
+	s.ca = 0;
+	s.server = 1;
+	s.cn = "aia.test";
+	s.key = P->leaf_key;
+	s.issuer = a->int2b;
+	s.issuer_key = P->int2_key;
+	s.not_after = 30 * TESTPKI_DAY;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s", port,
+	    leaf_url_path);
+	s.aia = url;
+	a->leaf = testpki_cert(&s);
+}
+
+/* Fetched from a local HTTP server, kept in the cache, then offline. */
+static void
+test_aia_fetch(void **state)
+{
+	char *d = scen(), *www, *cache, *cert, *root = pf("root.pem");
+	char *f, *log;
+	X509 *p7[] = { P->int1, NULL }, *leafv[] = { NULL, NULL };
+	struct chain_spec spec;
+	struct aia_pki a;
+	struct chain *c;
+	pid_t httpd;
+	int port;
+
+	(void)state;
+	www = testpki_mkdir(d, "www");
+	cache = testpki_path(d, "cache");
+	port = testpki_http_server(www, &httpd);
+	aia_pki_new(&a, port, "int2.der");
+	f = testpki_path(www, "int2.der");
+	testpki_write_der(f, a.int2b);
+	free(f);
+	f = testpki_path(www, "int1.p7c");
+	testpki_write_p7(f, p7, 0);
+	free(f);
+	cert = testpki_path(d, "leaf.pem");
+	leafv[0] = a.leaf;
+	testpki_write_pem(cert, leafv, NULL, NULL);
+
+	/* Without aia_fetch: incomplete, and the message says the fix. */
+	spec_of(&spec, cert, NULL, NULL, root);
+	assert_null(build_spec(&spec, &log));
+	assert_contains(log, "(aia_fetch = yes would fetch it)");
+	free(log);
+
+	/* Two levels fetched (DER, then PKCS#7), kept in the cache. */
+	spec.aia_fetch = 1;
+	spec.aia_cache = cache;
+	c = build_spec(&spec, &log);
+	expect_path(c, a.leaf, a.int2b, P->int1, P->root, NULL);
+	expect_origins(c, "CFFC");
+	strict_ok(c, P->root, root);
+	assert_contains(log, "was fetched from its caIssuers URL http://"
+	    "127.0.0.1:");
+	assert_contains(log, "and kept in ");
+	chain_free(c);
+	free(log);
+
+	/* The server is gone: the cache alone completes the chain, even
+	 * with aia_fetch off. */
+	testpki_http_stop(httpd);
+	spec.aia_fetch = 0;
+	c = build_spec(&spec, &log);
+	expect_path(c, a.leaf, a.int2b, P->int1, P->root, NULL);
+	expect_origins(c, "CAAC");
+	chain_free(c);
+	free(log);
+	X509_free(a.int2b);
+	X509_free(a.leaf);
+	free(cert);
+	free(cache);
+	free(www);
+	free(root);
+	free(d);
+}
+
+/* What a caIssuers URL returns is checked like anything else. */
+static void
+test_aia_wrong_answer(void **state)
+{
+	char *d = scen(), *www, *cert, *root = pf("root.pem"), *f, *log;
+	X509 *leafv[] = { NULL, NULL };
+	struct chain_spec spec;
+	struct aia_pki a;
+	pid_t httpd;
+	int port;
+
+	(void)state;
+	www = testpki_mkdir(d, "www");
+	port = testpki_http_server(www, &httpd);
+	/* The leaf's URL serves the decoy: same name as int1, not int2's
+	 * issuer, and not int2 either. */
+	aia_pki_new(&a, port, "decoy.der");
+	f = testpki_path(www, "decoy.der");
+	testpki_write_der(f, P->int1_decoy);
+	free(f);
+	cert = testpki_path(d, "leaf.pem");
+	leafv[0] = a.leaf;
+	testpki_write_pem(cert, leafv, NULL, NULL);
+	spec_of(&spec, cert, NULL, NULL, root);
+	spec.aia_fetch = 1;
+	assert_null(build_spec(&spec, &log));
+	assert_contains(log, "fetched 1 certificate from caIssuers");
+	assert_contains(log, "no issuer \"CN=chainfix test int2\" found for "
+	    "\"CN=aia.test\"");
+	free(log);
+	testpki_http_stop(httpd);
+	X509_free(a.int2b);
+	X509_free(a.leaf);
+	free(cert);
+	free(www);
+	free(root);
+	free(d);
+}
+
+/* A cross-signed intermediate toward an older root: two chains. */
+static void
+test_legacy_chain(void **state)
+{
+	char *cert = pf("leaf.pem"), *root = pf("root.pem");
+	char *old = pf("root-old.pem"), *d = scen(), *inter = scen();
+	char *corpus, *log;
+	struct chain_spec spec;
+	struct chain *c;
+	const struct chain *l;
+
+	(void)state;
+	free(put(inter, "i.pem", P->int2, P->int1, P->int1_cross, NULL));
+	spec_of(&spec, cert, NULL, inter, root);
+	spec.legacy_roots = old;
+	c = build_spec(&spec, &log);
+	expect_path(c, P->leaf, P->int2, P->int1, P->root, NULL);
+	assert_non_null(l = chain_legacy(c));
+	expect_path(l, P->leaf, P->int2, P->int1_cross, P->root_old, NULL);
+	assert_true(chain_trusted(l));
+	assert_int_equal(chain_served(l), 3);
+	strict_ok(l, P->root_old, old);
+	strict_ok(c, P->root, root);
+	chain_free(c);
+	free(log);
+
+	/* The preferred chain already reaches legacy_roots: one chain. */
+	spec.legacy_roots = root;
+	c = build_spec(&spec, &log);
+	assert_null(chain_legacy(c));
+	assert_contains(log, "also verifies with legacy_roots");
+	chain_free(c);
+	free(log);
+
+	/* The cross-sign only in the corpus: found there for legacy. */
+	free(inter);
+	inter = scen();
+	free(put(inter, "i.pem", P->int2, P->int1, NULL));
+	corpus = put(d, "corpus.pem", P->int1_cross, NULL);
+	spec_public(&spec, cert, inter, root, corpus);
+	spec.legacy_roots = old;
+	c = build_spec(&spec, &log);
+	expect_origins(c, "CCCC");
+	assert_non_null(l = chain_legacy(c));
+	expect_path(l, P->leaf, P->int2, P->int1_cross, P->root_old, NULL);
+	expect_origins(l, "CCPC");
+	assert_contains(log, "legacy chain: \"CN=chainfix test int1\" is a "
+	    "public intermediate");
+	chain_free(c);
+	free(log);
+
+	/* No path to legacy_roots at all: a warning, one chain. */
+	spec.public_intermediates = NULL;
+	c = build_spec(&spec, &log);
+	assert_non_null(c);
+	assert_null(chain_legacy(c));
+	assert_contains(log, "no valid chain to legacy_roots");
+	chain_free(c);
+	free(log);
+	free(corpus);
+	free(inter);
+	free(d);
+	free(cert);
+	free(root);
+	free(old);
+}
+
+/* Old clients ignore their root's dates, not an intermediate's. */
+static void
+test_legacy_expired(void **state)
+{
+	char *cert = pf("leaf.pem"), *root = pf("root.pem"), *d = scen();
+	char *inter = scen(), *oldfile, *log;
+	struct testpki_certspec s;
+	struct chain_spec spec;
+	struct chain *c;
+	const struct chain *l;
+	EVP_PKEY *k = testpki_key_ec();
+	X509 *expired_root, *cross, *cross_expired;
+
+	(void)state;
+	/* An old root, expired (like DST Root CA X3), cross-signing int1
+	 * with a valid certificate, and with an expired one. */
+	memset(&s, 0, sizeof(s));
+	s.ca = 1;
+	s.cn = "chainfix test expired old root";
+	s.key = k;
+	s.not_before = -900 * TESTPKI_DAY;
+	s.not_after = -10 * TESTPKI_DAY;
+	expired_root = testpki_cert(&s);
+	s.cn = "chainfix test int1";
+	s.key = P->int1_key;
+	s.issuer = expired_root;
+	s.issuer_key = k;
+	s.not_before = -TESTPKI_DAY;
+	s.not_after = 200 * TESTPKI_DAY;
+	cross = testpki_cert(&s);
+	s.not_before = -400 * TESTPKI_DAY;
+	s.not_after = -5 * TESTPKI_DAY;
+	cross_expired = testpki_cert(&s);
+	oldfile = put(d, "old.pem", expired_root, NULL);
+
+	free(put(inter, "i.pem", P->int2, P->int1, cross, NULL));
+	spec_of(&spec, cert, NULL, inter, root);
+	spec.legacy_roots = oldfile;
+	c = build_spec(&spec, &log);
+	assert_non_null(l = chain_legacy(c));
+	expect_path(l, P->leaf, P->int2, cross, expired_root, NULL);
+	chain_free(c);
+	free(log);
+
+	/* Only an expired cross-sign: no legacy chain. */
+	free(inter);
+	inter = scen();
+	free(put(inter, "i.pem", P->int2, P->int1, cross_expired, NULL));
+	spec.intermediates = inter;
+	c = build_spec(&spec, &log);
+	assert_null(chain_legacy(c));
+	assert_contains(log, "no valid chain to legacy_roots");
+	chain_free(c);
+	free(log);
+	X509_free(expired_root);
+	X509_free(cross);
+	X509_free(cross_expired);
+	EVP_PKEY_free(k);
+	free(oldfile);
+	free(inter);
+	free(d);
+	free(cert);
+	free(root);
+}
+
 int
 main(void)
 {
@@ -1121,6 +1626,13 @@ main(void)
 		cmocka_unit_test(test_renewed_leaf),
 		cmocka_unit_test(test_order_independent),
 		cmocka_unit_test(test_large_directory),
+		cmocka_unit_test(test_public_last_resort),
+		cmocka_unit_test(test_public_expired),
+		cmocka_unit_test(test_public_shipped),
+		cmocka_unit_test(test_aia_fetch),
+		cmocka_unit_test(test_aia_wrong_answer),
+		cmocka_unit_test(test_legacy_chain),
+		cmocka_unit_test(test_legacy_expired),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
