@@ -60,6 +60,10 @@ struct config_site {
 	char		*intermediates;	/* directory; NULL: none */
 	char		*roots;		/* "system" (default), "none", FILE, DIR */
 	int		 send_root;	/* default 0 */
+	char		*public_intermediates;	/* "yes" (default), "no", FILE */
+	int		 aia_fetch;	/* default 0 */
+	char		*aia_cache;	/* directory; NULL: nothing kept */
+	char		*legacy_roots;	/* "android", FILE, DIR; NULL: none */
 
 	struct config_hostport *backends;	/* failover in order */
 	size_t		 nbackends;
@@ -122,9 +126,11 @@ struct config {
  * keys and misplaced keys (a site key in [global] and the reverse), keys
  * set twice, sections defined twice, bad site names, empty values,
  * indented (continuation) lines and lines too long for inih are errors.
- * Files named by cert, key, password_file, backend_ca and roots must be
- * readable regular files; intermediates and a roots directory readable
- * directories; user must exist.  backend_verify = no and site keys ignored
+ * Files named by cert, key, password_file, backend_ca, roots,
+ * public_intermediates and legacy_roots must be readable regular files;
+ * intermediates and a roots or legacy_roots directory readable directories;
+ * aia_cache an existing directory or a new one in an existing directory;
+ * user must exist.  backend_verify = no and site keys ignored
  * because of backend_tls = no are warned about (log_warnx), not errors.
  * Returns a new struct config owned by the caller (free with
  * config_free()), or NULL if there was any error.

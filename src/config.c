@@ -138,6 +138,12 @@ static int config_set_roots(struct config_ctx *, const struct config_key *,
     void *, const char *, char *, size_t);
 static int config_set_listen(struct config_ctx *, const struct config_key *,
     void *, const char *, char *, size_t);
+static int config_set_public(struct config_ctx *, const struct config_key *,
+    void *, const char *, char *, size_t);
+static int config_set_aia_cache(struct config_ctx *,
+    const struct config_key *, void *, const char *, char *, size_t);
+static int config_set_legacy_roots(struct config_ctx *,
+    const struct config_key *, void *, const char *, char *, size_t);
 static int config_set_backend(struct config_ctx *, const struct config_key *,
     void *, const char *, char *, size_t);
 static int config_set_backend_check(struct config_ctx *,
@@ -209,6 +215,14 @@ static const struct config_key config_keys[] = {
 	    .set = config_set_roots, .def = "system" },
 	{ CONFIG_SITE_KEY("send_root", send_root), .type = CONFIG_T_BOOL,
 	    .def = "no" },
+	{ CONFIG_SITE_KEY("public_intermediates", public_intermediates),
+	    .type = CONFIG_T_STRING, .set = config_set_public, .def = "yes" },
+	{ CONFIG_SITE_KEY("aia_fetch", aia_fetch), .type = CONFIG_T_BOOL,
+	    .def = "no" },
+	{ CONFIG_SITE_KEY("aia_cache", aia_cache), .type = CONFIG_T_STRING,
+	    .set = config_set_aia_cache },
+	{ CONFIG_SITE_KEY("legacy_roots", legacy_roots),
+	    .type = CONFIG_T_STRING, .set = config_set_legacy_roots },
 	{ CONFIG_SITE_KEY("backend", backends), .type = CONFIG_T_CUSTOM,
 	    .set = config_set_backend, .clear = config_clear_backends,
 	    .flags = CONFIG_REQUIRED },
@@ -1038,6 +1052,36 @@ config_set_log_level(struct config_ctx *ctx, const struct config_key *k,
 	return 0;
 }
 
+/*
+ * One of the words (NULL-terminated), else a readable file (or, with
+ * dirs, a directory): roots, legacy_roots, public_intermediates.
+ */
+static int
+config_word_or_path(const char *v, char **dst, const char *const *words,
+    int dirs, char *why, size_t len)
+{
+	char list[128];
+	struct stat st;
+	size_t i;
+
+	list[0] = '\0';
+	for (i = 0; words[i] != NULL; i++) {
+		if (strcmp(v, words[i]) == 0)
+			return config_setstr(dst, v, why, len);
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+		    "%s%s", i > 0 ? ", " : "", words[i]);
+	}
+	if (stat(v, &st) == -1) {
+		config_why(why, len, "\"%s\" is not %s or a readable file%s: "
+		    "%s", v, list, dirs ? " or directory" : "",
+		    strerror(errno));
+		return -1;
+	}
+	if (dirs && S_ISDIR(st.st_mode))
+		return config_dir(v, dst, why, len);
+	return config_file(v, dst, why, len);
+}
+
 /* listen, and its line: a failure to bind it later names the line. */
 static int
 config_set_listen(struct config_ctx *ctx, const struct config_key *k,
@@ -1057,20 +1101,75 @@ static int
 config_set_roots(struct config_ctx *ctx, const struct config_key *k,
     void *obj, const char *v, char *why, size_t len)
 {
-	char **dst = config_field(k, obj);
-	struct stat st;
+	static const char *const words[] = { "system", "none", NULL };
 
 	(void)ctx;
-	if (strcmp(v, "system") == 0 || strcmp(v, "none") == 0)
+	return config_word_or_path(v, config_field(k, obj), words, 1, why,
+	    len);
+}
+
+/* yes | no | FILE (a PEM bundle of intermediates) */
+static int
+config_set_public(struct config_ctx *ctx, const struct config_key *k,
+    void *obj, const char *v, char *why, size_t len)
+{
+	static const char *const words[] = { "yes", "no", NULL };
+
+	(void)ctx;
+	return config_word_or_path(v, config_field(k, obj), words, 0, why,
+	    len);
+}
+
+/* A directory, or one to create in an existing directory. */
+static int
+config_set_aia_cache(struct config_ctx *ctx, const struct config_key *k,
+    void *obj, const char *v, char *why, size_t len)
+{
+	char **dst = config_field(k, obj), *parent, *slash;
+	struct stat st;
+	int r;
+
+	(void)ctx;
+	if (stat(v, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			config_why(why, len, "%s is not a directory", v);
+			return -1;
+		}
 		return config_setstr(dst, v, why, len);
-	if (stat(v, &st) == -1) {
-		config_why(why, len, "\"%s\" is not system, none or a readable "
-		    "file or directory: %s", v, strerror(errno));
+	}
+	if (errno != ENOENT) {
+		config_why(why, len, "cannot use %s: %s", v, strerror(errno));
 		return -1;
 	}
-	if (S_ISDIR(st.st_mode))
-		return config_dir(v, dst, why, len);
-	return config_file(v, dst, why, len);
+	/* Created on the first fetch: its parent must be there. */
+	if ((parent = strdup(v)) == NULL) {
+		config_why(why, len, "out of memory");
+		return -1;
+	}
+	if ((slash = strrchr(parent, '/')) == NULL)
+		strcpy(parent, ".");
+	else if (slash == parent)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	r = stat(parent, &st) == 0 && S_ISDIR(st.st_mode);
+	if (!r)
+		config_why(why, len, "%s does not exist, and neither does the "
+		    "directory %s to create it in", v, parent);
+	free(parent);
+	return r ? config_setstr(dst, v, why, len) : -1;
+}
+
+/* android | FILE | DIR */
+static int
+config_set_legacy_roots(struct config_ctx *ctx, const struct config_key *k,
+    void *obj, const char *v, char *why, size_t len)
+{
+	static const char *const words[] = { "android", NULL };
+
+	(void)ctx;
+	return config_word_or_path(v, config_field(k, obj), words, 1, why,
+	    len);
 }
 
 static void

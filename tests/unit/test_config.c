@@ -1141,6 +1141,63 @@ test_expiry_interval(void **state)
 	    "not a duration");
 }
 
+/* public_intermediates, aia_fetch, aia_cache, legacy_roots. */
+static void
+test_chain_sources(void **state)
+{
+	struct config *cfg;
+	struct config_site *s;
+	char *errs;
+
+	(void)state;
+	cfg = load(GOOD_SITE, &errs);
+	assert_non_null(cfg);
+	s = cfg->sites[0];
+	assert_string_equal(s->public_intermediates, "yes");
+	assert_int_equal(s->aia_fetch, 0);
+	assert_null(s->aia_cache);
+	assert_null(s->legacy_roots);
+	config_free(cfg);
+
+	/* Words, files and directories; aia_cache may not exist yet. */
+	cfg = load(GOOD_SITE "public_intermediates = @D/roots.pem\n"
+	    "aia_fetch = yes\naia_cache = @D/new-cache\n"
+	    "legacy_roots = @D/rootsdir\n", &errs);
+	assert_non_null(cfg);
+	assert_string_equal(errs, "");
+	s = cfg->sites[0];
+	assert_non_null(strstr(s->public_intermediates, "/roots.pem"));
+	assert_int_equal(s->aia_fetch, 1);
+	assert_non_null(strstr(s->aia_cache, "/new-cache"));
+	assert_non_null(strstr(s->legacy_roots, "/rootsdir"));
+	config_free(cfg);
+	cfg = load(GOOD_SITE "public_intermediates = no\n"
+	    "aia_cache = @D/inter\nlegacy_roots = android\n", &errs);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->sites[0]->public_intermediates, "no");
+	assert_string_equal(cfg->sites[0]->legacy_roots, "android");
+	config_free(cfg);
+
+	errs = load_fails(GOOD_SITE "public_intermediates = maybe\n"
+	    "aia_fetch = sometimes\n"
+	    "aia_cache = @D/cert.pem\n"
+	    "legacy_roots = ios\n", 4);
+	assert_error(errs, 5, "[web] public_intermediates: \"maybe\" is not "
+	    "yes, no or a readable file: No such file or directory");
+	assert_error(errs, 6, "[web] aia_fetch: ");
+	assert_error(errs, 7, "[web] aia_cache: ");
+	assert_contains(errs, "/cert.pem is not a directory");
+	assert_error(errs, 8, "[web] legacy_roots: \"ios\" is not android or "
+	    "a readable file or directory");
+	errs = load_fails(GOOD_SITE "public_intermediates = @D/inter\n", 1);
+	assert_error(errs, 5, "[web] public_intermediates: ");
+	assert_contains(errs, "/inter is not a regular file");
+	errs = load_fails(GOOD_SITE "aia_cache = /nonexistent/x/aia\n", 1);
+	assert_error(errs, 5, "[web] aia_cache: /nonexistent/x/aia does not "
+	    "exist, and neither does the directory /nonexistent/x to create "
+	    "it in");
+}
+
 /* Append "key = default" for every key of [global] (global) or a site. */
 static void
 append_defaults(char *text, size_t size, int global)
@@ -1389,6 +1446,7 @@ main(void)
 		T(test_several_errors),
 		T(test_expiry_interval),
 		T(test_fleet_keys),
+		T(test_chain_sources),
 		T(test_example),
 		T(test_key_table),
 #undef T
