@@ -60,10 +60,15 @@ generation_site_spec(const struct config_site *cs, struct chain_spec *spec)
 	spec->roots = cs->roots;
 	spec->send_root = cs->send_root;
 	spec->need_key = 1;
+	spec->public_intermediates = cs->public_intermediates;
+	spec->aia_fetch = cs->aia_fetch;
+	spec->aia_cache = cs->aia_cache;
+	spec->legacy_roots = cs->legacy_roots;
 }
 
 static int
-generation_build_site(struct generation *g, size_t i)
+generation_build_site(struct generation *g, size_t i,
+    struct chain_pools *pools)
 {
 	struct gen_site *gs = &g->sites[i];
 	const struct config_site *cs = g->cfg->sites[i];
@@ -71,6 +76,7 @@ generation_build_site(struct generation *g, size_t i)
 
 	gs->cfg = cs;
 	generation_site_spec(cs, &spec);
+	spec.pools = pools;
 	if ((gs->chain = chain_build(&spec)) == NULL) {
 		log_errx("site %s: cannot build the certificate chain of %s",
 		    cs->name, cs->cert);
@@ -98,6 +104,7 @@ struct generation *
 generation_load(const char *path, unsigned serial)
 {
 	struct generation *g;
+	struct chain_pools *pools = NULL;
 	struct config *cfg;
 	size_t i;
 
@@ -116,8 +123,11 @@ generation_load(const char *path, unsigned serial)
 		goto err;
 	}
 	g->nsites = cfg->nsites;
+	/* The public intermediates are loaded once for all the sites that
+	 * need them, and let go once every chain is built. */
 	if ((g->sites = calloc(cfg->nsites, sizeof(*g->sites))) == NULL ||
-	    (g->listens = calloc(cfg->nsites, sizeof(*g->listens))) == NULL) {
+	    (g->listens = calloc(cfg->nsites, sizeof(*g->listens))) == NULL ||
+	    (pools = chain_pools_new()) == NULL) {
 		log_warn("generation_load");
 		goto err;
 	}
@@ -133,10 +143,12 @@ generation_load(const char *path, unsigned serial)
 	    cfg->ticket_key_rotation)) == NULL)
 		goto err;
 	for (i = 0; i < cfg->nsites; i++)
-		if (generation_build_site(g, i) == -1)
+		if (generation_build_site(g, i, pools) == -1)
 			goto err;
+	chain_pools_free(pools);
 	return g;
  err:
+	chain_pools_free(pools);
 	generation_free(g);
 	return NULL;
 }
@@ -145,6 +157,7 @@ void
 generation_log(const struct generation *g)
 {
 	const struct gen_site *gs;
+	const struct chain *legacy;
 	char line[1024], id[32];
 	size_t i, j;
 
@@ -163,6 +176,15 @@ generation_log(const struct generation *g)
 		for (j = 0; j < chain_length(gs->chain); j++)
 			log_info("site %s:   %s", gs->cfg->name,
 			    chain_describe(gs->chain, j, line, sizeof(line)));
+		if ((legacy = chain_legacy(gs->chain)) != NULL) {
+			log_info("site %s: legacy chain (clients without TLS "
+			    "1.3), to legacy_roots %s:", gs->cfg->name,
+			    gs->cfg->legacy_roots);
+			for (j = 0; j < chain_length(legacy); j++)
+				log_info("site %s:   %s", gs->cfg->name,
+				    chain_describe(legacy, j, line,
+				    sizeof(line)));
+		}
 		/* Expiry is the expiry watch's to report (expiry.c). */
 		chain_diagnose(gs->chain, gs->cfg->name,
 		    g->cfg->expiry_warning_days, CHAIN_DIAG_NO_EXPIRY);

@@ -219,6 +219,8 @@ tools_configtest(int argc, char **argv)
 	const struct config_site *site;
 	struct ticketkeys *tk;
 	char id[32];
+	const struct chain *legacy;
+	struct chain_pools *pools = NULL;
 	struct chain_spec spec;
 	struct config *cfg;
 	struct chain *c;
@@ -260,12 +262,19 @@ tools_configtest(int argc, char **argv)
 			    sizeof(id)));
 		ticketkeys_unref(tk);
 	}
-	/* A backend that resets the handshake must not kill us. */
-	if (selftest)
-		signal(SIGPIPE, SIG_IGN);
+	/* A backend, or an AIA server, that resets the connection must not
+	 * kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	/* As the daemon does: the public intermediates loaded once. */
+	if ((pools = chain_pools_new()) == NULL) {
+		log_errx("out of memory");
+		config_free(cfg);
+		return 1;
+	}
 	for (i = 0; i < cfg->nsites; i++) {
 		site = cfg->sites[i];
 		generation_site_spec(site, &spec);
+		spec.pools = pools;
 		printf("site %s: listen %s, backend", site->name,
 		    site->listen.text);
 		for (b = 0; b < site->nbackends; b++)
@@ -277,6 +286,11 @@ tools_configtest(int argc, char **argv)
 			continue;
 		}
 		tools_print_chain(stdout, c, "  ");
+		if ((legacy = chain_legacy(c)) != NULL) {
+			printf("  legacy chain (clients without TLS 1.3), to "
+			    "legacy_roots %s:\n", site->legacy_roots);
+			tools_print_chain(stdout, legacy, "  ");
+		}
 		fflush(stdout);
 		chain_diagnose(c, site->name, cfg->expiry_warning_days, 0);
 		if (selftest) {
@@ -287,6 +301,7 @@ tools_configtest(int argc, char **argv)
 		}
 		chain_free(c);
 	}
+	chain_pools_free(pools);
 	config_free(cfg);
 	if (problems > 0)
 		fprintf(stderr, "%s: %d backend%s will fail (each with its "
