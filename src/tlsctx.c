@@ -66,8 +66,22 @@ struct tlsctx_backend {
 static pthread_once_t tlsctx_once = PTHREAD_ONCE_INIT;
 static int tlsctx_ctx_site_idx = -1;	/* SSL_CTX: site_arg */
 static int tlsctx_ctx_policy_idx = -1;	/* SSL_CTX: tlsctx_policy, owned */
+static int tlsctx_ctx_legacy_idx = -1;	/* SSL_CTX: legacy chain (owned) */
 static int tlsctx_ctx_backend_idx = -1;	/* SSL_CTX: tlsctx_backend */
 static int tlsctx_ssl_backend_idx = -1;	/* SSL: backend index + 1 */
+
+/* The context's legacy chain goes with the context. */
+static void
+tlsctx_legacy_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	sk_X509_pop_free(ptr, X509_free);
+}
 
 static void
 tlsctx_policy_free(struct tlsctx_policy *pol)
@@ -95,6 +109,8 @@ tlsctx_policy_exfree(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 static void
 tlsctx_init_once(void)
 {
+	tlsctx_ctx_legacy_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+	    tlsctx_legacy_free);
 	tlsctx_ctx_site_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
 	    NULL);
 	tlsctx_ctx_policy_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
@@ -110,6 +126,7 @@ tlsctx_init(void)
 {
 	if (pthread_once(&tlsctx_once, tlsctx_init_once) != 0 ||
 	    tlsctx_ctx_site_idx < 0 || tlsctx_ctx_policy_idx < 0 ||
+	    tlsctx_ctx_legacy_idx < 0 ||
 	    tlsctx_ctx_backend_idx < 0 || tlsctx_ssl_backend_idx < 0) {
 		log_ssl(LOG_LEVEL_ERR, "cannot allocate OpenSSL ex_data");
 		return -1;
@@ -175,6 +192,49 @@ tlsctx_common(SSL_CTX *ctx)
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 }
 
+/*
+ * The certificate callback runs after SNI has picked the site and the
+ * version has been negotiated, once per full handshake.  We offer TLS 1.3,
+ * so a client below it did not offer it: it gets the legacy chain (arg).
+ * Everyone else costs one comparison.
+ */
+static int
+tlsctx_legacy_cb(SSL *ssl, void *arg)
+{
+	if (SSL_version(ssl) >= TLS1_3_VERSION)
+		return 1;
+	/* set1: the connection takes its own references to the stack's
+	 * certificates, shared with the context's. */
+	return SSL_set1_chain(ssl, arg) == 1 ? 1 : 0;
+}
+
+/* Serve chain_legacy(chain), if any, to clients without TLS 1.3. */
+static int
+tlsctx_server_legacy(SSL_CTX *ctx, const struct chain *chain)
+{
+	const struct chain *legacy = chain_legacy(chain);
+	STACK_OF(X509) *sk;
+	size_t i;
+
+	if (legacy == NULL)
+		return 0;
+	if ((sk = sk_X509_new_null()) == NULL)
+		return -1;
+	for (i = 1; i < chain_served(legacy); i++) {
+		if (!sk_X509_push(sk, chain_get(legacy, i)->x509)) {
+			sk_X509_pop_free(sk, X509_free);
+			return -1;
+		}
+		X509_up_ref(chain_get(legacy, i)->x509);
+	}
+	if (SSL_CTX_set_ex_data(ctx, tlsctx_ctx_legacy_idx, sk) != 1) {
+		sk_X509_pop_free(sk, X509_free);
+		return -1;
+	}
+	SSL_CTX_set_cert_cb(ctx, tlsctx_legacy_cb, sk);
+	return 0;
+}
+
 SSL_CTX *
 tlsctx_server_new(const struct config_site *site, const struct chain *chain,
     void *site_arg)
@@ -214,6 +274,8 @@ tlsctx_server_new(const struct config_site *site, const struct chain *chain,
 		if (SSL_CTX_add1_chain_cert(ctx, cc->x509) != 1)
 			goto err;
 	}
+	if (tlsctx_server_legacy(ctx, chain) == -1)
+		goto err;
 
 	if (site->min_protocol != 0 && site->min_protocol < TLS1_2_VERSION) {
 		/*

@@ -143,20 +143,26 @@ pump(SSL *c, SSL *s)
 }
 
 /*
- * Handshake a strict client (trusts root alone, checks servername) against
- * a server SSL made from sctx.  Returns the server SSL (caller frees) and
- * how many certificates the client received.
+ * Handshake a strict client (trusts anchor alone, checks servername, speaks
+ * at most max_version, 0: any) against a server SSL made from sctx.
+ * Returns the server SSL (caller frees), how many certificates the client
+ * received and, if top is not NULL, a reference to the last one.
  */
 static SSL *
-handshake(SSL_CTX *sctx, const char *servername, int *ncerts, int *ok)
+handshake_ex(SSL_CTX *sctx, const char *servername, X509 *anchor,
+    int max_version, int *ncerts, int *ok, X509 **top)
 {
 	SSL_CTX *cctx;
 	SSL *c, *s;
 	X509_STORE *store;
+	STACK_OF(X509) *sent;
 
 	assert_non_null(cctx = SSL_CTX_new(TLS_client_method()));
+	if (max_version != 0)
+		assert_int_equal(SSL_CTX_set_max_proto_version(cctx,
+		    max_version), 1);
 	store = SSL_CTX_get_cert_store(cctx);
-	assert_int_equal(X509_STORE_add_cert(store, P->root), 1);
+	assert_int_equal(X509_STORE_add_cert(store, anchor), 1);
 	SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
 	assert_non_null(c = SSL_new(cctx));
 	assert_non_null(s = SSL_new(sctx));
@@ -165,12 +171,28 @@ handshake(SSL_CTX *sctx, const char *servername, int *ncerts, int *ok)
 		assert_int_equal(SSL_set1_host(c, servername), 1);
 	}
 	*ok = pump(c, s);
-	*ncerts = SSL_get_peer_cert_chain(c) != NULL ?
-	    sk_X509_num(SSL_get_peer_cert_chain(c)) : 0;
+	sent = SSL_get_peer_cert_chain(c);
+	*ncerts = sent != NULL ? sk_X509_num(sent) : 0;
+	if (top != NULL) {
+		*top = *ncerts > 0 ? sk_X509_value(sent, *ncerts - 1) : NULL;
+		if (*top != NULL)
+			X509_up_ref(*top);
+	}
 	ERR_clear_error();
 	SSL_free(c);
 	SSL_CTX_free(cctx);
 	return s;
+}
+
+/*
+ * Handshake a strict client (trusts root alone, checks servername) against
+ * a server SSL made from sctx.  Returns the server SSL (caller frees) and
+ * how many certificates the client received.
+ */
+static SSL *
+handshake(SSL_CTX *sctx, const char *servername, int *ncerts, int *ok)
+{
+	return handshake_ex(sctx, servername, P->root, 0, ncerts, ok, NULL);
 }
 
 /* The context serves leaf, int2, int1 (not the root) and never more. */
@@ -297,6 +319,114 @@ test_sni_handshake(void **state)
 	tlsctx_sni_free(t);
 	site_clear(&b);
 	site_clear(&a);
+	X509_free(lb);
+}
+
+/*
+ * A site whose pool holds int1 and its cross-sign by root-old: the usual
+ * chain ends at root, the legacy one (legacy_roots = root-old) at root-old.
+ */
+static void
+site_init_legacy(struct site *s, const char *name, X509 *leaf, EVP_PKEY *key)
+{
+	struct certload_set *pool, *roots;
+	struct chain_spec spec;
+	X509 *oldv[] = { P->root_old, NULL };
+	char err[256], *dir = testpki_tmpdir(), *old;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg.name = (char *)(uintptr_t)name;
+	old = testpki_path(dir, "root-old.pem");
+	testpki_write_pem(old, oldv, NULL, NULL);
+	assert_non_null(pool = certload_set_new());
+	assert_non_null(roots = certload_set_new());
+	assert_int_equal(certload_set_add(pool, P->int1, "int1"), 1);
+	assert_int_equal(certload_set_add(pool, P->int1_cross, "cross"), 1);
+	assert_int_equal(certload_set_add(pool, P->int2, "int2"), 1);
+	assert_int_equal(certload_set_add(roots, P->root, "root"), 1);
+	memset(&spec, 0, sizeof(spec));
+	spec.label = name;
+	spec.legacy_roots = old;
+	testpki_capture_start();
+	s->chain = chain_complete(leaf, name, key, pool, roots, &spec, err,
+	    sizeof(err));
+	free(testpki_capture_end());
+	if (s->chain == NULL)
+		fail_msg("chain_complete: %s", err);
+	assert_non_null(chain_legacy(s->chain));
+	certload_set_free(pool);
+	certload_set_free(roots);
+	testpki_rmtree(dir);
+	free(old);
+	free(dir);
+	s->ctx = tlsctx_server_new(&s->cfg, s->chain, s);
+	assert_non_null(s->ctx);
+	s->leaf = leaf;
+	s->key = key;
+}
+
+/*
+ * Clients without TLS 1.3 get the legacy chain, the others the usual one,
+ * also after SNI moved the handshake to the site, and only for that site.
+ */
+static void
+test_legacy_chain(void **state)
+{
+	struct site a, b;
+	struct tlsctx_sni *t;
+	X509 *lb, *top;
+	int n, ok;
+	SSL *s;
+
+	(void)state;
+	site_init_legacy(&a, "a", P->leaf, P->leaf_key);
+	s = handshake_ex(a.ctx, "localhost", P->root_old, TLS1_2_VERSION,
+	    &n, &ok, &top);
+	assert_true(ok);
+	assert_int_equal(n, 3);
+	assert_int_equal(X509_cmp(top, P->int1_cross), 0);
+	X509_free(top);
+	SSL_free(s);
+	s = handshake_ex(a.ctx, "localhost", P->root, 0, &n, &ok, &top);
+	assert_true(ok);
+	assert_int_equal(SSL_version(s), TLS1_3_VERSION);
+	assert_int_equal(X509_cmp(top, P->int1), 0);
+	X509_free(top);
+	SSL_free(s);
+	/* Each client gets one chain, never both: TLS 1.3 and the old
+	 * root do not verify, nor TLS 1.2 and the new one. */
+	SSL_free(handshake_ex(a.ctx, "localhost", P->root_old, 0, &n, &ok,
+	    NULL));
+	assert_false(ok);
+	SSL_free(handshake_ex(a.ctx, "localhost", P->root, TLS1_2_VERSION,
+	    &n, &ok, NULL));
+	assert_false(ok);
+
+	/* Behind SNI: the default site has no legacy chain, b has one. */
+	lb = leaf_with("other.test", "DNS:other.test");
+	site_init(&b, "plain", P->leaf, P->leaf_key, 0);
+	site_clear(&a);
+	site_init_legacy(&a, "legacy", lb, P->leaf2_key);
+	assert_non_null(t = tlsctx_sni_new());
+	assert_int_equal(tlsctx_sni_add(t, b.ctx, b.leaf), 0);
+	assert_int_equal(tlsctx_sni_add(t, a.ctx, a.leaf), 0);
+	s = handshake_ex(tlsctx_sni_default(t), "other.test", P->root_old,
+	    TLS1_2_VERSION, &n, &ok, &top);
+	assert_true(ok);
+	assert_ptr_equal(tlsctx_server_site(s), &a);
+	assert_int_equal(X509_cmp(top, P->int1_cross), 0);
+	X509_free(top);
+	SSL_free(s);
+	s = handshake_ex(tlsctx_sni_default(t), "localhost", P->root,
+	    TLS1_2_VERSION, &n, &ok, &top);
+	assert_true(ok);
+	assert_ptr_equal(tlsctx_server_site(s), &b);
+	assert_int_equal(X509_cmp(top, P->int1), 0);
+	X509_free(top);
+	SSL_free(s);
+	tlsctx_sni_free(t);
+	site_clear(&a);
+	site_clear(&b);
 	X509_free(lb);
 }
 
@@ -741,6 +871,7 @@ main(void)
 		cmocka_unit_test(test_sni_handshake),
 		cmocka_unit_test(test_sni_policy),
 		cmocka_unit_test(test_sni_resumption),
+		cmocka_unit_test(test_legacy_chain),
 		cmocka_unit_test(test_backend_verify_no_warns),
 		cmocka_unit_test(test_backend_sni),
 		cmocka_unit_test(test_backend_min_protocol),
