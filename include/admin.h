@@ -7,7 +7,9 @@
  *             chainfix_certificate_expiring and chainfix_certificate_expired
  *             (0/1, expiry.h); per backend {site,backend}:
  *             chainfix_backend_up (health.h)
- *   /chains   JSON: every site's chain as served
+ *   /chains   JSON: every site's chain as served (each certificate with
+ *             where it was found: "origin"), and its "legacy" chain for
+ *             clients without TLS 1.3 (null when they get the same)
  * It runs on the daemon's main event_base, the thread that also reloads, so
  * the site list it reads cannot change under a request.
  */

@@ -316,19 +316,40 @@ admin_render_cert(struct evbuffer *out, const struct chain_cert *cc,
 	    "\"not_after\":\"%s\",\"sha256\":\"%s\",\"der_len\":%zu,"
 	    "\"source\":", nb, na, hex, cc->der_len) < 0 ||
 	    admin_json_str(out, cc->source) == -1 ||
-	    evbuffer_add_printf(out, ",\"served\":%s}",
-	    cc->served ? "true" : "false") < 0)
+	    evbuffer_add_printf(out, ",\"origin\":\"%s\",\"served\":%s}",
+	    cc->origin == CHAIN_ORIGIN_CONFIG ? "config" :
+	    chain_origin_name(cc->origin), cc->served ? "true" : "false") < 0)
 		return -1;
 	return 0;
+}
+
+/* "trusted":..,"served_bytes":..,"chain":[...] of c. */
+static int
+admin_render_chain(struct evbuffer *out, const struct chain *c)
+{
+	const struct chain_cert *cc;
+	size_t d;
+
+	if (evbuffer_add_printf(out, "\"trusted\":%s,\"served_bytes\":%zu,"
+	    "\"chain\":[", chain_trusted(c) ? "true" : "false",
+	    chain_served_size(c)) < 0)
+		return -1;
+	for (d = 0; d < chain_length(c); d++) {
+		if ((cc = chain_get(c, d)) == NULL)
+			continue;
+		if ((d > 0 && evbuffer_add(out, ",", 1) == -1) ||
+		    admin_render_cert(out, cc, d) == -1)
+			return -1;
+	}
+	return evbuffer_add_printf(out, "]") < 0 ? -1 : 0;
 }
 
 static int
 admin_render_chains(struct admin *a, struct evbuffer *out)
 {
 	struct admin_site site;
-	const struct chain_cert *cc;
 	const struct chain *c;
-	size_t i, d;
+	size_t i;
 
 	if (evbuffer_add_printf(out, "{\"sites\":[") < 0)
 		return -1;
@@ -343,19 +364,19 @@ admin_render_chains(struct admin *a, struct evbuffer *out)
 				return -1;
 			continue;
 		}
-		if (evbuffer_add_printf(out, ",\"trusted\":%s,"
-		    "\"served_bytes\":%zu,\"chain\":[",
-		    chain_trusted(c) ? "true" : "false",
-		    chain_served_size(c)) < 0)
+		/* The chain clients without TLS 1.3 get, if another. */
+		if (evbuffer_add(out, ",", 1) == -1 ||
+		    admin_render_chain(out, c) == -1 ||
+		    evbuffer_add_printf(out, ",\"legacy\":") < 0)
 			return -1;
-		for (d = 0; d < chain_length(c); d++) {
-			if ((cc = chain_get(c, d)) == NULL)
-				continue;
-			if ((d > 0 && evbuffer_add(out, ",", 1) == -1) ||
-			    admin_render_cert(out, cc, d) == -1)
+		if (chain_legacy(c) == NULL) {
+			if (evbuffer_add_printf(out, "null") < 0)
 				return -1;
-		}
-		if (evbuffer_add_printf(out, "]}") < 0)
+		} else if (evbuffer_add(out, "{", 1) == -1 ||
+		    admin_render_chain(out, chain_legacy(c)) == -1 ||
+		    evbuffer_add(out, "}", 1) == -1)
+			return -1;
+		if (evbuffer_add_printf(out, "}") < 0)
 			return -1;
 	}
 	if (evbuffer_add_printf(out, "]}\n") < 0)

@@ -77,16 +77,17 @@ fake_site(void *arg, size_t i, struct admin_site *site)
 static const struct admin_ops fake_ops = { fake_draining, fake_site };
 
 static struct chain *
-build(const char *dir, const char *cert, const char *key)
+build(const char *dir, const char *cert, const char *key, int legacy)
 {
 	struct chain_spec spec;
 	struct chain *c;
-	char *certp, *keyp, *inter, *roots;
+	char *certp, *keyp, *inter, *roots, *old;
 
 	certp = testpki_path(dir, cert);
 	keyp = testpki_path(dir, key);
 	inter = testpki_path(dir, "intermediates");
 	roots = testpki_path(dir, "root.pem");
+	old = testpki_path(dir, "root-old.pem");
 	memset(&spec, 0, sizeof(spec));
 	spec.label = cert;
 	spec.cert = certp;
@@ -94,10 +95,15 @@ build(const char *dir, const char *cert, const char *key)
 	spec.intermediates = inter;
 	spec.roots = roots;
 	spec.need_key = 1;
+	/* The directory holds int1's cross-sign by the old root. */
+	if (legacy)
+		spec.legacy_roots = old;
 	testpki_capture_start();	/* README.txt in intermediates warns */
 	c = chain_build(&spec);
 	free(testpki_capture_end());
 	assert_non_null(c);
+	assert_true((chain_legacy(c) != NULL) == legacy);
+	free(old);
 	free(certp);
 	free(keyp);
 	free(inter);
@@ -163,8 +169,8 @@ group_setup(void **state)
 	f->dir = testpki_tmpdir();
 	f->pki = testpki_new();
 	testpki_write(f->pki, f->dir);
-	f->chains[0] = build(f->dir, "leaf.pem", "leaf.key");
-	f->chains[1] = build(f->dir, "leaf2.pem", "leaf2.key");
+	f->chains[0] = build(f->dir, "leaf.pem", "leaf.key", 1);
+	f->chains[1] = build(f->dir, "leaf2.pem", "leaf2.key", 0);
 	f->sites[0].name = "mail";
 	f->sites[0].chain = f->chains[0];
 	f->sites[1].name = WEIRD_SITE;
@@ -613,7 +619,14 @@ json_check(const char *dir, const char *body, const char *leaf_sha)
 "    assert re.fullmatch(r'\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ', x['not_after'])\n"
 "    assert x['not_before'] < x['not_after']\n"
 "    assert x['der_len'] > 100 and isinstance(x['source'], str)\n"
-"assert s[0]['served_bytes'] == sum(x['der_len'] for x in c if x['served'])\n";
+"    assert x['origin'] == 'config', x\n"
+"assert s[0]['served_bytes'] == sum(x['der_len'] for x in c if x['served'])\n"
+"l = s[0]['legacy']['chain']\n"
+"assert len(l) == 4 and l[0]['sha256'] == c[0]['sha256'], l\n"
+"assert 'int1' in l[2]['subject'] and 'old root' in l[2]['issuer'], l[2]\n"
+"assert [x['served'] for x in l] == [True, True, True, False]\n"
+"assert s[0]['legacy']['trusted'] is True\n"
+"assert s[1]['legacy'] is None\n";
 	char *jpath, *spath, cmd[2048];
 	int status;
 
