@@ -40,7 +40,8 @@ const char *corpus_file(const char *spec, char *buf, size_t len);
 
 /*
  * corpus_load(spec, set, file, filelen):
- * Add the certificates of the corpus spec names to set, each remembered as
+ * Add the intermediates of the corpus spec names to set (CA certificates
+ * that are not self-signed, as the update keeps them), each remembered as
  * coming from the corpus file, whose name goes to file (may be NULL).
  * Returns the number added (0 for "no"), or -1 if the file cannot be read
  * (logged, naming it).  With "yes" a missing corpus is a warning, not an

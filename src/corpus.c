@@ -80,36 +80,6 @@ corpus_file(const char *spec, char *buf, size_t len)
 	return buf;
 }
 
-int
-corpus_load(const char *spec, struct certload_set *set, char *file,
-    size_t filelen)
-{
-	char buf[4096];
-	const char *path;
-	struct stat st;
-	size_t before = certload_set_count(set);
-
-	if (file != NULL && filelen > 0)
-		file[0] = '\0';
-	if ((path = corpus_file(spec, buf, sizeof(buf))) == NULL) {
-		if (spec != NULL && strcmp(spec, "yes") == 0)
-			log_warnx("public intermediates: the data directory "
-			    "path is too long");
-		return 0;
-	}
-	if (file != NULL)
-		snprintf(file, filelen, "%s", path);
-	if (strcmp(spec, "yes") == 0 && stat(path, &st) == -1) {
-		log_warnx("public intermediates: %s: %s (set "
-		    "CHAINFIX_DATADIR, or public_intermediates = no)", path,
-		    strerror(errno));
-		return 0;
-	}
-	if (certload_file(path, NULL, set, NULL) == -1)
-		return -1;
-	return (int)(certload_set_count(set) - before);
-}
-
 /* Sort one decoded certificate into set or a count. */
 static int
 corpus_keep(X509 *x, const char *source, struct certload_set *set,
@@ -137,6 +107,55 @@ corpus_keep(X509 *x, const char *source, struct certload_set *set,
 	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
 		st->expired++;
 	return 0;
+}
+
+int
+corpus_load(const char *spec, struct certload_set *set, char *file,
+    size_t filelen)
+{
+	struct certload_set *all;
+	struct corpus_stats st;
+	char buf[4096];
+	const char *path;
+	struct stat sb;
+	size_t before = certload_set_count(set), i;
+
+	if (file != NULL && filelen > 0)
+		file[0] = '\0';
+	if ((path = corpus_file(spec, buf, sizeof(buf))) == NULL) {
+		if (spec != NULL && strcmp(spec, "yes") == 0)
+			log_warnx("public intermediates: the data directory "
+			    "path is too long");
+		return 0;
+	}
+	if (file != NULL)
+		snprintf(file, filelen, "%s", path);
+	if (strcmp(spec, "yes") == 0 && stat(path, &sb) == -1) {
+		log_warnx("public intermediates: %s: %s (set "
+		    "CHAINFIX_DATADIR, or public_intermediates = no)", path,
+		    strerror(errno));
+		return 0;
+	}
+	if ((all = certload_set_new()) == NULL) {
+		log_warnx("public intermediates: out of memory");
+		return -1;
+	}
+	if (certload_file(path, NULL, all, NULL) == -1) {
+		certload_set_free(all);
+		return -1;
+	}
+	/* Intermediates only, by the update's rule: a root here would end
+	 * paths at a certificate no one chose to trust. */
+	memset(&st, 0, sizeof(st));
+	for (i = 0; i < certload_set_count(all); i++)
+		if (corpus_keep(certload_set_cert(all, i),
+		    certload_set_source(all, i), set, &st) == -1) {
+			certload_set_free(all);
+			log_warnx("public intermediates: out of memory");
+			return -1;
+		}
+	certload_set_free(all);
+	return (int)(certload_set_count(set) - before);
 }
 
 /* Every PEM certificate block in text[0..len): 0, or -1 out of memory. */
@@ -522,11 +541,12 @@ out:
 static int
 corpus_status(int argc, char **argv)
 {
-	struct certload_set *set;
+	struct certload_set *all = NULL, *kept = NULL;
+	struct corpus_stats st;
 	char buf[4096], state[4096];
 	const char *path;
-	size_t i, expired = 0;
-	int n;
+	size_t i;
+	int rc = 1;
 
 	(void)argv;
 	if (argc != 1) {
@@ -542,22 +562,30 @@ corpus_status(int argc, char **argv)
 	printf("public_intermediates = yes uses %s (%s)\n", path,
 	    strcmp(path, state) == 0 ? "updated by `chainfix intermediates "
 	    "update`" : "shipped with chainfix");
-	if ((set = certload_set_new()) == NULL)
-		return 1;
-	if ((n = certload_file(path, NULL, set, NULL)) == -1) {
-		certload_set_free(set);
-		return 1;
-	}
-	for (i = 0; i < certload_set_count(set); i++)
-		if (X509_cmp_current_time(X509_get0_notAfter(
-		    certload_set_cert(set, i))) < 0)
-			expired++;
-	printf("  %zu certificates, %zu of them expired\n",
-	    certload_set_count(set), expired);
+	if ((all = certload_set_new()) == NULL ||
+	    (kept = certload_set_new()) == NULL)
+		goto out;
+	if (certload_file(path, NULL, all, NULL) == -1)
+		goto out;
+	/* What corpus_load() keeps, and why the rest is left out. */
+	memset(&st, 0, sizeof(st));
+	for (i = 0; i < certload_set_count(all); i++)
+		if (corpus_keep(certload_set_cert(all, i), path, kept,
+		    &st) == -1)
+			goto out;
+	printf("  %zu certificates: %zu intermediates used (%zu of them "
+	    "expired)", certload_set_count(all), st.kept, st.expired);
+	if (st.self_signed + st.not_ca > 0)
+		printf(", %zu left out (%zu self-signed roots, %zu not a CA)",
+		    st.self_signed + st.not_ca, st.self_signed, st.not_ca);
+	printf("\n");
 	if (strcmp(path, state) != 0)
 		printf("  an update would go to %s\n", state);
-	certload_set_free(set);
-	return 0;
+	rc = 0;
+out:
+	certload_set_free(all);
+	certload_set_free(kept);
+	return rc;
 }
 
 int

@@ -62,7 +62,7 @@ grep -q "1 not a CA, 1 self-signed" "$T/pem.out" || fail "pem skipped: $(cat "$T
 grep -q "^# source: $URL/bundle.pem" "$STATE_FILE" || fail "no provenance line in the corpus"
 "$CHAINFIX" intermediates status >"$T/status.out" 2>&1 || fail "status failed"
 grep -q "uses $STATE_FILE (updated by" "$T/status.out" || fail "status: $(cat "$T/status.out")"
-grep -q "2 certificates, 0 of them expired" "$T/status.out" || fail "status: $(cat "$T/status.out")"
+grep -q "2 certificates: 2 intermediates used (0 of them expired)" "$T/status.out" || fail "status: $(cat "$T/status.out")"
 ok "PEM bundle over HTTPS: 2 intermediates in the state directory, status shows it"
 
 # Mozilla's CSV report.
