@@ -79,6 +79,22 @@ int reach_check(const struct reach *r, X509 *const *sent, size_t n,
     struct reach_result *out);
 
 /*
+ * reach_describe(res, s, title, buf, len):
+ * One line for store s, named title (NULL: its own title): "Android 4.4:
+ * yes", "Android 2.2: no (unable to get local issuer certificate)",
+ * "system store: not checked (store not available)".  Returns buf.
+ */
+char *reach_describe(const struct reach_result *res, enum reach_store s,
+    const char *title, char *buf, size_t len);
+
+/*
+ * reach_no_android(res, buf, len):
+ * When the chain verifies on none of the Android stores checked, their
+ * titles ("Android 2.2, 2.3, 3.x, 4.0 and 4.4") into buf and 1; else 0.
+ */
+int reach_no_android(const struct reach_result *res, char *buf, size_t len);
+
+/*
  * reach_verify(anchors, sent, n, old_android, why, whylen):
  * The check of one store given as a set: 1 if sent[0..n) verifies to a
  * certificate of anchors, 0 if not (the reason in why).  old_android

@@ -206,6 +206,56 @@ reach_check(const struct reach *r, X509 *const *sent, size_t n,
 	return android;
 }
 
+char *
+reach_describe(const struct reach_result *res, enum reach_store s,
+    const char *title, char *buf, size_t len)
+{
+	if (title == NULL)
+		title = reach_store_title(s);
+	switch (res->verified[s]) {
+	case 1:
+		snprintf(buf, len, "%s: yes", title);
+		break;
+	case 0:
+		snprintf(buf, len, "%s: no (%s)", title, res->why[s]);
+		break;
+	default:
+		snprintf(buf, len, "%s: not checked (%s)", title,
+		    res->why[s]);
+		break;
+	}
+	return buf;
+}
+
+int
+reach_no_android(const struct reach_result *res, char *buf, size_t len)
+{
+	size_t s, n = 0, left;
+	const char *t;
+
+	buf[0] = '\0';
+	for (s = REACH_SYSTEM + 1; s < REACH_NSTORES; s++) {
+		if (res->verified[s] == 1)
+			return 0;
+		if (res->verified[s] == 0)
+			n++;
+	}
+	if (n == 0)
+		return 0;
+	/* "Android 2.2, 2.3, 3.x, 4.0 and 4.4" */
+	for (s = REACH_SYSTEM + 1, left = n; s < REACH_NSTORES; s++) {
+		if (res->verified[s] != 0)
+			continue;
+		t = reach_store_title((enum reach_store)s);
+		if (left != n && strncmp(t, "Android ", 8) == 0)
+			t += 8;
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+		    left == n ? "" : left == 1 ? " and " : ", ", t);
+		left--;
+	}
+	return 1;
+}
+
 int
 reach_verify(const struct certload_set *anchors, X509 *const *sent,
     size_t n, int old_android, char *why, size_t whylen)

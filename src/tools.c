@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 
@@ -15,6 +16,7 @@
 #include "config.h"
 #include "generation.h"
 #include "log.h"
+#include "reach.h"
 #include "selftest.h"
 #include "ticketkeys.h"
 #include "tools.h"
@@ -23,7 +25,9 @@
 static const char tools_bundle_usage[] =
 "usage: chainfix bundle --cert FILE [--key FILE] [--password-file FILE]\n"
 "                       [--intermediates DIR] [--roots FILE|DIR|system|none]\n"
-"                       [--send-root] [--out FILE] [--warn-days N]\n"
+"                       [--public-intermediates yes|no|FILE] [--fetch]\n"
+"                       [--aia-cache DIR] [--send-root] [--out FILE]\n"
+"                       [--warn-days N]\n"
 "\n"
 "Assemble the complete chain for a certificate and print it as PEM, leaf\n"
 "first (or write it atomically to --out, mode 0644).  The leaf is the\n"
@@ -31,8 +35,13 @@ static const char tools_bundle_usage[] =
 "PEM (any order, extra certificates are dropped), DER or PKCS#12.\n"
 "Issuers come from --cert and --intermediates (PEM, DER, PKCS#7); the chain\n"
 "ends at a root in --roots (default: system), which is left out unless\n"
-"--send-root.  Diagnostics go to stderr.  Exit 0 ok, 1 the chain cannot be\n"
-"completed or an input is bad, 2 usage.\n";
+"--send-root.  When those give no valid path, the public intermediates\n"
+"chainfix ships are searched (--public-intermediates, default yes), and with\n"
+"--fetch a missing issuer is fetched from its certificate's caIssuers URL\n"
+"(kept in --aia-cache DIR if given).  Each certificate's line says where it\n"
+"was found.  Then one line per trust store says where the chain verifies:\n"
+"--roots and the Android 2.2 to 4.4 stores.  Diagnostics go to stderr.\n"
+"Exit 0 ok, 1 the chain cannot be completed or an input is bad, 2 usage.\n";
 
 static const char tools_configtest_usage[] =
 "usage: chainfix configtest -c FILE [--no-selftest]\n"
@@ -104,6 +113,44 @@ tools_write_stdout(const struct chain *c)
 	return rc;
 }
 
+/*
+ * Where the chain as served verifies, one line per store on stderr: the
+ * roots it was built for (default: the system's) and the Android stores.
+ */
+static void
+tools_reach(const struct chain *c, const char *roots, const char *label)
+{
+	struct certload_set *anchors;
+	struct reach_result res;
+	struct reach *r = NULL;
+	X509 *sent[16];
+	char line[512], title[256];
+	size_t i, n = 0, s;
+
+	if ((anchors = certload_set_new()) == NULL)
+		return;
+	if (certload_roots(roots != NULL ? roots : "system", anchors) == -1 ||
+	    (r = reach_new(anchors)) == NULL)
+		goto out;
+	for (i = 0; i < chain_length(c) && n < 16; i++)
+		if (chain_get(c, i)->served)
+			sent[n++] = chain_get(c, i)->x509;
+	(void)reach_check(r, sent, n, &res);
+	snprintf(title, sizeof(title), "roots %s", roots != NULL ? roots :
+	    "system");
+	for (s = 0; s < REACH_NSTORES; s++)
+		fprintf(stderr, "reach: %s\n", reach_describe(&res, s,
+		    s == REACH_SYSTEM && roots != NULL &&
+		    strcmp(roots, "system") != 0 ? title : NULL, line,
+		    sizeof(line)));
+	if (reach_no_android(&res, line, sizeof(line)))
+		log_warnx("%s: the chain verifies on none of %s: those "
+		    "devices reject it", label, line);
+out:
+	reach_free(r);
+	certload_set_free(anchors);
+}
+
 /* Parse a day count for --warn-days. */
 static int
 tools_parse_days(const char *s, unsigned *days)
@@ -132,6 +179,9 @@ tools_bundle(int argc, char **argv)
 		{ "send-root",		no_argument,	   NULL, 's' },
 		{ "out",		required_argument, NULL, 'o' },
 		{ "warn-days",		required_argument, NULL, 'w' },
+		{ "public-intermediates", required_argument, NULL, 'P' },
+		{ "fetch",		no_argument,	   NULL, 'F' },
+		{ "aia-cache",		required_argument, NULL, 'A' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -142,6 +192,7 @@ tools_bundle(int argc, char **argv)
 	int ch, rc;
 
 	memset(&spec, 0, sizeof(spec));
+	spec.public_intermediates = "yes";
 	optind = 0;		/* GNU getopt: reinitialise */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -152,6 +203,18 @@ tools_bundle(int argc, char **argv)
 		case 'r': spec.roots = optarg; break;
 		case 's': spec.send_root = 1; break;
 		case 'o': out = optarg; break;
+		case 'P':
+			if (strcmp(optarg, "yes") != 0 &&
+			    strcmp(optarg, "no") != 0 &&
+			    access(optarg, R_OK) == -1) {
+				log_err("--public-intermediates: '%s' is not "
+				    "yes, no or a readable file", optarg);
+				return 2;
+			}
+			spec.public_intermediates = optarg;
+			break;
+		case 'F': spec.aia_fetch = 1; break;
+		case 'A': spec.aia_cache = optarg; break;
 		case 'w':
 			if (tools_parse_days(optarg, &warn_days) == -1) {
 				log_errx("--warn-days: '%s' is not a number "
@@ -177,11 +240,14 @@ tools_bundle(int argc, char **argv)
 		return 2;
 	}
 	spec.label = spec.cert;
+	/* An AIA server that resets the connection must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 
 	if ((c = chain_build(&spec)) == NULL)
 		return 1;
 	tools_print_chain(stderr, c, "chain: ");
 	chain_diagnose(c, spec.label, warn_days, 0);
+	tools_reach(c, spec.roots, spec.label);
 	if (out != NULL)
 		rc = tools_write_atomic(c, out);
 	else
