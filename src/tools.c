@@ -26,7 +26,8 @@ static const char tools_bundle_usage[] =
 "usage: chainfix bundle --cert FILE [--key FILE] [--password-file FILE]\n"
 "                       [--intermediates DIR] [--roots FILE|DIR|system|none]\n"
 "                       [--public-intermediates yes|no|FILE] [--fetch]\n"
-"                       [--aia-cache DIR] [--send-root] [--out FILE]\n"
+"                       [--aia-cache DIR] [--legacy-roots android|FILE|DIR]\n"
+"                       [--legacy-out FILE] [--send-root] [--out FILE]\n"
 "                       [--warn-days N]\n"
 "\n"
 "Assemble the complete chain for a certificate and print it as PEM, leaf\n"
@@ -40,7 +41,10 @@ static const char tools_bundle_usage[] =
 "--fetch a missing issuer is fetched from its certificate's caIssuers URL\n"
 "(kept in --aia-cache DIR if given).  Each certificate's line says where it\n"
 "was found.  Then one line per trust store says where the chain verifies:\n"
-"--roots and the Android 2.2 to 4.4 stores.  Diagnostics go to stderr.\n"
+"--roots and the Android 2.2 to 4.4 stores.  With --legacy-roots, also the\n"
+"chain the proxy would serve clients without TLS 1.3 (legacy_roots), if it\n"
+"differs, with its own reach lines; --legacy-out writes it.  Diagnostics go\n"
+"to stderr.\n"
 "Exit 0 ok, 1 the chain cannot be completed or an input is bad, 2 usage.\n";
 
 static const char tools_configtest_usage[] =
@@ -182,12 +186,15 @@ tools_bundle(int argc, char **argv)
 		{ "public-intermediates", required_argument, NULL, 'P' },
 		{ "fetch",		no_argument,	   NULL, 'F' },
 		{ "aia-cache",		required_argument, NULL, 'A' },
+		{ "legacy-roots",	required_argument, NULL, 'L' },
+		{ "legacy-out",		required_argument, NULL, 'O' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct chain_spec spec;
 	struct chain *c;
-	const char *out = NULL;
+	const struct chain *legacy;
+	const char *out = NULL, *legacy_out = NULL;
 	unsigned warn_days = 30;
 	int ch, rc;
 
@@ -215,6 +222,8 @@ tools_bundle(int argc, char **argv)
 			break;
 		case 'F': spec.aia_fetch = 1; break;
 		case 'A': spec.aia_cache = optarg; break;
+		case 'L': spec.legacy_roots = optarg; break;
+		case 'O': legacy_out = optarg; break;
 		case 'w':
 			if (tools_parse_days(optarg, &warn_days) == -1) {
 				log_errx("--warn-days: '%s' is not a number "
@@ -239,6 +248,10 @@ tools_bundle(int argc, char **argv)
 		fputs(tools_bundle_usage, stderr);
 		return 2;
 	}
+	if (legacy_out != NULL && spec.legacy_roots == NULL) {
+		log_errx("bundle: --legacy-out needs --legacy-roots");
+		return 2;
+	}
 	spec.label = spec.cert;
 	/* An AIA server that resets the connection must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -248,10 +261,24 @@ tools_bundle(int argc, char **argv)
 	tools_print_chain(stderr, c, "chain: ");
 	chain_diagnose(c, spec.label, warn_days, 0);
 	tools_reach(c, spec.roots, spec.label);
+	if ((legacy = chain_legacy(c)) != NULL) {
+		fprintf(stderr, "legacy chain (clients without TLS 1.3), to "
+		    "legacy_roots %s:\n", spec.legacy_roots);
+		tools_print_chain(stderr, legacy, "legacy: ");
+		tools_reach(legacy, spec.roots, spec.label);
+	}
 	if (out != NULL)
 		rc = tools_write_atomic(c, out);
 	else
 		rc = tools_write_stdout(c);
+	if (rc == 0 && legacy_out != NULL) {
+		if (legacy != NULL)
+			rc = tools_write_atomic(legacy, legacy_out);
+		else
+			log_warnx("%s: no other chain for legacy_roots %s: "
+			    "%s not written", spec.label, spec.legacy_roots,
+			    legacy_out);
+	}
 	chain_free(c);
 	return rc == 0 ? 0 : 1;
 }

@@ -102,4 +102,22 @@ if "$CHAINFIX" bundle --cert "$T/amazon-1b.pem" --roots "$KITKAT" \
 	fail "the real chain completed without the corpus"
 fi
 ok "shipped corpus: without it, the same chain is incomplete"
+
+# Where the system store trusts Amazon Root CA 1 itself, the chain ends
+# there and no old Android verifies it; legacy_roots = android finds the
+# cross-sign by Starfield in the corpus: the chain those devices verify.
+"$CHAINFIX" bundle --cert "$T/amazon-1b.pem" --roots system --legacy-roots android \
+    --legacy-out "$T/amazon-legacy.pem" >"$T/amazon-system.pem" 2>"$T/legacy.log" ||
+    fail "bundle --legacy-roots android failed: $(cat "$T/legacy.log")"
+if [ "$(pem_count "$T/amazon-system.pem")" != 1 ]; then
+	ok "(the system store does not trust Amazon Root CA 1 itself: legacy part not applicable)"
+	pass
+fi
+grep -q "the chain verifies on none of Android 2.2, 2.3, 3.x, 4.0 and 4.4" "$T/legacy.log" ||
+    fail "no warning for a chain no Android verifies: $(cat "$T/legacy.log")"
+grep -q "legacy: 1 CN=Amazon Root CA 1.*int-bundle.crt  (public intermediate)" "$T/legacy.log" ||
+    fail "the legacy chain does not take the cross-sign from the corpus: $(cat "$T/legacy.log")"
+openssl verify -CAfile "$DATA/trusted_roots/gingerbread.pem" -untrusted "$T/amazon-legacy.pem" \
+    "$T/amazon-1b.pem" >/dev/null 2>&1 || fail "the legacy chain does not verify on Android 2.3's roots"
+ok "real certificates: the legacy chain (cross-sign from the corpus) verifies on Android 2.3's roots"
 pass
