@@ -37,6 +37,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "corpus.h"
 #include "log.h"
 #include "watch.h"
 
@@ -330,6 +331,26 @@ watch_add_roots(struct watch *w, struct watch_file **v, size_t *n,
 	    S_ISDIR(st.st_mode));
 }
 
+/*
+ * The public intermediates a site uses (an update by `chainfix
+ * intermediates update` then reloads like an edited file) and its
+ * legacy_roots.  Not aia_cache: chainfix writes there itself.
+ */
+static int
+watch_add_sources(struct watch *w, struct watch_file **v, size_t *n,
+    size_t *cap, const struct config_site *s)
+{
+	char buf[4096];
+	const char *corpus;
+
+	if ((corpus = corpus_file(s->public_intermediates, buf,
+	    sizeof(buf))) != NULL && watch_add(w, v, n, cap, corpus, 0) == -1)
+		return -1;
+	if (s->legacy_roots == NULL || strcmp(s->legacy_roots, "android") == 0)
+		return 0;
+	return watch_add_roots(w, v, n, cap, s->legacy_roots);
+}
+
 /* Watch the directory holding path.  Returns 0, or -1 with errno. */
 static int
 watch_inotify_dir(int fd, const char *path)
@@ -442,7 +463,8 @@ watch_set(struct watch *w, const struct config *cfg)
 			    -1 || watch_add(w, &v, &n, &cap, s->backend_ca,
 			    0) == -1 || watch_add(w, &v, &n, &cap,
 			    s->intermediates, 1) == -1 ||
-			    watch_add_roots(w, &v, &n, &cap, s->roots) == -1)
+			    watch_add_roots(w, &v, &n, &cap, s->roots) == -1 ||
+			    watch_add_sources(w, &v, &n, &cap, s) == -1)
 				goto nomem;
 		}
 	}

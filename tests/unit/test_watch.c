@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "corpus.h"
 #include "log.h"
 #include "watch.h"
 
@@ -195,6 +196,70 @@ test_reload_baseline(void **state)
 }
 
 /* watch = no: nothing is watched, nothing is checked. */
+/*
+ * The public intermediates (a file of one's own, or the update in the
+ * state directory) and legacy_roots are watched; aia_cache, which chainfix
+ * writes itself, is not.
+ */
+static void
+test_chain_sources(void **state)
+{
+	struct fixture *fx = *state;
+	struct watch *w;
+	char corpus[160], legacy[160], cache[160], path[200], state_dir[160];
+	unsigned c;
+
+	snprintf(corpus, sizeof(corpus), "%s/corpus.pem", fx->dir);
+	snprintf(legacy, sizeof(legacy), "%s/legacy.pem", fx->dir);
+	snprintf(cache, sizeof(cache), "%s/aia", fx->dir);
+	write_file(corpus, "corpus\n");
+	write_file(legacy, "legacy\n");
+	assert_int_equal(mkdir(cache, 0700), 0);
+	fx->site.public_intermediates = corpus;
+	fx->site.legacy_roots = legacy;
+	fx->site.aia_cache = cache;
+	assert_non_null(w = watch_new(fx->base, changed, fx, 0));
+	assert_int_equal(watch_set(w, &fx->cfg), 0);
+	run_until_checks(fx, w, 1);
+
+	/* A fetched issuer kept, then a check (an unrelated file next to
+	 * the watched ones): no reload for the cache. */
+	snprintf(path, sizeof(path), "%s/new.pem", cache);
+	write_file(path, "fetched\n");
+	snprintf(path, sizeof(path), "%s/unrelated.txt", fx->dir);
+	write_file(path, "x\n");
+	run_until_checks(fx, w, watch_checks(w) + 1);
+	assert_int_equal(fx->calls, 0);
+
+	write_file(corpus, "corpus 2\n");
+	c = watch_checks(w);
+	while (fx->calls == 0)
+		run_until_checks(fx, w, ++c);
+	assert_string_equal(fx->why, corpus);
+	write_file(legacy, "legacy 2\n");
+	c = watch_checks(w);
+	while (fx->calls == 1)
+		run_until_checks(fx, w, ++c);
+	assert_string_equal(fx->why, legacy);
+
+	/* yes: the state directory's update, once there is one. */
+	snprintf(state_dir, sizeof(state_dir), "%s/state", fx->dir);
+	assert_int_equal(mkdir(state_dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/%s", state_dir, CORPUS_FILE);
+	write_file(path, "update\n");
+	setenv("CHAINFIX_STATEDIR", state_dir, 1);
+	fx->site.public_intermediates = (char *)(uintptr_t)"yes";
+	assert_int_equal(watch_set(w, &fx->cfg), 0);
+	run_until_checks(fx, w, watch_checks(w) + 1);
+	write_file(path, "update 2\n");
+	c = watch_checks(w);
+	while (fx->calls == 2)
+		run_until_checks(fx, w, ++c);
+	assert_string_equal(fx->why, path);
+	unsetenv("CHAINFIX_STATEDIR");
+	watch_free(w);
+}
+
 static void
 test_off(void **state)
 {
@@ -223,6 +288,7 @@ main(void)
 		T(test_polling),
 		T(test_reload_baseline),
 		T(test_off),
+		T(test_chain_sources),
 #undef T
 	};
 
