@@ -9,7 +9,6 @@
  */
 #include <sys/types.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +30,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "certinfo.h"
 #include "fetch.h"
 #include "log.h"
 
@@ -69,15 +69,6 @@ fetch_fail(struct fetch_state *st, const char *fmt, ...)
 		va_end(ap);
 	}
 	event_base_loopbreak(st->base);
-}
-
-static int
-fetch_is_ip(const char *s)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	    inet_pton(AF_INET6, s, buf) == 1;
 }
 
 /* Move what arrived into our buffer, minding the cap. */
@@ -333,7 +324,7 @@ fetch_once(const char *url, const struct fetch_opts *o, SSL_CTX **sslctx,
 			goto out;
 		if ((st->ssl = SSL_new(*sslctx)) == NULL)
 			goto oom;
-		if (fetch_is_ip(host)) {
+		if (certinfo_is_ip(host)) {
 			if (X509_VERIFY_PARAM_set1_ip_asc(
 			    SSL_get0_param(st->ssl), host) != 1)
 				goto oom;
