@@ -86,18 +86,10 @@ BPORT=$(free_port)
 PPORT=$(free_port)
 py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 global_conf "$T/chainfix.conf"
-cat >>"$T/chainfix.conf" <<EOF
-[web]
-listen = 127.0.0.1:$PPORT
-cert = $T/leaf.pem
-key = $P/leaf.key
-roots = $P/root.pem
-public_intermediates = no
-aia_fetch = yes
-aia_cache = $T/cache2
-backend = 127.0.0.1:$BPORT
-backend_ca = $P/root.pem
-EOF
+SITE_CERT=$T/leaf.pem SITE_INTERMEDIATES=none site_conf "$T/chainfix.conf" \
+    web "$PPORT" "$BPORT"
+printf 'public_intermediates = no\naia_fetch = yes\naia_cache = %s\n' \
+    "$T/cache2" >>"$T/chainfix.conf"
 chainfix_start chainfix "$T/chainfix.conf"
 grep -q '"CN=chainfix test int1" was fetched from its caIssuers URL' "$T/chainfix.log" ||
     fail "the startup log does not say what was fetched"

@@ -50,16 +50,8 @@ BPORT=$(free_port)
 PPORT=$(free_port)
 py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 global_conf "$T/chainfix.conf"
-cat >>"$T/chainfix.conf" <<EOF
-[web]
-listen = 127.0.0.1:$PPORT
-cert = $P/leaf.pem
-key = $P/leaf.key
-roots = $P/root.pem
-public_intermediates = $T/corpus.pem
-backend = 127.0.0.1:$BPORT
-backend_ca = $P/root.pem
-EOF
+SITE_INTERMEDIATES=none site_conf "$T/chainfix.conf" web "$PPORT" "$BPORT"
+echo "public_intermediates = $T/corpus.pem" >>"$T/chainfix.conf"
 "$CHAINFIX" configtest --no-selftest -c "$T/chainfix.conf" >"$T/configtest.out" 2>&1 ||
     fail "configtest failed: $(cat "$T/configtest.out")"
 grep -q "1 CN=chainfix test int2 .*(public intermediate)" "$T/configtest.out" ||

@@ -337,13 +337,14 @@ EOG
 }
 
 # site_block FILE NAME LISTEN BACKEND [LINE...]: append a test site to
-# FILE: the leaf-only certificate of the PKI in $P with its intermediates
-# directory ($SITE_INTERMEDIATES instead, if set), listening on LISTEN (a
-# host:port; a port alone is on 127.0.0.1), in front of BACKEND
-# (host:port), then each LINE ("key = value") as given.  More keys of that
-# site may follow.  Sites with the same LISTEN share it and are chosen by
-# SNI, port 0 included: give each site of its own a loopback address of
-# its own (127.0.0.2:0, 127.0.0.3:0...), cfx_client and cfx_addr find it.
+# FILE: the leaf-only certificate of the PKI in $P ($SITE_CERT instead, if
+# set) with its intermediates directory ($SITE_INTERMEDIATES instead, if
+# set; "none": no directory), listening on LISTEN (a host:port; a port
+# alone is on 127.0.0.1), in front of BACKEND (host:port), then each LINE
+# ("key = value") as given.  More keys of that site may follow.  Sites with
+# the same LISTEN share it and are chosen by SNI, port 0 included: give each
+# site of its own a loopback address of its own (127.0.0.2:0,
+# 127.0.0.3:0...), cfx_client and cfx_addr find it.
 site_block() {
 	local file=$1 name=$2 listen=$3 backend=$4 line
 	shift 4
@@ -354,12 +355,14 @@ site_block() {
 	cat >>"$file" <<EOS
 [$name]
 listen = $listen
-cert = $P/leaf.pem
+cert = ${SITE_CERT:-$P/leaf.pem}
 key = $P/leaf.key
-intermediates = ${SITE_INTERMEDIATES:-$P/intermediates}
 roots = $P/root.pem
 backend = $backend
 EOS
+	if [ "${SITE_INTERMEDIATES:-}" != none ]; then
+		echo "intermediates = ${SITE_INTERMEDIATES:-$P/intermediates}" >>"$file"
+	fi
 	for line in "$@"; do
 		echo "$line" >>"$file"
 	done
