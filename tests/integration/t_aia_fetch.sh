@@ -3,9 +3,9 @@
 # (python3 -m http.server on a port it picks itself), whose intermediate
 # points at its own issuer there too (DER, then PKCS#7).  bundle --fetch
 # completes the chain two levels up and keeps what it fetched in the cache;
-# with the server gone, the cache alone does; an ldap: URL is reported and
-# skipped; without --fetch the message says how to fix it.  Then the daemon
-# with aia_fetch = yes serves the full chain to a strict client.
+# an ldap: URL is reported and skipped; without --fetch the message says how
+# to fix it.  The daemon with aia_fetch = yes serves the full chain to a
+# strict client.  With the server gone, the cache alone does.
 . "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
 need openssl /usr/bin/python3
 
@@ -14,8 +14,8 @@ P=$T/pki
 mkdir "$T/www"
 bg www /usr/bin/python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$T/www"
 WWW_PID=$BG_PID
-wait_log "$T/www.log" "Serving HTTP on 127.0.0.1 port [0-9]+"
-WPORT=$(sed -n 's/.*Serving HTTP on 127.0.0.1 port \([0-9]*\).*/\1/p' "$T/www.log" | head -1)
+bg_port www "Serving HTTP on 127.0.0.1 port "
+WPORT=$BG_PORT
 URL=http://127.0.0.1:$WPORT
 
 # int2b: int2's key, issued by int1, naming int1's URL; the leaf under it
@@ -70,6 +70,25 @@ grep -q "chain: 2 CN=chainfix test int1 .*$URL/int1.p7c  (fetched from caIssuers
 [ "$(find "$T/cache" -name '*.pem' | wc -l)" = 2 ] || fail "the cache holds $(ls "$T/cache")"
 ok "bundle --fetch: two levels fetched (DER, PKCS#7), ldap: skipped, both kept in the cache"
 
+# The daemon: aia_fetch = yes, a cache of its own.
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+global_conf "$T/chainfix.conf"
+SITE_CERT=$T/leaf.pem SITE_INTERMEDIATES=none site_conf "$T/chainfix.conf" \
+    web 0 "$BG_PORT"
+printf 'public_intermediates = no\naia_fetch = yes\naia_cache = %s\n' \
+    "$T/cache2" >>"$T/chainfix.conf"
+chainfix_start chainfix "$T/chainfix.conf"
+grep -q '"CN=chainfix test int1" was fetched from its caIssuers URL' "$T/chainfix.log" ||
+    fail "the startup log does not say what was fetched"
+openssl s_client -connect "127.0.0.1:$(cfx_port web)" -servername localhost \
+    -verify_return_error -verify_hostname localhost -CAfile "$P/root.pem" \
+    -no-CApath -no-CAstore </dev/null >"$T/s_client.log" 2>&1 ||
+    fail "strict client failed: $(tail -5 "$T/s_client.log")"
+grep -q "Verify return code: 0 (ok)" "$T/s_client.log" || fail "not verified"
+[ "$(find "$T/cache2" -name '*.pem' | wc -l)" = 2 ] || fail "the daemon kept nothing"
+ok "daemon: fetched at startup, kept, served to a strict client"
+chainfix_stop_clean
+
 # The server goes away: the cache alone completes the chain.
 stop "$WWW_PID" || true
 "$CHAINFIX" bundle --cert "$T/leaf.pem" --key "$P/leaf.key" --roots "$P/root.pem" \
@@ -78,27 +97,4 @@ stop "$WWW_PID" || true
 cmp -s "$T/cached.pem" "$T/fetched.pem" || fail "the cached chain differs"
 grep -q "(AIA cache)" "$T/cache.log" || fail "not marked as from the cache"
 ok "offline: the cache alone completes the same chain"
-
-# The daemon: aia_fetch = yes, a fresh cache, the server back.
-bg www2 /usr/bin/python3 -u -m http.server "$WPORT" --bind 127.0.0.1 --directory "$T/www"
-wait_port "$WPORT"
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
-global_conf "$T/chainfix.conf"
-SITE_CERT=$T/leaf.pem SITE_INTERMEDIATES=none site_conf "$T/chainfix.conf" \
-    web "$PPORT" "$BPORT"
-printf 'public_intermediates = no\naia_fetch = yes\naia_cache = %s\n' \
-    "$T/cache2" >>"$T/chainfix.conf"
-chainfix_start chainfix "$T/chainfix.conf"
-grep -q '"CN=chainfix test int1" was fetched from its caIssuers URL' "$T/chainfix.log" ||
-    fail "the startup log does not say what was fetched"
-openssl s_client -connect "127.0.0.1:$PPORT" -servername localhost \
-    -verify_return_error -verify_hostname localhost -CAfile "$P/root.pem" \
-    -no-CApath -no-CAstore </dev/null >"$T/s_client.log" 2>&1 ||
-    fail "strict client failed: $(tail -5 "$T/s_client.log")"
-grep -q "Verify return code: 0 (ok)" "$T/s_client.log" || fail "not verified"
-[ "$(find "$T/cache2" -name '*.pem' | wc -l)" = 2 ] || fail "the daemon kept nothing"
-ok "daemon: fetched at startup, kept, served to a strict client"
-chainfix_stop_clean
 pass

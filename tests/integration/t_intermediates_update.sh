@@ -28,11 +28,12 @@ open(out, "w", newline="").write("\r\n".join(rows) + "\r\n")
 EOF
 cat "$P/int2.pem" "$P/int1.pem" >"$T/chain.pem"
 
-port=$(free_port)
-bg www sh -c "cd '$T/www' && exec openssl s_server -quiet -WWW \
-    -accept 127.0.0.1:$port -cert '$P/leaf.pem' -key '$P/leaf.key' \
-    -cert_chain '$T/chain.pem'"
-wait_port "$port"
+# -WWW serves files relative to its working directory.
+cd "$T/www"
+s_server www 127.0.0.1 -WWW -cert "$P/leaf.pem" -key "$P/leaf.key" \
+    -cert_chain "$T/chain.pem"
+cd - >/dev/null
+port=$BG_PORT
 URL=https://localhost:$port
 
 # The test root is not in the system store: the download is refused.

@@ -10,16 +10,14 @@ need openssl /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-BPORT=$(free_port)
-PPORT=$(free_port)
-ADMIN=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+BPORT=$BG_PORT
 
 mkdir "$T/intermediates"
 cp "$P/int1.pem" "$P/int2.pem" "$P/int1-cross.pem" "$T/intermediates/"
 global_conf "$T/chainfix.conf"
-printf 'admin_listen = 127.0.0.1:%s\n\n' "$ADMIN" >>"$T/chainfix.conf"
-SITE_INTERMEDIATES=$T/intermediates site_conf "$T/chainfix.conf" web "$PPORT" "$BPORT"
+printf 'admin_listen = 127.0.0.1:0\n\n' >>"$T/chainfix.conf"
+SITE_INTERMEDIATES=$T/intermediates site_conf "$T/chainfix.conf" web 0 "$BPORT"
 echo "legacy_roots = $P/root-old.pem" >>"$T/chainfix.conf"
 
 # configtest: both chains, each to its root.
@@ -33,6 +31,8 @@ grep -q "CN=chainfix test old root .*(root, not sent)" "$T/configtest.out" ||
 ok "configtest shows the preferred and the legacy chain"
 
 chainfix_start chainfix "$T/chainfix.conf"
+PPORT=$(cfx_port web)
+ADMIN=$(cfx_admin_port)
 grep -q "site web: legacy chain (clients without TLS 1.3)" "$T/chainfix.log" ||
     fail "the startup log shows no legacy chain"
 ok "the startup log shows the legacy chain"

@@ -46,11 +46,9 @@ grep -q "not among the 1238 public intermediates either" "$T/shipped.log" ||
 ok "without the corpus, or with one that lacks the issuer: incomplete, said so"
 
 # configtest and the daemon: public_intermediates = FILE, no directory.
-BPORT=$(free_port)
-PPORT=$(free_port)
-py_backend backend "$BPORT" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 global_conf "$T/chainfix.conf"
-SITE_INTERMEDIATES=none site_conf "$T/chainfix.conf" web "$PPORT" "$BPORT"
+SITE_INTERMEDIATES=none site_conf "$T/chainfix.conf" web 0 "$BG_PORT"
 echo "public_intermediates = $T/corpus.pem" >>"$T/chainfix.conf"
 "$CHAINFIX" configtest --no-selftest -c "$T/chainfix.conf" >"$T/configtest.out" 2>&1 ||
     fail "configtest failed: $(cat "$T/configtest.out")"
@@ -61,7 +59,7 @@ ok "configtest: the chain, the public intermediates marked"
 chainfix_start chainfix "$T/chainfix.conf"
 grep -q '"CN=chainfix test int2" is a public intermediate' "$T/chainfix.log" ||
     fail "the startup log does not say where int2 came from"
-openssl s_client -connect "127.0.0.1:$PPORT" -servername localhost \
+openssl s_client -connect "127.0.0.1:$(cfx_port web)" -servername localhost \
     -verify_return_error -verify_hostname localhost -CAfile "$P/root.pem" \
     -no-CApath -no-CAstore </dev/null >"$T/s_client.log" 2>&1 ||
     fail "strict client failed: $(tail -5 "$T/s_client.log")"
