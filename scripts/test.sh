@@ -49,11 +49,11 @@ build-tsan/chainfix --version >/dev/null 2>&1 || norand=(setarch "$(uname -m)" -
 "${norand[@]}" ctest --test-dir build-tsan -R '^it\.' --output-on-failure \
     --timeout 900 | tee build-tsan/ctest.log
 
-echo "=== fuzz smoke (libFuzzer, clang): parsers of administrator-supplied files, check's analysis of server-sent chains"
+echo "=== fuzz smoke (libFuzzer, clang): parsers of administrator-supplied files and downloaded corpora, check's analysis of server-sent chains, the ClientHello reader"
 CC=clang cmake -S . -B build-fuzz -DCHAINFIX_FUZZ=ON -DCHAINFIX_TESTS=OFF \
     >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_certload fuzz_config \
-    fuzz_ticketkeys fuzz_check fuzz_corpus
+    fuzz_ticketkeys fuzz_check fuzz_corpus fuzz_clienthello
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 build/tests/chainfix-mkpki "$corpus/pki" >/dev/null
@@ -71,8 +71,9 @@ bash tests/fuzz/check_seeds.sh "$corpus/pki" "$corpus/chains"
 cat "$corpus/pki/int1.pem" "$corpus/pki/int2.pem" >"$corpus/intermediates/bundle.pem"
 { echo '"CA Owner","PEM Info"'; printf '"x","'"'"; cat "$corpus/pki/int1.pem"; echo "'\""; } \
     >"$corpus/intermediates/report.csv"
+bash tests/fuzz/clienthello_seeds.sh "$corpus/hellos"
 for f in certload:certs config:conf ticketkeys:keys check:chains \
-    corpus:intermediates; do
+    corpus:intermediates clienthello:hellos; do
 	build-fuzz/tests/fuzz/fuzz_${f%%:*} -max_total_time=30 -close_fd_mask=2 \
 	    "$corpus/${f#*:}" 2>&1 | tail -n 1
 done
@@ -86,4 +87,4 @@ for log in build/ctest.log build-asan/ctest.log build-clang/ctest.log \
 	total=$((total + n - s))
 	skipped=$((skipped + s))
 done
-echo "all: $((total + 5)) passed, 0 failed, $skipped skipped"
+echo "all: $((total + 6)) passed, 0 failed, $skipped skipped"
