@@ -335,9 +335,11 @@ EOF
 }
 
 # metric NAME: a chainfix /metrics value.
+# metric NAME: its value, summed over its series (the {site} counters).
 metric() {
 	curl -s "http://127.0.0.1:$APORT/metrics" 2>/dev/null |
-	    awk -v n="$1" '$1 == n {print $2}'
+	    awk -v m="$1" '{ n = $1; sub(/\{.*/, "", n) }
+	    n == m { t += $2; found = 1 } END { if (found) print t }'
 }
 
 declare -A R

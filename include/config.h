@@ -83,6 +83,8 @@ struct config_site {
 	enum config_check backend_check;	/* default CONFIG_CHECK_NONE */
 	char		*backend_check_path;	/* with CONFIG_CHECK_GET */
 	unsigned	 backend_check_interval;	/* seconds, default 10 */
+	int		 backend_proxy_protocol;	/* 2: send a PROXY v2
+					   header first; 0: no (default) */
 
 	unsigned	 idle_timeout;		/* seconds, default 3660 */
 	unsigned	 handshake_timeout;	/* seconds, default 10 */

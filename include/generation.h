@@ -21,6 +21,7 @@
 struct event_base;
 struct gen_listen;
 struct health_site;
+struct metrics_site;
 struct ticketkeys;
 
 /* A site as the proxy serves it. */
@@ -30,6 +31,8 @@ struct gen_site {
 	SSL_CTX			*ctx;		/* server side */
 	struct tlsctx_backend	*backend;	/* NULL: backend_tls = no */
 	struct health_site	*health;	/* its backends' (health.h) */
+	struct metrics_site	*metrics;	/* its counters; NULL: none
+						   (out of memory) */
 	struct gen_listen	*listen;
 };
 

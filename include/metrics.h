@@ -18,26 +18,40 @@ struct evbuffer;
 	    "Client connections accepted")				\
 	X(M_ACTIVE, "chainfix_connections_active", "gauge",		\
 	    "Client connections open now")				\
-	X(M_HANDSHAKES, "chainfix_handshakes_total", "counter",		\
-	    "Client TLS handshakes completed")				\
-	X(M_RESUMED, "chainfix_handshakes_resumed_total", "counter",	\
-	    "Client TLS handshakes that resumed a session")		\
-	X(M_BACKEND_CONNECT_FAIL,					\
-	    "chainfix_backend_connect_failures_total", "counter",	\
-	    "Backend connection attempts that failed or timed out")	\
-	X(M_BACKEND_VERIFY_FAIL,					\
-	    "chainfix_backend_verify_failures_total", "counter",	\
-	    "Backend certificates that failed verification")		\
-	X(M_BACKEND_RESUMED, "chainfix_backend_resumed_total", "counter", \
-	    "Backend TLS handshakes that resumed a session")		\
-	X(M_BYTES_IN, "chainfix_client_bytes_received_total", "counter", \
-	    "Bytes received from clients (decrypted)")			\
-	X(M_BYTES_OUT, "chainfix_client_bytes_sent_total", "counter",	\
-	    "Bytes sent to clients (before encryption)")		\
 	X(M_RELOADS, "chainfix_reloads_total", "counter",		\
 	    "Configuration reloads that succeeded")			\
 	X(M_RELOAD_FAIL, "chainfix_reload_failures_total", "counter",	\
 	    "Configuration reloads that failed (old one kept)")
+
+/*
+ * Counters kept per site, exported with a {site} label (a connection has no
+ * site until its SNI chose one, hence accepted and active above have none).
+ * X(symbol, prometheus name, help)
+ */
+#define METRICS_SITE_COUNTERS(X)					\
+	X(MS_HANDSHAKES, "chainfix_handshakes_total",			\
+	    "Client TLS handshakes completed, by site")			\
+	X(MS_RESUMED, "chainfix_handshakes_resumed_total",		\
+	    "Client TLS handshakes that resumed a session, by site")	\
+	X(MS_BACKEND_CONNECT_FAIL,					\
+	    "chainfix_backend_connect_failures_total",			\
+	    "Backend connection attempts that failed or timed out, by site") \
+	X(MS_BACKEND_VERIFY_FAIL,					\
+	    "chainfix_backend_verify_failures_total",			\
+	    "Backend certificates that failed verification, by site")	\
+	X(MS_BACKEND_RESUMED, "chainfix_backend_resumed_total",	\
+	    "Backend TLS handshakes that resumed a session, by site")	\
+	X(MS_BYTES_IN, "chainfix_client_bytes_received_total",		\
+	    "Bytes received from clients (decrypted), by site")		\
+	X(MS_BYTES_OUT, "chainfix_client_bytes_sent_total",		\
+	    "Bytes sent to clients (before encryption), by site")
+
+enum metrics_site_counter {
+#define METRICS_SITE_ENUM(sym, name, help) sym,
+	METRICS_SITE_COUNTERS(METRICS_SITE_ENUM)
+#undef METRICS_SITE_ENUM
+	MS__COUNT
+};
 
 enum metrics_counter {
 #define METRICS_ENUM(sym, name, type, help) sym,
@@ -118,6 +132,28 @@ void metrics_session_closed(const char *site,
 
 /* metrics_session_reason_label(r): "client_closed" etc.; "?" if unknown. */
 const char *metrics_session_reason_label(enum metrics_session_reason r);
+
+/* One site's counters (never freed; a site name keeps its entry). */
+struct metrics_site;
+
+/*
+ * metrics_site(name):
+ * The counters of the site named name, made on first use (its series then
+ * appear in /metrics, at 0, and stay for the life of the process, reloads
+ * included).  NULL ("-") is the entry of sessions that ended before a site
+ * was chosen.  Returns NULL on out of memory (logged once per call);
+ * metrics_site_add() takes that as "count nothing".  Any thread; no lock
+ * once the name has been seen.
+ */
+struct metrics_site *metrics_site(const char *name);
+
+/* metrics_site_add(ms, c, n): add n to ms's counter c; NULL ms: nothing. */
+void metrics_site_add(struct metrics_site *ms, enum metrics_site_counter c,
+    int64_t n);
+
+/* metrics_site_get(ms, c): its current value (0 for a NULL ms). */
+int64_t metrics_site_get(const struct metrics_site *ms,
+    enum metrics_site_counter c);
 
 /* metrics_get(c): the current value of counter c. */
 int64_t metrics_get(enum metrics_counter c);

@@ -159,6 +159,12 @@ static const struct config_choice config_auto[] = {
 };
 
 /* certinfo.h's names, and "TLSv1.0" for TLSv1. */
+static const struct config_choice config_proxy_protocols[] = {
+	{ "no",		0,	0 },
+	{ "v2",		2,	0 },
+	{ NULL, 0, 0 }
+};
+
 static const struct config_choice config_protocols[] = {
 #define CONFIG_PROTOCOL_CHOICE(v, name) { name, v, 0 },
 	CERTINFO_PROTOCOLS(CONFIG_PROTOCOL_CHOICE)
@@ -245,6 +251,11 @@ static const struct config_key config_keys[] = {
 	    .clear = config_clear_backend_check, .def = "none" },
 	{ CONFIG_SITE_KEY("backend_check_interval", backend_check_interval),
 	    .type = CONFIG_T_DURATION, .lo = 1, .def = "10s" },
+	{ CONFIG_SITE_KEY("backend_retry", backend_retry),
+	    .type = CONFIG_T_DURATION, .lo = 1, .def = "30s" },
+	{ CONFIG_SITE_KEY("backend_proxy_protocol", backend_proxy_protocol),
+	    .type = CONFIG_T_ENUM, .choices = config_proxy_protocols,
+	    .def = "no" },
 	{ CONFIG_SITE_KEY("idle_timeout", idle_timeout),
 	    .type = CONFIG_T_DURATION, .lo = 1, .def = "3660" },
 	{ CONFIG_SITE_KEY("handshake_timeout", handshake_timeout),

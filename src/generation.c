@@ -14,6 +14,7 @@
 #include "generation.h"
 #include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "ticketkeys.h"
 #include "tlsctx.h"
 
@@ -90,6 +91,8 @@ generation_build_site(struct generation *g, size_t i,
 		return -1;
 	if ((gs->health = health_site_new(cs)) == NULL)
 		return -1;
+	/* Never freed: the site's series live as long as the process. */
+	gs->metrics = metrics_site(cs->name);
 	if ((gs->listen = generation_listen_for(g, &cs->listen)) == NULL)
 		return -1;
 	if (gs->listen->first == NULL)

@@ -235,7 +235,7 @@ health_failed(struct health_site *hs, size_t idx, const char *why)
 
 	if (idx >= hs->n)
 		return;
-	snprintf(by, sizeof(by), "retried after %us",
+	snprintf(by, sizeof(by), "new sessions skip it for %us",
 	    hs->cfg->backend_retry);
 	/* With active checks, a check passing brings it back sooner. */
 	health_down(hs, idx, (long long)health_now() + hs->cfg->backend_retry,
@@ -263,7 +263,7 @@ health_checked(struct health_site *hs, size_t idx, int ok, const char *why)
 	}
 	snprintf(msg, sizeof(msg), "check failed: %s", why);
 	health_down(hs, idx, HEALTH_NEVER, msg,
-	    "until a check passes");
+	    "new sessions skip it until a check passes");
 }
 
 void

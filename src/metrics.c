@@ -40,11 +40,12 @@ static const char *const metrics_hsf_labels[HSF__COUNT] = {
 };
 
 /*
- * chainfix_sessions_closed_total{site,reason}: one entry per site name ever
- * seen.  Entries are only ever added (at the head, under the lock, published
- * with a release store) and never freed, so sessions closing on any worker
- * find theirs with a lock-free walk; the list is as long as the number of
- * distinct site names configured over the process's life.
+ * The {site} counters and chainfix_sessions_closed_total{site,reason}: one
+ * entry per site name ever seen.  Entries are only ever added (at the head,
+ * under the lock, published with a release store) and never freed, so any
+ * worker finds its site's with a lock-free walk (and a generation keeps the
+ * pointer); the list is as long as the number of distinct site names
+ * configured over the process's life.
  */
 static const char *const metrics_reason_labels[SR__COUNT] = {
 #define METRICS_REASON_LABEL(sym, label) [sym] = label,
@@ -52,9 +53,19 @@ static const char *const metrics_reason_labels[SR__COUNT] = {
 #undef METRICS_REASON_LABEL
 };
 
+static const struct {
+	const char	*name;
+	const char	*help;
+} metrics_site_table[MS__COUNT] = {
+#define METRICS_SITE_TABLE(sym, name, help) [sym] = { name, help },
+	METRICS_SITE_COUNTERS(METRICS_SITE_TABLE)
+#undef METRICS_SITE_TABLE
+};
+
 struct metrics_site {
 	struct metrics_site	*next;	/* immutable once published */
 	_Atomic int64_t		 closed[SR__COUNT];
+	_Atomic int64_t		 counters[MS__COUNT];
 	char			 name[];
 };
 
@@ -99,36 +110,58 @@ metrics_session_reason_label(enum metrics_session_reason r)
 	return (unsigned)r < SR__COUNT ? metrics_reason_labels[r] : "?";
 }
 
-void
-metrics_session_closed(const char *site, enum metrics_session_reason reason)
+struct metrics_site *
+metrics_site(const char *site)
 {
 	struct metrics_site *ms, *head;
 	size_t len;
 
-	if ((unsigned)reason >= SR__COUNT)
-		return;
 	if (site == NULL)
 		site = "-";
 	head = atomic_load_explicit(&metrics_sites, memory_order_acquire);
+	if ((ms = metrics_site_find(head, site)) != NULL)
+		return ms;
+	pthread_mutex_lock(&metrics_sites_lock);
+	head = atomic_load_explicit(&metrics_sites, memory_order_relaxed);
 	if ((ms = metrics_site_find(head, site)) == NULL) {
-		pthread_mutex_lock(&metrics_sites_lock);
-		head = atomic_load_explicit(&metrics_sites,
-		    memory_order_relaxed);
-		if ((ms = metrics_site_find(head, site)) == NULL) {
-			len = strlen(site) + 1;
-			if ((ms = calloc(1, sizeof(*ms) + len)) != NULL) {
-				memcpy(ms->name, site, len);
-				ms->next = head;
-				atomic_store_explicit(&metrics_sites, ms,
-				    memory_order_release);
-			}
-		}
-		pthread_mutex_unlock(&metrics_sites_lock);
-		if (ms == NULL) {
-			log_warnx("metrics: out of memory for site %s", site);
-			return;
+		len = strlen(site) + 1;
+		if ((ms = calloc(1, sizeof(*ms) + len)) != NULL) {
+			memcpy(ms->name, site, len);
+			ms->next = head;
+			atomic_store_explicit(&metrics_sites, ms,
+			    memory_order_release);
 		}
 	}
+	pthread_mutex_unlock(&metrics_sites_lock);
+	if (ms == NULL)
+		log_warnx("metrics: out of memory for site %s", site);
+	return ms;
+}
+
+void
+metrics_site_add(struct metrics_site *ms, enum metrics_site_counter c,
+    int64_t n)
+{
+	if (ms == NULL || (unsigned)c >= MS__COUNT)
+		return;
+	atomic_fetch_add_explicit(&ms->counters[c], n, memory_order_relaxed);
+}
+
+int64_t
+metrics_site_get(const struct metrics_site *ms, enum metrics_site_counter c)
+{
+	if (ms == NULL || (unsigned)c >= MS__COUNT)
+		return 0;
+	return atomic_load_explicit(&ms->counters[c], memory_order_relaxed);
+}
+
+void
+metrics_session_closed(const char *site, enum metrics_session_reason reason)
+{
+	struct metrics_site *ms;
+
+	if ((unsigned)reason >= SR__COUNT || (ms = metrics_site(site)) == NULL)
+		return;
 	atomic_fetch_add_explicit(&ms->closed[reason], 1,
 	    memory_order_relaxed);
 }
@@ -140,6 +173,36 @@ metrics_get(enum metrics_counter c)
 		return 0;
 	return atomic_load_explicit(&metrics_counters[c],
 	    memory_order_relaxed);
+}
+
+/*
+ * Each {site} family with every site seen; "-" (sessions that ended before
+ * a site was chosen) has no site's counters.
+ */
+static int
+metrics_render_sites(struct evbuffer *out)
+{
+	struct metrics_site *head, *ms;
+	size_t i;
+
+	head = atomic_load_explicit(&metrics_sites, memory_order_acquire);
+	for (i = 0; i < MS__COUNT; i++) {
+		if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n",
+		    metrics_site_table[i].name, metrics_site_table[i].help,
+		    metrics_site_table[i].name) < 0)
+			return -1;
+		for (ms = head; ms != NULL; ms = ms->next) {
+			if (strcmp(ms->name, "-") == 0)
+				continue;
+			/* Site names are [A-Za-z0-9._-] (config.c). */
+			if (evbuffer_add_printf(out, "%s{site=\"%s\"} %lld\n",
+			    metrics_site_table[i].name, ms->name,
+			    (long long)atomic_load_explicit(&ms->counters[i],
+			    memory_order_relaxed)) < 0)
+				return -1;
+		}
+	}
+	return 0;
 }
 
 /* Every site seen, every reason (so rate() has a series at once). */
@@ -211,5 +274,7 @@ metrics_render(struct evbuffer *out)
 		    metrics_hsf_labels[i], (long long)v) < 0)
 			return -1;
 	}
+	if (metrics_render_sites(out) == -1)
+		return -1;
 	return metrics_render_closed(out);
 }

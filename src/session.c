@@ -81,9 +81,11 @@
 
 #include "config.h"
 #include "generation.h"
+#include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxyproto.h"
 #include "session.h"
 #include "tlsctx.h"
 
@@ -203,6 +205,8 @@ struct session {
 	int			 in_resolve;	/* inside evdns_getaddrinfo */
 	int			 resolved;	/* its answer is in */
 	int			 dnserr;
+	int			 skip_down;	/* pass by backends marked down
+						   (some backend is up) */
 	int			 ending;	/* the reason is set */
 	int			 abort;		/* a read failed: close once what
 						   is queued is written */
@@ -794,8 +798,8 @@ session_flow(struct session *s, struct side *src)
 		session_buf_put(s, src);
 	if (moved > 0) {
 		src->bytes += moved;
-		metrics_add(src == &s->client ? M_BYTES_IN : M_BYTES_OUT,
-		    (int64_t)moved);
+		metrics_site_add(s->site->metrics, src == &s->client ?
+		    MS_BYTES_IN : MS_BYTES_OUT, (int64_t)moved);
 		s->last = session_now();
 	}
 	return 0;
@@ -809,7 +813,7 @@ session_backend_note(struct session *s, const char *why)
 	char host[INET6_ADDRSTRLEN];
 	const void *a = NULL;
 
-	metrics_inc(M_BACKEND_CONNECT_FAIL);
+	metrics_site_add(s->site->metrics, MS_BACKEND_CONNECT_FAIL, 1);
 	if (s->ai != NULL) {
 		if (s->ai->ai_family == AF_INET)
 			a = &((struct sockaddr_in *)(void *)
@@ -828,10 +832,22 @@ session_backend_note(struct session *s, const char *why)
 	log_info("session %s: backend %s", s->peer, s->lasterr);
 }
 
-/* Give up on backend bidx: on to the next one. */
+/*
+ * Give up on backend bidx: every address failed, or its name did not
+ * resolve.  Mark it down (health.h: new sessions skip it for
+ * backend_retry), then on to the next one.
+ */
 static int
 session_backend_next(struct session *s)
 {
+	const char *text = s->site->cfg->backends[s->bidx].text;
+	const char *why = s->lasterr;
+	size_t n = strlen(text);
+
+	/* lasterr starts with the backend's name, which health says too. */
+	if (strncmp(why, text, n) == 0 && why[n] != '\0')
+		why += why[n] == ':' ? n + 2 : n + 1;
+	health_failed(s->site->health, s->bidx, why);
 	if (s->addrs != NULL)
 		evutil_freeaddrinfo(s->addrs);
 	s->addrs = s->ai = NULL;
@@ -856,6 +872,69 @@ session_backend_failed(struct session *s, const char *why)
 	return session_backend_next(s);
 }
 
+/* "addr:port" or "[addr]:port" of a socket address; "?" if unknown. */
+static void
+session_addr(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)(const void *)sa;
+		if (inet_ntop(AF_INET, &sin->sin_addr, host,
+		    sizeof(host)) != NULL) {
+			snprintf(buf, len, "%s:%u", host,
+			    (unsigned)ntohs(sin->sin_port));
+			return;
+		}
+	} else if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, host,
+		    sizeof(host)) != NULL) {
+			snprintf(buf, len, "[%s]:%u", host,
+			    (unsigned)ntohs(sin6->sin6_port));
+			return;
+		}
+	}
+	snprintf(buf, len, "?");
+}
+
+/*
+ * The line that joins the backend's logs to the client: when the backend
+ * leg is up, the client's address and port, its SNI, the site and backend,
+ * the backend address and the local address and port chainfix connected
+ * from (what IIS logs as c-ip and the client port), and the protocols of
+ * both legs.
+ */
+static void
+session_log_up(struct session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char local[INET6_ADDRSTRLEN + 8], remote[INET6_ADDRSTRLEN + 8];
+	char esni[128];
+
+	if (getsockname(s->backend.fd, (struct sockaddr *)&ss, &sl) == -1)
+		snprintf(local, sizeof(local), "?");
+	else
+		session_addr((struct sockaddr *)&ss, local, sizeof(local));
+	if (s->ai != NULL)
+		session_addr(s->ai->ai_addr, remote, sizeof(remote));
+	else
+		snprintf(remote, sizeof(remote), "?");
+	log_info("session %s up sni=%s site=%s backend=%s addr=%s local=%s "
+	    "tls=%s backend_tls=%s%s%s", s->peer,
+	    log_escape(SSL_get_servername(s->client.ssl,
+	    TLSEXT_NAMETYPE_host_name), esni, sizeof(esni)),
+	    s->site->cfg->name, s->site->cfg->backends[s->bidx].text, remote,
+	    local, SSL_get_version(s->client.ssl), s->backend.ssl != NULL ?
+	    SSL_get_version(s->backend.ssl) : "no",
+	    s->backend.ssl != NULL && SSL_session_reused(s->backend.ssl) ?
+	    " (resumed)" : "", s->site->cfg->backend_proxy_protocol ?
+	    " proxy_protocol=v2" : "");
+}
+
 /*
  * The one place the backend leg comes up: check what the policy wants
  * beyond verification (a pin), then relay.  Returns 0 or -1.
@@ -869,14 +948,19 @@ session_backend_up(struct session *s)
 	if (s->backend.ssl != NULL) {
 		if (tlsctx_backend_check(s->site->backend, s->backend.ssl, why,
 		    sizeof(why)) == -1) {
-			metrics_inc(M_BACKEND_VERIFY_FAIL);
+			metrics_site_add(s->site->metrics,
+			    MS_BACKEND_VERIFY_FAIL, 1);
+			health_refused(s->site->health, s->bidx, why);
 			return session_fail(s, SR_BACKEND_REFUSED,
 			    "backend %s refused: %s",
 			    s->site->cfg->backends[s->bidx].text, why);
 		}
 		if (SSL_session_reused(s->backend.ssl))
-			metrics_inc(M_BACKEND_RESUMED);
+			metrics_site_add(s->site->metrics, MS_BACKEND_RESUMED,
+			    1);
 	}
+	health_ok(s->site->health, s->bidx);
+	session_log_up(s);
 	session_set_state(s, SS_RELAY);
 	s->last = session_now();
 	if (session_timer(s, s->site->cfg->idle_timeout) == -1)
@@ -931,9 +1015,10 @@ session_backend_handshake(struct session *s)
 	}
 	if (cfg->backend_verify == CONFIG_VERIFY_YES &&
 	    (verr = tlsctx_backend_verify_error(b->ssl)) != NULL) {
-		/* A refusal, not an outage: no failover. */
+		/* A refusal, not an outage: no failover.  Said once. */
 		ERR_clear_error();
-		metrics_inc(M_BACKEND_VERIFY_FAIL);
+		metrics_site_add(s->site->metrics, MS_BACKEND_VERIFY_FAIL, 1);
+		health_refused(s->site->health, s->bidx, verr);
 		return session_fail(s, SR_BACKEND_REFUSED,
 		    "backend %s certificate verify failed: %s",
 		    cfg->backends[s->bidx].text, verr);
@@ -942,6 +1027,34 @@ session_backend_handshake(struct session *s)
 	    strcmp(why, "closed") == 0)
 		snprintf(why, sizeof(why), "closed during the TLS handshake");
 	return session_backend_failed(s, why);
+}
+
+/*
+ * The PROXY protocol v2 header, first on the backend connection (before
+ * the TLS handshake): the client's address and the one it connected to,
+ * and its SNI.  The socket was just connected, its send buffer is empty,
+ * so a header of a few dozen bytes goes out whole or not at all.  Returns
+ * 0, or -1 (a failed send: errno; or the reason recorded).
+ */
+static int
+session_proxy_header(struct session *s)
+{
+	struct sockaddr_storage src, dst;
+	socklen_t sl = sizeof(src), dl = sizeof(dst);
+	unsigned char hdr[PROXYPROTO_MAX];
+	size_t n;
+
+	if (getpeername(s->client.fd, (struct sockaddr *)&src, &sl) == -1 ||
+	    getsockname(s->client.fd, (struct sockaddr *)&dst, &dl) == -1)
+		return -1;
+	if ((n = proxyproto_v2(hdr, sizeof(hdr), (struct sockaddr *)&src,
+	    (struct sockaddr *)&dst, SSL_get_servername(s->client.ssl,
+	    TLSEXT_NAMETYPE_host_name))) == 0)
+		return session_fail(s, SR_RESOURCES, "no PROXY header for "
+		    "this client's address family");
+	if (send(s->backend.fd, hdr, n, MSG_NOSIGNAL) != (ssize_t)n)
+		return -1;
+	return 0;
 }
 
 /* The backend's socket is writable: did the TCP connect succeed? */
@@ -960,6 +1073,10 @@ session_backend_connected(struct session *s)
 			return 0;
 		return session_backend_failed(s, strerror(err));
 	}
+	if (s->site->cfg->backend_proxy_protocol &&
+	    session_proxy_header(s) == -1)
+		return s->ending ? -1 : session_backend_failed(s,
+		    "cannot send the PROXY protocol header");
 	if (s->site->backend == NULL)
 		return session_backend_up(s);
 	if ((ssl = tlsctx_backend_ssl(s->site->backend, s->bidx,
@@ -1077,9 +1194,19 @@ session_backend_try(struct session *s)
 	char port[8];
 	int rc;
 
-	if (s->bidx >= cfg->nbackends)
+	while (s->skip_down && s->bidx < cfg->nbackends &&
+	    !health_usable(s->site->health, s->bidx)) {
+		log_debug("session %s: backend %s is down: passed by",
+		    s->peer, cfg->backends[s->bidx].text);
+		s->bidx++;
+	}
+	if (s->bidx >= cfg->nbackends) {
+		if (s->lasterr[0] == '\0')
+			return session_fail(s, SR_BACKEND_UNREACHABLE,
+			    "no backend reachable (every one is down)");
 		return session_fail(s, SR_BACKEND_UNREACHABLE,
 		    "no backend reachable (last: %s)", s->lasterr);
+	}
 	hp = &cfg->backends[s->bidx];
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -1122,12 +1249,14 @@ session_client_ready(struct session *s)
 	struct gen_site *gs;
 
 	s->client.up = 1;
-	metrics_inc(M_HANDSHAKES);
-	if (SSL_session_reused(s->client.ssl))
-		metrics_inc(M_RESUMED);
 	gs = tlsctx_server_site(s->client.ssl);
 	s->site = gs != NULL ? gs : s->gl->first;
+	metrics_site_add(s->site->metrics, MS_HANDSHAKES, 1);
+	if (SSL_session_reused(s->client.ssl))
+		metrics_site_add(s->site->metrics, MS_RESUMED, 1);
 	s->bidx = 0;
+	/* Backends marked down are passed by, unless every one is. */
+	s->skip_down = health_any_usable(s->site->health);
 	return session_backend_try(s);
 }
 
@@ -1418,29 +1547,8 @@ session_close_all(struct session_list *l, const char *reason)
 static void
 session_peername(struct session *s, const struct sockaddr *sa)
 {
-	char host[INET6_ADDRSTRLEN];
-	const struct sockaddr_in *sin;
-	const struct sockaddr_in6 *sin6;
-
 	/* inet_ntop, not getnameinfo: this runs for every connection. */
-	if (sa->sa_family == AF_INET) {
-		sin = (const struct sockaddr_in *)(const void *)sa;
-		if (inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host)) !=
-		    NULL) {
-			snprintf(s->peer, sizeof(s->peer), "%s:%u", host,
-			    (unsigned)ntohs(sin->sin_port));
-			return;
-		}
-	} else if (sa->sa_family == AF_INET6) {
-		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-		if (inet_ntop(AF_INET6, &sin6->sin6_addr, host,
-		    sizeof(host)) != NULL) {
-			snprintf(s->peer, sizeof(s->peer), "[%s]:%u", host,
-			    (unsigned)ntohs(sin6->sin6_port));
-			return;
-		}
-	}
-	snprintf(s->peer, sizeof(s->peer), "?");
+	session_addr(sa, s->peer, sizeof(s->peer));
 }
 
 /* Room for n events after a session, as this libevent needs them. */

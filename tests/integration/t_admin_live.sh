@@ -56,11 +56,16 @@ assert r.status == 200, r.status
 open(sys.argv[2], "wb").write(r.read())
 PY
 }
-# val NAME SERIES: the value of SERIES (exact, labels included) in NAME.prom.
+# val NAME SERIES: the value of SERIES (exact, labels included) in NAME.prom;
+# a bare name sums its series.
 val() {
-	awk -v s="$2 " 'index($0, s) == 1 { print $NF; found = 1 }
-	    END { if (!found) print "MISSING" }' \
-	    "$T/$1.prom"
+	# A name without labels sums its series (the {site} counters);
+	# label values may hold blanks, so a series is matched as a prefix.
+	awk -v s="$2" '
+	    index(s, "{") == 0 { n = $1; sub(/\{.*/, "", n) }
+	    (index(s, "{") == 0 && n == s) || index($0, s " ") == 1 {
+		t += $NF; found = 1 }
+	    END { if (!found) print "MISSING"; else print t }' "$T/$1.prom"
 }
 # wait_metric SERIES OP N: scrape until [ value OP N ] holds (OP -eq, -ge).
 wait_metric() {

@@ -77,7 +77,7 @@ grep -q "TYPE chainfix_backend_up gauge" <(curl -sS "http://127.0.0.1:$APORT/met
 ok "both Exchange backends up: chainfix_backend_up 1"
 
 # The tls check of a backend that accepts and never answers.
-wait_log "$L" "warning: site eas: backend 127\.0\.0\.1:$HUNG is down: check failed: TLS handshake with 127\.0\.0\.1:$HUNG: timed out after 1 s; until a check passes"
+wait_log "$L" "warning: site eas: backend 127\.0\.0\.1:$HUNG is down: check failed: TLS handshake with 127\.0\.0\.1:$HUNG: timed out after 1 s; new sessions skip it until a check passes"
 wait_up eas "127.0.0.1:$HUNG" 0
 ok "backend_check = tls: a hung backend is down"
 
@@ -95,6 +95,16 @@ done
 [ "$(grep -c "owa: backend 127.0.0.1:$A is down" "$L")" = 1 ] ||
 	fail "the down state was logged more than once"
 ok "health page answering 503: down, logged once, exported as 0"
+
+# New sessions pass it by, though it still accepts TLS: they reach exch2.
+P_OWA=$(cfx_port owa)
+code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$P/root.pem" \
+    --resolve "localhost:$P_OWA:127.0.0.1" "https://localhost:$P_OWA/owa/healthcheck.htm")
+[ "$code" = 200 ] || fail "a session reached the backend the check holds down ($code)"
+wait_log "$L" "up sni=localhost site=owa backend=127\.0\.0\.1:$B "
+grep -q "up sni=localhost site=owa backend=127.0.0.1:$A " "$L" &&
+	fail "a session went to the backend the check holds down"
+ok "sessions skip the backend its check holds down"
 
 # A reload keeps what is known.
 kill -HUP "$CFX_PID"

@@ -28,9 +28,11 @@ chainfix_start chainfix "$T/chainfix.conf"
 APORT=$(cfx_admin_port)
 PPORT=$(cfx_port m)
 
+# metric NAME: its value, summed over its series (the {site} counters).
 metric() {
 	curl -sS --max-time 10 "http://127.0.0.1:$APORT/metrics" |
-	    awk -v m="$1" '$1 == m { print $2 }'
+	    awk -v m="$1" '{ n = $1; sub(/\{.*/, "", n) }
+	    n == m { t += $2; found = 1 } END { if (found) print t }'
 }
 
 for i in 1 2 3 4 5; do

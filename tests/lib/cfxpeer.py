@@ -10,6 +10,7 @@
         DOWN n    send n random bytes, then "<sha256 hex>\\n"
         ECHO      echo everything until EOF
         WHO       answer the backend's --name
+        PEER      answer the address:port the connection came from
         RESET n   send n bytes, then reset the connection (RST)
         EARLY n   answer at once (1 MiB, then "<sha256 hex>\\n"), shut down
                   the sending side (a FIN, no close_notify), then read an
@@ -28,6 +29,8 @@
         up N      upload N bytes, check the backend's hash
         down N    download N bytes, check the hash
         who       print the backend's name
+        addrs     print this client's address:port and the one the
+                  backend saw the connection come from
         cert      print the server certificate's commonName
         idle S    ECHO, stay silent S seconds, then check an echo (exit 3 if
                   the connection was closed meanwhile)
@@ -119,6 +122,8 @@ class Handler(socketserver.BaseRequestHandler):
                     sock.sendall(b)
             elif cmd == "WHO":
                 sock.sendall((self.server.name + "\n").encode())
+            elif cmd == "PEER":
+                sock.sendall(("%s:%d\n" % self.client_address[:2]).encode())
             elif cmd == "EARLY":
                 n = int(words[1])
                 h = hashlib.sha256()
@@ -400,6 +405,9 @@ def client(args):
     elif cmd == "who":
         s.sendall(b"WHO\n")
         print(readline(s))
+    elif cmd == "addrs":
+        s.sendall(b"PEER\n")
+        print("%s:%d %s" % (s.getsockname()[:2] + (readline(s),)))
     elif cmd == "cert":
         cert = s.getpeercert()
         for rdn in cert["subject"]:

@@ -964,13 +964,18 @@ test_backend_health(void **state)
 	assert_non_null(cfg);
 	assert_int_equal(cfg->sites[0]->backend_check, CONFIG_CHECK_NONE);
 	assert_null(cfg->sites[0]->backend_check_path);
+	assert_int_equal(cfg->sites[0]->backend_retry, 30);
+	assert_int_equal(cfg->sites[0]->backend_proxy_protocol, 0);
 	assert_int_equal(cfg->sites[0]->backend_check_interval, 10);
 	config_free(cfg);
 
 	cfg = load(GOOD_SITE "backend_check = tls\n"
-	    "backend_check_interval = 5s\n", &errs);
+	    "backend_check_interval = 5s\nbackend_retry = 2m\n"
+	    "backend_proxy_protocol = v2\n", &errs);
 	assert_non_null(cfg);
 	assert_int_equal(cfg->sites[0]->backend_check, CONFIG_CHECK_TLS);
+	assert_int_equal(cfg->sites[0]->backend_retry, 120);
+	assert_int_equal(cfg->sites[0]->backend_proxy_protocol, 2);
 	assert_int_equal(cfg->sites[0]->backend_check_interval, 5);
 	config_free(cfg);
 
@@ -988,6 +993,10 @@ test_backend_health(void **state)
 	errs = load_fails(GOOD_SITE "backend_check = GET owa\n", 1);
 	assert_error(errs, 5, "[web] backend_check: \"GET owa\": the path "
 	    "must start with /");
+	errs = load_fails(GOOD_SITE "backend_retry = 0\n", 1);
+	assert_error(errs, 5, "[web] backend_retry: \"0\" is too short");
+	errs = load_fails(GOOD_SITE "backend_proxy_protocol = v1\n", 1);
+	assert_error(errs, 5, "[web] backend_proxy_protocol: \"v1\"");
 	errs = load_fails(GOOD_SITE "backend_check = GET /a b\n", 1);
 	assert_error(errs, 5, "[web] backend_check: the path \"/a b\" holds "
 	    "a blank");
@@ -1330,6 +1339,8 @@ test_key_table(void **state)
 	SAME(sites[0]->connect_timeout);
 	SAME(sites[0]->backend_check);
 	SAME(sites[0]->backend_check_interval);
+	SAME(sites[0]->backend_retry);
+	SAME(sites[0]->backend_proxy_protocol);
 	SAME(sites[0]->backend_min_protocol);
 	SAME(sites[0]->min_protocol);
 #undef SAME

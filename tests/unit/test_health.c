@@ -98,8 +98,8 @@ test_passive(void **state)
 	out = testpki_capture_end();
 	assert_int_equal(count(out, "is down"), 1);
 	assert_non_null(strstr(out, "warning: site mail: backend "
-	    "exch1.corp:443 is down: connect: Connection refused; retried "
-	    "after 3600s"));
+	    "exch1.corp:443 is down: connect: Connection refused; new "
+	    "sessions skip it for 3600s"));
 	free(out);
 	assert_false(health_usable(hs, 0));
 	assert_true(health_usable(hs, 1));
@@ -157,8 +157,8 @@ test_checked(void **state)
 	out = testpki_capture_end();
 	assert_int_equal(count(out, "is down"), 1);
 	assert_non_null(strstr(out, "site owa: backend exch1.corp:443 is "
-	    "down: check failed: GET /owa/healthcheck.htm: HTTP/1.1 503; "
-	    "until a check passes"));
+	    "down: check failed: GET /owa/healthcheck.htm: HTTP/1.1 503; new "
+	    "sessions skip it until a check passes"));
 	assert_null(strstr(out, "up again"));
 	free(out);
 	assert_false(health_usable(hs, 0));

@@ -19,6 +19,12 @@
 
 #include "metrics.h"
 
+static const char *const site_names[MS__COUNT] = {
+#define SITE_NAME(sym, name, help) [sym] = name,
+	METRICS_SITE_COUNTERS(SITE_NAME)
+#undef SITE_NAME
+};
+
 static const char *const names[M__COUNT] = {
 #define NAME(sym, name, type, help) [sym] = name,
 	METRICS_COUNTERS(NAME)
@@ -111,6 +117,11 @@ test_render_format(void **state)
 		assert_true(strstr(text, type) > p);
 		(void)sample(text, names[i]);
 	}
+	for (i = 0; i < MS__COUNT; i++) {
+		(void)snprintf(type, sizeof(type), "# TYPE %s counter\n",
+		    site_names[i]);
+		assert_non_null(strstr(text, type));
+	}
 	assert_non_null(strstr(text,
 	    "# TYPE chainfix_handshake_failures_total counter\n"));
 	assert_non_null(strstr(text,
@@ -131,7 +142,7 @@ test_render_format(void **state)
 	}
 	/*
 	 * The counters, one per handshake failure reason, build info; this
-	 * runs first, so no site has closed a session yet.
+	 * runs first, so no site has been seen yet.
 	 */
 	assert_int_equal(samples, M__COUNT + HSF__COUNT + 1);
 	free(text);
@@ -156,6 +167,7 @@ test_build_info(void **state)
 static void
 test_render_values(void **state)
 {
+	struct metrics_site *ms;
 	char *text;
 	long long timeout0, eof0;
 
@@ -166,7 +178,9 @@ test_render_values(void **state)
 	eof0 = sample(text, "chainfix_handshake_failures_total{reason=\"eof\"}");
 	free(text);
 
-	metrics_add(M_BYTES_IN, 1000);
+	assert_non_null(ms = metrics_site("vals"));
+	metrics_site_add(ms, MS_BYTES_IN, 1000);
+	metrics_site_add(NULL, MS_BYTES_IN, 1000);	/* no site: nothing */
 	metrics_hs_failure(HSF_TIMEOUT);
 	metrics_hs_failure(HSF_TIMEOUT);
 	metrics_hs_failure(HSF_EOF);
@@ -174,9 +188,13 @@ test_render_values(void **state)
 	metrics_hs_failure((enum metrics_hs_failure)99);
 
 	text = render();
-	assert_int_equal(sample(text, "chainfix_client_bytes_received_total"),
-	    metrics_get(M_BYTES_IN));
-	assert_true(metrics_get(M_BYTES_IN) >= 1000);
+	assert_int_equal(sample(text,
+	    "chainfix_client_bytes_received_total{site=\"vals\"}"), 1000);
+	assert_int_equal(metrics_site_get(ms, MS_BYTES_IN), 1000);
+	assert_int_equal(metrics_site_get(NULL, MS_BYTES_IN), 0);
+	/* Every family has the site from its first sight on, at 0. */
+	assert_int_equal(sample(text,
+	    "chainfix_backend_verify_failures_total{site=\"vals\"}"), 0);
 	assert_int_equal(sample(text,
 	    "chainfix_handshake_failures_total{reason=\"timeout\"}"),
 	    timeout0 + 2);
@@ -247,12 +265,14 @@ test_sessions_closed(void **state)
 static void *
 hammer(void *arg)
 {
+	struct metrics_site *ms;
 	int i;
 
 	(void)arg;
+	assert_non_null(ms = metrics_site("hammered"));
 	for (i = 0; i < ROUNDS; i++) {
-		metrics_inc(M_HANDSHAKES);
-		metrics_add(M_BYTES_OUT, 3);
+		metrics_inc(M_ACCEPTED);
+		metrics_site_add(ms, MS_BYTES_OUT, 3);
 	}
 	return NULL;
 }
@@ -311,16 +331,16 @@ test_threads(void **state)
 	int i;
 
 	(void)state;
-	hs0 = metrics_get(M_HANDSHAKES);
-	out0 = metrics_get(M_BYTES_OUT);
+	hs0 = metrics_get(M_ACCEPTED);
+	out0 = metrics_site_get(metrics_site("hammered"), MS_BYTES_OUT);
 	for (i = 0; i < THREADS; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, hammer, NULL), 0);
 	for (i = 0; i < THREADS; i++)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
-	assert_int_equal(metrics_get(M_HANDSHAKES),
+	assert_int_equal(metrics_get(M_ACCEPTED),
 	    hs0 + (int64_t)THREADS * ROUNDS);
-	assert_int_equal(metrics_get(M_BYTES_OUT),
-	    out0 + (int64_t)THREADS * ROUNDS * 3);
+	assert_int_equal(metrics_site_get(metrics_site("hammered"),
+	    MS_BYTES_OUT), out0 + (int64_t)THREADS * ROUNDS * 3);
 }
 
 int

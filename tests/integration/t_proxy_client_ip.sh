@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The line logged when a session's backend leg is up joins the backend's
+# logs to the client: the client's address and port, its SNI, the site, the
+# backend and its address, the local address and port chainfix connected
+# from (what IIS logs as c-ip and the client port), and the protocol of each
+# leg.  Checked against what the backend itself saw, for a TLS 1.3 client,
+# a TLS 1.0 client on a site with min_protocol = TLSv1, and a plain backend.
+. "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
+need openssl /usr/bin/python3
+
+mkpki "$T/pki"
+P=$T/pki
+TLSB=$(free_port); py_backend tlsb "$TLSB" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+PLAIN=$(free_port); py_backend plain "$PLAIN"
+P1=$(free_port) P2=$(free_port) P3=$(free_port)
+global_conf "$T/chainfix.conf"
+site_conf "$T/chainfix.conf" owa "$P1" "$TLSB"
+site_block "$T/chainfix.conf" old "$P2" "127.0.0.1:$TLSB" \
+    "backend_ca = $P/root.pem" "min_protocol = TLSv1" "ciphers = DEFAULT:@SECLEVEL=0"
+site_block "$T/chainfix.conf" plain "$P3" "127.0.0.1:$PLAIN" "backend_tls = no"
+chainfix_start chainfix "$T/chainfix.conf"
+L=$T/chainfix.log
+
+# check SITE PORT CLIENT_TLS BACKEND_TLS BACKEND_PORT: one session, its
+# "up" line against what the client and the backend saw.
+check() {
+	local site=$1 port=$2 ctls=$3 btls=$4 bport=$5 mine seen line
+	read -r mine seen <<<"$(peer client --port "$port" --cafile "$P/root.pem" addrs)"
+	[ -n "$seen" ] || fail "$site: no answer"
+	wait_log "$L" "session $mine up "
+	line=$(grep "session $mine up " "$L")
+	echo "$line" | grep -q "up sni=localhost site=$site backend=127.0.0.1:$bport addr=127.0.0.1:$bport local=$seen tls=$ctls backend_tls=$btls" ||
+		fail "$site: the up line does not match (client $mine, backend saw $seen): $line"
+}
+
+check owa "$P1" TLSv1.3 TLSv1.3 "$TLSB"
+ok "TLS 1.3 client: client address and port, SNI, site, backend, local address and port as the backend saw it"
+
+# A TLS 1.0 client (an old phone) with min_protocol = TLSv1.
+read -r mine seen <<<"$(/usr/bin/python3 - "$P2" "$P/root.pem" <<'PY'
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(sys.argv[2])
+ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1
+ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s = ctx.wrap_socket(raw, server_hostname="localhost")
+s.sendall(b"PEER\n")
+ans = b""
+while not ans.endswith(b"\n"):
+    ans += s.recv(100)
+print("%s:%d %s" % (s.getsockname()[:2] + (ans.decode().strip(),)))
+PY
+)"
+[ -n "$seen" ] || fail "the TLS 1.0 client got no answer"
+wait_log "$L" "session $mine up "
+grep "session $mine up " "$L" | grep -q "site=old .* local=$seen tls=TLSv1 backend_tls=TLSv1.3" ||
+	fail "TLS 1.0 session: $(grep "session $mine up " "$L")"
+ok "TLS 1.0 client: the session log names TLSv1"
+
+check plain "$P3" TLSv1.3 no "$PLAIN"
+ok "plain backend: backend_tls=no, local address and port as the backend saw it"
+chainfix_stop_clean
+pass
