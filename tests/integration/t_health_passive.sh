@@ -10,36 +10,60 @@ need openssl /usr/bin/python3
 
 mkpki "$T/pki"
 P=$T/pki
-HUNG=$(free_port); silent_backend hung "$HUNG"
-LIVE=$(free_port); py_backend live "$LIVE" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
-DEAD1=$(free_port)
-DEAD2=$(free_port)
-LATER=$(free_port)
+silent_backend hung
+HUNG=$BG_PORT
+py_backend live --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+LIVE=$BG_PORT
+closed_port
+DEAD1=$BG_PORT
+closed_port
+DEAD2=$BG_PORT
+# A backend that refuses connections (bound, not listening) until
+# $T/later.go exists, then answers WHO with "later" over TLS.
+bg later /usr/bin/python3 -c 'import os, socket, ssl, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print("refusing on", s.getsockname()[1], flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+s.listen(16)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+while True:
+    c, _ = s.accept()
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+        t.recv(100)
+        t.sendall(b"later\n")
+        t.close()
+    except OSError:
+        c.close()' "$T/later.go" "$P/leaf-full.pem" "$P/leaf.key"
+bg_port later "refusing on "
+LATER=$BG_PORT
 PIN=sha256:$(printf '%064d' 0)
 
-P_EAS=$(free_port) P_DEAD=$(free_port) P_BACK=$(free_port) P_PIN=$(free_port)
 global_conf "$T/chainfix.conf"
-site_block "$T/chainfix.conf" eas "$P_EAS" "127.0.0.1:$HUNG, 127.0.0.1:$LIVE" \
+site_block "$T/chainfix.conf" eas 127.0.0.1:0 "127.0.0.1:$HUNG, 127.0.0.1:$LIVE" \
     "backend_ca = $P/root.pem" "connect_timeout = 2" "backend_retry = 1h"
-site_block "$T/chainfix.conf" dead "$P_DEAD" "127.0.0.1:$DEAD1, 127.0.0.1:$DEAD2" \
+site_block "$T/chainfix.conf" dead 127.0.0.2:0 "127.0.0.1:$DEAD1, 127.0.0.1:$DEAD2" \
     "backend_ca = $P/root.pem" "backend_retry = 1h"
-site_block "$T/chainfix.conf" back "$P_BACK" "127.0.0.1:$LATER, 127.0.0.1:$LIVE" \
+site_block "$T/chainfix.conf" back 127.0.0.3:0 "127.0.0.1:$LATER, 127.0.0.1:$LIVE" \
     "backend_ca = $P/root.pem" "backend_retry = 1s"
-site_block "$T/chainfix.conf" pinned "$P_PIN" "127.0.0.1:$LIVE" \
+site_block "$T/chainfix.conf" pinned 127.0.0.4:0 "127.0.0.1:$LIVE" \
     "backend_verify = $PIN"
 chainfix_start chainfix "$T/chainfix.conf"
 L=$T/chainfix.log
 wait_log "$L" "self-test: done"
 
 who() {
-	peer client --port "$1" --cafile "$P/root.pem" who 2>>"$T/clients.err"
+	cfx_client "$1" --cafile "$P/root.pem" who 2>>"$T/clients.err"
 }
 
 # --- a hung first backend -------------------------------------------------
-[ "$(who "$P_EAS")" = live ] || fail "first session did not fail over"
+[ "$(who eas)" = live ] || fail "first session did not fail over"
 wait_log "$L" "warning: site eas: backend 127\.0\.0\.1:$HUNG is down: timeout \(2s\); new sessions skip it for 3600s"
 for i in 2 3 4 5 6; do
-	[ "$(who "$P_EAS")" = live ] || fail "session $i failed"
+	[ "$(who eas)" = live ] || fail "session $i failed"
 done
 n=$(grep -c "backend 127.0.0.1:$HUNG: timeout" "$L")
 [ "$n" = 1 ] || fail "the hung backend was tried $n times, not once"
@@ -51,7 +75,7 @@ ok "hung backend: one session waited connect_timeout, five went straight to the 
 
 # --- every backend down: still tried ---------------------------------------
 for i in 1 2; do
-	if who "$P_DEAD" >/dev/null; then
+	if who dead >/dev/null; then
 		fail "a session through two dead backends succeeded"
 	fi
 done
@@ -67,23 +91,23 @@ done
 ok "every backend down: each session still tries them all"
 
 # --- a backend that comes back ---------------------------------------------
-[ "$(who "$P_BACK")" = live ] || fail "no failover past the missing backend"
+[ "$(who back)" = live ] || fail "no failover past the refusing backend"
 wait_log "$L" "site back: backend 127\.0\.0\.1:$LATER is down: Connection refused; new sessions skip it for 1s"
-py_backend later "$LATER" --cert "$P/leaf-full.pem" --key "$P/leaf.key"
+touch "$T/later.go"
 # Sessions pass it by until backend_retry is over, then one tries it.
 i=0
-while [ "$(who "$P_BACK")" != later ]; do
+while [ "$(who back)" != later ]; do
 	[ "$i" -lt 100 ] || fail "the backend that came back is never used again"
 	sleep 0.1
 	i=$((i + 1))
 done
 wait_log "$L" "info: site back: backend 127\.0\.0\.1:$LATER is up again \(a session got through, after [0-9]+s down\)"
-[ "$(who "$P_BACK")" = later ] || fail "the first backend is not preferred again"
+[ "$(who back)" = later ] || fail "the first backend is not preferred again"
 ok "a backend that comes back: used again, logged once"
 
 # --- a refused certificate: one warning per backend and cause --------------
 for i in 1 2 3; do
-	who "$P_PIN" >/dev/null && fail "a pinned session went through"
+	who pinned >/dev/null && fail "a pinned session went through"
 done
 i=0
 while [ "$(grep -c "site=pinned .*reason=backend_refused" "$L")" -lt 3 ]; do
