@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 
 #include "clienthello.h"
+#include "tlsctx.h"
 
 /* The first flight of an OpenSSL client (the ClientHello) into out. */
 static size_t
@@ -39,7 +40,7 @@ openssl_hello(const char *sni, int max_version, unsigned char *out,
 	assert_non_null(wb = BIO_new(BIO_s_mem()));
 	SSL_set_bio(ssl, rb, wb);
 	if (sni != NULL)
-		assert_int_equal(SSL_set_tlsext_host_name(ssl, sni), 1);
+		assert_int_equal(tlsctx_set_sni(ssl, sni), 1);
 	assert_int_equal(SSL_connect(ssl), -1);	/* wants to read */
 	n = BIO_read(wb, out, (int)outlen);
 	assert_true(n > 0 && (size_t)n < outlen);
