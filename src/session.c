@@ -1644,6 +1644,7 @@ session_start(const struct session_env *env, int fd,
 	free(s);
  err:
 	close(fd);
+	listener_fd_released();	/* it was counted at accept */
 	generation_unref(g);
 	return -1;
 }
