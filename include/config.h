@@ -94,6 +94,9 @@ struct config_site {
 					   TLSv1.1, TLSv1.2, TLSv1.3) */
 	char		*ciphers;	/* TLS <= 1.2 cipher list; NULL: default */
 	char		*ciphersuites;	/* TLS 1.3 suites; NULL: default */
+	unsigned	 max_connections;	/* this site's at once, counted
+					   from SNI; 0 ("none"): only the
+					   global limit */
 };
 
 struct config {
@@ -112,6 +115,8 @@ struct config {
 	int		 watch;		/* reload when files change; def. 1 */
 	unsigned	 client_keepalive;	/* seconds idle before TCP
 					   keepalive probes clients; 0: off */
+	unsigned	 max_connections;	/* client connections at once;
+					   0 ("auto"): from the fd limit */
 
 	struct config_site **sites;	/* in file order; sites[0] is the
 					   default of its listen address */

@@ -15,6 +15,7 @@
 
 struct config_hostport;
 struct event_base;
+struct evconnlistener;
 struct listener;
 
 /*
@@ -61,11 +62,38 @@ size_t listener_index(const struct listener *l);
 
 /*
  * listener_fd_released():
- * Say that descriptors were freed (a session closed).  Listeners paused by
- * fd exhaustion resume accepting.  Safe from any thread; costs one atomic
- * load when nothing is paused.
+ * Say that an accepted connection is gone, its descriptors closed (a
+ * session closed, or one that never started); once for each.  Listeners
+ * paused by fd exhaustion or max_connections resume accepting.  Safe from
+ * any thread; a few atomic operations when nothing is paused.
  */
 void listener_fd_released(void);
+
+/*
+ * listener_set_max(base, max):
+ * At most max connections at once (0: no limit), counted from accept
+ * until listener_fd_released().  At the limit every listener stops
+ * accepting (new connections wait in the kernel's listen backlog) and
+ * starts again when one is released.  base is the listeners' (main) base.
+ * Call at startup and on reload.  Returns 0, or -1 (logged).
+ */
+int listener_set_max(struct event_base *base, size_t max);
+
+/* listener_connections(): connections accepted and not yet released. */
+size_t listener_connections(void);
+
+/* listener_limit_free(): at exit, after the last listener_fd_released(). */
+void listener_limit_free(void);
+
+/*
+ * listener_adopt(base, evl, text):
+ * Give another module's evconnlistener (evhttp's, for the admin endpoint)
+ * the same pause and resume on fd exhaustion as ours, named text in the
+ * logs.  It is not counted toward max_connections and is not freed by
+ * listener_free().  Returns the listener or NULL (logged).
+ */
+struct listener *listener_adopt(struct event_base *base,
+    struct evconnlistener *evl, const char *text);
 
 /* listener_free(l): close the sockets; NULL is a no-op. */
 void listener_free(struct listener *l);

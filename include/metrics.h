@@ -21,7 +21,18 @@ struct evbuffer;
 	X(M_RELOADS, "chainfix_reloads_total", "counter",		\
 	    "Configuration reloads that succeeded")			\
 	X(M_RELOAD_FAIL, "chainfix_reload_failures_total", "counter",	\
-	    "Configuration reloads that failed (old one kept)")
+	    "Configuration reloads that failed (old one kept)")		\
+	X(M_CONN_OPEN, "chainfix_connections_open", "gauge",		\
+	    "Client connections counted toward max_connections "	\
+	    "(accepted, not yet closed)")				\
+	X(M_CONN_MAX, "chainfix_connections_max", "gauge",		\
+	    "max_connections: at this count accepting pauses")		\
+	X(M_CONN_LIMIT_PAUSES, "chainfix_connections_limit_pauses_total", \
+	    "counter", "Times accepting paused at max_connections")	\
+	X(M_SITE_LIMIT_REFUSED,						\
+	    "chainfix_site_connections_refused_total", "counter",	\
+	    "Handshakes refused because their site was at its "	\
+	    "max_connections")
 
 /*
  * Counters kept per site, exported with a {site} label (a connection has no
@@ -112,6 +123,9 @@ enum metrics_session_reason {
 
 /* metrics_add(c, n): add n (may be negative for gauges) to counter c. */
 void metrics_add(enum metrics_counter c, int64_t n);
+
+/* metrics_set(c, v): set gauge c to v. */
+void metrics_set(enum metrics_counter c, int64_t v);
 
 /* metrics_inc(c): metrics_add(c, 1). */
 void metrics_inc(enum metrics_counter c);

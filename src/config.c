@@ -43,6 +43,7 @@
 #define CONFIG_MAX_WARN_DAYS	3650
 #define CONFIG_MAX_SECTION	48	/* inih truncates at 50 */
 #define CONFIG_MAX_BACKENDS	64
+#define CONFIG_MAX_CONNECTIONS	10000000
 
 /* What the reader made of a line, mirroring inih's ini_parse_stream(). */
 enum config_linekind {
@@ -158,6 +159,11 @@ static const struct config_choice config_auto[] = {
 	{ NULL, 0, 0 }
 };
 
+static const struct config_choice config_none[] = {
+	{ "none", 0, 0 },
+	{ NULL, 0, 0 }
+};
+
 /* certinfo.h's names, and "TLSv1.0" for TLSv1. */
 static const struct config_choice config_proxy_protocols[] = {
 	{ "no",		0,	0 },
@@ -206,6 +212,9 @@ static const struct config_key config_keys[] = {
 	    .def = "yes" },
 	{ CONFIG_GLOBAL_KEY("client_keepalive", client_keepalive),
 	    .type = CONFIG_T_DURATION, .lo = 0, .def = "15m" },
+	{ CONFIG_GLOBAL_KEY("max_connections", max_connections),
+	    .type = CONFIG_T_UINT, .lo = 1, .hi = CONFIG_MAX_CONNECTIONS,
+	    .choices = config_auto, .def = "auto" },
 
 	/* [site] */
 	{ CONFIG_SITE_KEY("listen", listen), .type = CONFIG_T_HOSTPORT,
@@ -267,6 +276,9 @@ static const struct config_key config_keys[] = {
 	{ CONFIG_SITE_KEY("ciphers", ciphers), .type = CONFIG_T_CIPHERS },
 	{ CONFIG_SITE_KEY("ciphersuites", ciphersuites),
 	    .type = CONFIG_T_SUITES },
+	{ CONFIG_SITE_KEY("max_connections", max_connections),
+	    .type = CONFIG_T_UINT, .lo = 1, .hi = CONFIG_MAX_CONNECTIONS,
+	    .choices = config_none, .def = "none" },
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -1001,16 +1013,31 @@ config_keys_default(struct config_ctx *ctx, enum config_scope scope,
 	}
 }
 
+/*
+ * The row of key name, one of scope's if it is not -1 and the name has one
+ * (max_connections is both a [global] and a site key), else the first.
+ */
+static int
+config_key_find_in(const char *name, int scope)
+{
+	size_t i;
+	int any = -1;
+
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (strcmp(config_keys[i].name, name) != 0)
+			continue;
+		if (scope == -1 || (int)config_keys[i].scope == scope)
+			return (int)i;
+		if (any == -1)
+			any = (int)i;
+	}
+	return any;
+}
+
 static int
 config_key_find(const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < CONFIG_NKEYS; i++) {
-		if (strcmp(config_keys[i].name, name) == 0)
-			return (int)i;
-	}
-	return -1;
+	return config_key_find_in(name, -1);
 }
 
 int
@@ -1613,7 +1640,8 @@ config_handler(void *user, const char *section, const char *name,
 		    "section [%s]", log_escape(section, esc, sizeof(esc)));
 		return 1;
 	}
-	if ((k = config_key_find(name)) == -1) {
+	if ((k = config_key_find_in(name, sec->global ? CONFIG_GLOBAL :
+	    CONFIG_SITE)) == -1) {
 		config_err(ctx, line, sec, name, "unknown key");
 		return 1;
 	}

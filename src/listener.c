@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -28,6 +29,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 
 #define LISTENER_MAX_FDS	8
 #define LISTENER_PAUSE_MS	1000	/* after EMFILE/ENFILE, at most */
@@ -50,7 +52,29 @@ struct listener {
 	size_t			 index;
 	struct listener		*next_paused;	/* listener_paused_lock */
 	int			 paused;	/* listener_paused_lock */
+	int			 borrowed;	/* listener_adopt(): evl[] is
+						   not ours, nor counted */
+	struct listener		*next_counted;	/* main thread */
 };
+
+/*
+ * max_connections.  Every connection a counted listener accepts is one
+ * until listener_fd_released() says it is gone (from any thread); at the
+ * limit every counted listener stops accepting, so new connections wait in
+ * the kernel's listen backlog, and the release that makes room wakes them
+ * through an event on the main base.  The list of listeners and the
+ * pausing are the main thread's; the count and the flag are atomics, and
+ * sequentially consistent, so that a release racing the pause is never
+ * lost (the main thread checks the count again after it set the flag).
+ */
+static atomic_size_t listener_nconn;
+static atomic_size_t listener_max;		/* 0: no limit */
+static atomic_int listener_full;
+static struct event *listener_room;		/* on the main base */
+static struct listener *listener_counted;	/* main thread */
+static time_t listener_full_logged;		/* main thread */
+
+#define LISTENER_FULL_LOG_SECS	60	/* "max_connections reached", at most */
 
 /*
  * Listeners paused by fd exhaustion.  Workers read the list when a session
@@ -80,11 +104,111 @@ listener_unpause(struct listener *l)
 	return was;
 }
 
+/* Enable l's sockets unless something still holds it paused. */
+static void
+listener_enable(struct listener *l)
+{
+	size_t i;
+	int paused;
+
+	pthread_mutex_lock(&listener_paused_lock);
+	paused = l->paused;
+	pthread_mutex_unlock(&listener_paused_lock);
+	if (paused || (!l->borrowed && atomic_load(&listener_full)))
+		return;
+	for (i = 0; i < l->nevl; i++)
+		evconnlistener_enable(l->evl[i]);
+}
+
+/* The limit is reached: stop every counted listener (main thread). */
+static void
+listener_pause_full(void)
+{
+	struct listener *l;
+	struct timespec now;
+	size_t i;
+
+	if (atomic_exchange(&listener_full, 1))
+		return;
+	for (l = listener_counted; l != NULL; l = l->next_counted)
+		for (i = 0; i < l->nevl; i++)
+			evconnlistener_disable(l->evl[i]);
+	metrics_inc(M_CONN_LIMIT_PAUSES);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (listener_full_logged == 0 ||
+	    now.tv_sec - listener_full_logged >= LISTENER_FULL_LOG_SECS) {
+		listener_full_logged = now.tv_sec;
+		log_info("max_connections (%zu) reached: new connections wait "
+		    "in the listen backlog until one closes",
+		    atomic_load(&listener_max));
+	}
+	/* A release between the count and the flag would be lost. */
+	if (atomic_load(&listener_nconn) < atomic_load(&listener_max))
+		event_active(listener_room, EV_TIMEOUT, 1);
+}
+
+/* Room again (main thread, woken by a release). */
+static void
+listener_room_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l;
+	size_t max = atomic_load(&listener_max);
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!atomic_load(&listener_full) ||
+	    (max != 0 && atomic_load(&listener_nconn) >= max))
+		return;
+	atomic_store(&listener_full, 0);
+	log_debug("below max_connections again: accepting");
+	for (l = listener_counted; l != NULL; l = l->next_counted)
+		listener_enable(l);
+}
+
+int
+listener_set_max(struct event_base *base, size_t max)
+{
+	if (listener_room == NULL && (listener_room = event_new(base, -1, 0,
+	    listener_room_cb, NULL)) == NULL) {
+		log_warnx("cannot create the max_connections event");
+		return -1;
+	}
+	atomic_store(&listener_max, max);
+	metrics_set(M_CONN_MAX, (int64_t)max);
+	/* A raised limit may make room at once; a lowered one waits for
+	 * the next accept. */
+	if (atomic_load(&listener_full))
+		event_active(listener_room, EV_TIMEOUT, 1);
+	return 0;
+}
+
+size_t
+listener_connections(void)
+{
+	return atomic_load(&listener_nconn);
+}
+
+void
+listener_limit_free(void)
+{
+	if (listener_room != NULL)
+		event_free(listener_room);
+	listener_room = NULL;
+}
+
 void
 listener_fd_released(void)
 {
 	struct listener *l;
+	size_t n, max;
 
+	n = atomic_fetch_sub(&listener_nconn, 1) - 1;
+	metrics_add(M_CONN_OPEN, -1);
+	max = atomic_load(&listener_max);
+	if (atomic_load(&listener_full) && (max == 0 || n < max) &&
+	    listener_room != NULL)
+		event_active(listener_room, EV_TIMEOUT, 1);
 	if (atomic_load_explicit(&listener_npaused, memory_order_relaxed) == 0)
 		return;
 	/*
@@ -130,6 +254,7 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener *l = arg;
+	size_t n, max;
 	int one = 1;
 
 	(void)evl;
@@ -139,14 +264,19 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		    strerror(errno));
 	if (l->keepalive > 0)
 		listener_keepalive(l, fd);
+	n = atomic_fetch_add(&listener_nconn, 1) + 1;
+	metrics_add(M_CONN_OPEN, 1);
 	l->cb(l, fd, sa, (socklen_t)salen, l->arg);
+	/* libevent checks after each callback whether we disabled it. */
+	max = atomic_load(&listener_max);
+	if (max != 0 && n >= max)
+		listener_pause_full();
 }
 
 static void
 listener_resume(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
-	size_t i;
 
 	(void)fd;
 	(void)what;
@@ -154,8 +284,7 @@ listener_resume(evutil_socket_t fd, short what, void *arg)
 		return;		/* already resumed by an earlier wake-up */
 	evtimer_del(l->resume);
 	log_info("listen %s: accepting again", l->addr.text);
-	for (i = 0; i < l->nevl; i++)
-		evconnlistener_enable(l->evl[i]);
+	listener_enable(l);
 }
 
 /*
@@ -164,14 +293,11 @@ listener_resume(evutil_socket_t fd, short what, void *arg)
  * queue and the socket stays readable: without pausing, the loop would spin.
  */
 static void
-listener_error(struct evconnlistener *evl, void *arg)
+listener_failed(struct listener *l, int err)
 {
-	struct listener *l = arg;
-	int err = EVUTIL_SOCKET_ERROR();
 	struct timeval tv = { 0, LISTENER_PAUSE_MS * 1000 };
 	size_t i;
 
-	(void)evl;
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM) {
 		log_warnx("listen %s: accept: %s: pausing until a "
@@ -192,6 +318,34 @@ listener_error(struct evconnlistener *evl, void *arg)
 	}
 	log_warnx("listen %s: accept: %s", l->addr.text,
 	    evutil_socket_error_to_string(err));
+}
+
+static void
+listener_error(struct evconnlistener *evl, void *arg)
+{
+	(void)evl;
+	listener_failed(arg, EVUTIL_SOCKET_ERROR());
+}
+
+/* Listeners adopted from another module (main thread). */
+static struct listener *listener_adopted;
+
+/*
+ * An adopted listener's error callback gets its owner's argument (evhttp
+ * sets it): find the listener by its evconnlistener.
+ */
+static void
+listener_adopted_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener *l;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)arg;
+	for (l = listener_adopted; l != NULL; l = l->next_counted)
+		if (l->evl[0] == evl) {
+			listener_failed(l, err);
+			return;
+		}
 }
 
 /* What an administrator can do about a failed bind or listen. */
@@ -302,6 +456,7 @@ listener_new(struct event_base *base, const struct config_hostport *hp,
 	struct addrinfo hints, *res = NULL, *ai;
 	struct listener *l;
 	char port[8];
+	size_t i;
 	int rc;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
@@ -348,6 +503,12 @@ listener_new(struct event_base *base, const struct config_hostport *hp,
 	if (hp->port == 0)
 		log_info("listen %s: port %u", l->addr.text, (unsigned)l->port);
 	freeaddrinfo(res);
+	l->next_counted = listener_counted;
+	listener_counted = l;
+	/* Bound while max_connections holds the others paused. */
+	if (atomic_load(&listener_full))
+		for (i = 0; i < l->nevl; i++)
+			evconnlistener_disable(l->evl[i]);
 	return l;
  err:
 	if (res != NULL)
@@ -389,12 +550,19 @@ listener_index(const struct listener *l)
 void
 listener_free(struct listener *l)
 {
+	struct listener **pp;
 	size_t i;
 
 	if (l == NULL)
 		return;
 	(void)listener_unpause(l);
-	for (i = 0; i < l->nevl; i++)
+	for (pp = l->borrowed ? &listener_adopted : &listener_counted;
+	    *pp != NULL; pp = &(*pp)->next_counted)
+		if (*pp == l) {
+			*pp = l->next_counted;
+			break;
+		}
+	for (i = 0; i < l->nevl && !l->borrowed; i++)
 		evconnlistener_free(l->evl[i]);
 	if (l->resume != NULL)
 		event_free(l->resume);
@@ -402,4 +570,29 @@ listener_free(struct listener *l)
 	free(l->addr.text);
 	free(l->where);
 	free(l);
+}
+
+struct listener *
+listener_adopt(struct event_base *base, struct evconnlistener *evl,
+    const char *text)
+{
+	struct listener *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->addr.text = strdup(text)) == NULL ||
+	    (l->resume = evtimer_new(base, listener_resume, l)) == NULL) {
+		log_warn("listener_adopt");
+		if (l != NULL)
+			free(l->addr.text);
+		free(l);
+		return NULL;
+	}
+	l->base = base;
+	l->borrowed = 1;
+	l->evl[l->nevl++] = evl;
+	/* Not counted toward max_connections: on the adopted list. */
+	l->next_counted = listener_adopted;
+	listener_adopted = l;
+	evconnlistener_set_error_cb(evl, listener_adopted_error);
+	return l;
 }

@@ -91,6 +91,14 @@ metrics_add(enum metrics_counter c, int64_t n)
 }
 
 void
+metrics_set(enum metrics_counter c, int64_t v)
+{
+	if ((unsigned)c >= M__COUNT)
+		return;
+	atomic_store_explicit(&metrics_counters[c], v, memory_order_relaxed);
+}
+
+void
 metrics_inc(enum metrics_counter c)
 {
 	metrics_add(c, 1);

@@ -8,6 +8,7 @@
  * connection carries its own reference to the generation it was accepted
  * on.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -79,11 +80,14 @@ proxy_accept(struct listener *l, int fd, const struct sockaddr *sa,
 
 	if (p->draining || i >= p->gen->nlistens) {
 		close(fd);
+		listener_fd_released();
 		return;
 	}
 	w = p->workers[p->next++ % p->nworkers];
-	(void)worker_submit(w, fd, sa, salen, generation_ref(p->gen),
-	    &p->gen->listens[i]);
+	/* On failure worker_submit closed fd: it no longer counts. */
+	if (worker_submit(w, fd, sa, salen, generation_ref(p->gen),
+	    &p->gen->listens[i]) == -1)
+		listener_fd_released();
 }
 
 static void
@@ -257,6 +261,53 @@ proxy_expiry_arm(struct proxy *p)
 		log_warnx("cannot schedule the certificate expiry check");
 }
 
+/* Descriptors kept for everything but sessions: listeners, the admin
+ * endpoint and its clients, the log, DNS, files read by a reload. */
+#define PROXY_FD_RESERVE	128
+
+/*
+ * max_connections for cfg: as configured, or from the open files limit
+ * (each connection costs two descriptors, client and backend).  A
+ * configured value the limit cannot hold is used, and warned about.
+ */
+static size_t
+proxy_max_connections(const struct config *cfg)
+{
+	struct rlimit rl;
+	size_t fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		fit = SIZE_MAX / 4;
+	else if (rl.rlim_cur > 2 * PROXY_FD_RESERVE)
+		fit = (size_t)(rl.rlim_cur - PROXY_FD_RESERVE) / 2;
+	else
+		/* A tiny limit (tests): a quarter for the rest. */
+		fit = (size_t)rl.rlim_cur * 3 / 8;
+	if (fit < 1)
+		fit = 1;
+	if (cfg->max_connections == 0)
+		return fit;
+	if (cfg->max_connections > fit)
+		log_warnx("max_connections %u needs about %u open files and the "
+		    "limit is %llu: accepting will pause on fd exhaustion "
+		    "first (raise LimitNOFILE or ulimit -n)",
+		    cfg->max_connections, cfg->max_connections * 2 +
+		    PROXY_FD_RESERVE, (unsigned long long)rl.rlim_cur);
+	return cfg->max_connections;
+}
+
+/* Apply the live generation's max_connections. */
+static void
+proxy_set_max(struct proxy *p)
+{
+	size_t max = proxy_max_connections(p->gen->cfg);
+
+	if (listener_set_max(p->base, max) == 0)
+		log_info("max_connections %zu%s", max,
+		    p->gen->cfg->max_connections == 0 ? " (auto: from the "
+		    "open files limit)" : "");
+}
+
 static void proxy_reloaded(struct generation *, void *);
 
 /*
@@ -331,6 +382,7 @@ proxy_reloaded(struct generation *g, void *arg)
 	generation_unref(old);
 	(void)healthcheck_set(g);
 	log_setlevel(g->cfg->log_level);
+	proxy_set_max(p);
 	generation_log(g);
 	(void)expiry_check(g, time(NULL));
 	proxy_expiry_arm(p);
@@ -541,6 +593,7 @@ proxy_main(const char *config_path, const char *report_path)
 		log_errx("cannot create the event loop");
 		goto out;
 	}
+	proxy_set_max(&p);
 	if (proxy_bind(&p, p.gen) == -1)
 		goto out;
 	if (p.gen->cfg->admin_listen.host != NULL &&
@@ -614,6 +667,8 @@ proxy_main(const char *config_path, const char *report_path)
 		free(p.workers);
 	}
 	admin_free(p.admin);
+	/* After the workers: their last sessions released their count. */
+	listener_limit_free();
 	watch_free(p.watch);
 	if (p.expiry_timer != NULL)
 		event_free(p.expiry_timer);

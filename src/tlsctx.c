@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -19,6 +21,7 @@
 #include "config.h"
 #include "file.h"
 #include "log.h"
+#include "metrics.h"
 #include "tlsctx.h"
 
 /*
@@ -38,7 +41,27 @@
  * context by SSL_new().  The cipher strings are kept because OpenSSL has no
  * getter for them.
  */
+/*
+ * A site's connections at once, for its max_connections.  Counted by site
+ * name, so the count goes on across reloads (a new generation's contexts
+ * find the same counter; the newest configuration sets the limit).  Kept
+ * for the life of the process: one per site name ever configured.
+ */
+struct tlsctx_sitecount {
+	char			*name;
+	atomic_uint		 n;
+	atomic_uint		 max;		/* 0: no limit of its own */
+	atomic_llong		 logged;	/* last refusal logged, s */
+	struct tlsctx_sitecount	*next;
+};
+
+static pthread_mutex_t tlsctx_counts_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tlsctx_sitecount *tlsctx_counts;
+
+#define TLSCTX_FULL_LOG_SECS	60	/* a site's refusals, logged at most */
+
 struct tlsctx_policy {
+	struct tlsctx_sitecount	*count;	/* this site's */
 	char		*ciphers;	/* TLS <= 1.2 */
 	char		*suites;	/* TLS 1.3 */
 	unsigned char	 sid[SHA256_DIGEST_LENGTH];	/* session id context */
@@ -69,6 +92,7 @@ static int tlsctx_ctx_policy_idx = -1;	/* SSL_CTX: tlsctx_policy, owned */
 static int tlsctx_ctx_legacy_idx = -1;	/* SSL_CTX: legacy chain (owned) */
 static int tlsctx_ctx_backend_idx = -1;	/* SSL_CTX: tlsctx_backend */
 static int tlsctx_ssl_backend_idx = -1;	/* SSL: backend index + 1 */
+static int tlsctx_ssl_count_idx = -1;	/* SSL: tlsctx_sitecount counted in */
 
 /* The context's legacy chain goes with the context. */
 static void
@@ -106,11 +130,52 @@ tlsctx_policy_exfree(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	tlsctx_policy_free(ptr);
 }
 
+/* The counter of site name, made on first use; NULL on out of memory. */
+static struct tlsctx_sitecount *
+tlsctx_sitecount(const char *name)
+{
+	struct tlsctx_sitecount *c;
+
+	pthread_mutex_lock(&tlsctx_counts_lock);
+	for (c = tlsctx_counts; c != NULL; c = c->next)
+		if (strcmp(c->name, name) == 0)
+			break;
+	if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL) {
+		if ((c->name = strdup(name)) == NULL) {
+			free(c);
+			c = NULL;
+		} else {
+			c->next = tlsctx_counts;
+			tlsctx_counts = c;
+		}
+	}
+	pthread_mutex_unlock(&tlsctx_counts_lock);
+	return c;
+}
+
+/* ex_data free function: a counted connection's SSL is freed. */
+static void
+tlsctx_count_exfree(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	struct tlsctx_sitecount *c = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (c != NULL)
+		atomic_fetch_sub(&c->n, 1);
+}
+
 static void
 tlsctx_init_once(void)
 {
 	tlsctx_ctx_legacy_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
 	    tlsctx_legacy_free);
+	tlsctx_ssl_count_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+	    tlsctx_count_exfree);
 	tlsctx_ctx_site_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
 	    NULL);
 	tlsctx_ctx_policy_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
@@ -127,6 +192,7 @@ tlsctx_init(void)
 	if (pthread_once(&tlsctx_once, tlsctx_init_once) != 0 ||
 	    tlsctx_ctx_site_idx < 0 || tlsctx_ctx_policy_idx < 0 ||
 	    tlsctx_ctx_legacy_idx < 0 ||
+	    tlsctx_ssl_count_idx < 0 ||
 	    tlsctx_ctx_backend_idx < 0 || tlsctx_ssl_backend_idx < 0) {
 		log_ssl(LOG_LEVEL_ERR, "cannot allocate OpenSSL ex_data");
 		return -1;
@@ -299,6 +365,7 @@ tlsctx_server_new(const struct config_site *site, const struct chain *chain,
 	else
 		ciphers = OSSL_default_cipher_list();
 	if ((pol = calloc(1, sizeof(*pol))) == NULL ||
+	    (pol->count = tlsctx_sitecount(site->name)) == NULL ||
 	    (pol->ciphers = strdup(ciphers)) == NULL ||
 	    (pol->suites = strdup(site->ciphersuites != NULL ?
 	    site->ciphersuites : OSSL_default_ciphersuites())) == NULL) {
@@ -335,6 +402,8 @@ tlsctx_server_new(const struct config_site *site, const struct chain *chain,
 	if (SSL_CTX_set_ex_data(ctx, tlsctx_ctx_site_idx, site_arg) != 1 ||
 	    SSL_CTX_set_ex_data(ctx, tlsctx_ctx_policy_idx, pol) != 1)
 		goto err;
+	/* The newest configuration's limit; the count goes on. */
+	atomic_store(&pol->count->max, site->max_connections);
 	return ctx;
  err:
 	log_ssl(LOG_LEVEL_ERR, "site %s: cannot set up the TLS context",
@@ -449,6 +518,46 @@ tlsctx_hello_name(SSL *ssl, char *buf, size_t len)
 }
 
 /*
+ * Count ssl in its site (ctx), once (a second ClientHello after a
+ * HelloRetryRequest comes here again); the count drops when ssl is freed.
+ * Returns -1 if the site is at its max_connections: that handshake is
+ * refused, since the site is known only now, long after accept.
+ */
+static int
+tlsctx_count_in(SSL *ssl, SSL_CTX *ctx)
+{
+	const struct tlsctx_policy *pol;
+	struct tlsctx_sitecount *c;
+	struct timespec now;
+	unsigned max, n;
+	long long last;
+
+	if (SSL_get_ex_data(ssl, tlsctx_ssl_count_idx) != NULL ||
+	    (pol = SSL_CTX_get_ex_data(ctx, tlsctx_ctx_policy_idx)) == NULL)
+		return 0;
+	c = pol->count;
+	n = atomic_fetch_add(&c->n, 1) + 1;
+	max = atomic_load(&c->max);
+	if (max != 0 && n > max) {
+		atomic_fetch_sub(&c->n, 1);
+		metrics_inc(M_SITE_LIMIT_REFUSED);
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+		last = atomic_load(&c->logged);
+		if ((last == 0 || now.tv_sec - last >= TLSCTX_FULL_LOG_SECS) &&
+		    atomic_compare_exchange_strong(&c->logged, &last,
+		    (long long)now.tv_sec))
+			log_info("site %s: max_connections (%u) reached: "
+			    "refusing handshakes for it", c->name, max);
+		return -1;
+	}
+	if (SSL_set_ex_data(ssl, tlsctx_ssl_count_idx, c) != 1) {
+		atomic_fetch_sub(&c->n, 1);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The ClientHello callback moves the connection to its site before OpenSSL
  * does anything with the hello: the version is negotiated, the cipher
  * chosen and an offered session looked up (and its session id context
@@ -463,19 +572,22 @@ tlsctx_hello_cb(SSL *ssl, int *al, void *arg)
 	const struct tlsctx_sni *t = arg;
 	const char *name;
 	char buf[256];
-	SSL_CTX *ctx;
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
 
-	if (t->n < 2)
-		return SSL_CLIENT_HELLO_SUCCESS;
-	name = tlsctx_hello_name(ssl, buf, sizeof(buf));
-	ctx = tlsctx_sni_lookup(t, name);
-	if (ctx == NULL || ctx == SSL_get_SSL_CTX(ssl))
-		return SSL_CLIENT_HELLO_SUCCESS;
-	if (SSL_set_SSL_CTX(ssl, ctx) == NULL ||
-	    tlsctx_apply_policy(ssl, ctx) == -1) {
-		log_ssl(LOG_LEVEL_WARN, "cannot move a connection to its "
-		    "site");
-		*al = SSL_AD_INTERNAL_ERROR;
+	if (t->n > 1) {
+		name = tlsctx_hello_name(ssl, buf, sizeof(buf));
+		ctx = tlsctx_sni_lookup(t, name);
+		if (ctx != NULL && ctx != SSL_get_SSL_CTX(ssl) &&
+		    (SSL_set_SSL_CTX(ssl, ctx) == NULL ||
+		    tlsctx_apply_policy(ssl, ctx) == -1)) {
+			log_ssl(LOG_LEVEL_WARN, "cannot move a connection "
+			    "to its site");
+			*al = SSL_AD_INTERNAL_ERROR;
+			return SSL_CLIENT_HELLO_ERROR;
+		}
+	}
+	if (tlsctx_count_in(ssl, SSL_get_SSL_CTX(ssl)) == -1) {
+		*al = SSL_AD_HANDSHAKE_FAILURE;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
 	return SSL_CLIENT_HELLO_SUCCESS;

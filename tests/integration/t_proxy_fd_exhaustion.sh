@@ -10,6 +10,9 @@ P=$T/pki
 py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
 BPORT=$BG_PORT
 global_conf "$T/chainfix.conf"
+# Above what 64 descriptors hold, so accept() meets EMFILE (max_connections
+# would otherwise pause accepting before it: t_proxy_max_connections).
+echo "max_connections = 1000" >>"$T/chainfix.conf"
 site_conf "$T/chainfix.conf" fd 0 "$BPORT"
 cat >>"$T/chainfix.conf" <<EOF
 handshake_timeout = 3
