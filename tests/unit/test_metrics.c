@@ -31,6 +31,12 @@ static const char *const names[M__COUNT] = {
 #undef NAME
 };
 
+static const char *const types[M__COUNT] = {
+#define TYPE(sym, name, type, help) [sym] = type,
+	METRICS_COUNTERS(TYPE)
+#undef TYPE
+};
+
 /* metrics_render() into a NUL-terminated string; free() it. */
 static char *
 render(void)
@@ -111,7 +117,10 @@ test_render_format(void **state)
 	for (i = 0; i < M__COUNT; i++) {
 		(void)snprintf(help, sizeof(help), "# HELP %s ", names[i]);
 		(void)snprintf(type, sizeof(type), "# TYPE %s %s\n", names[i],
-		    i == M_ACTIVE ? "gauge" : "counter");
+		    types[i]);
+		/* Counters say so in their name, gauges do not. */
+		assert_int_equal(strcmp(types[i], "counter") == 0,
+		    strstr(names[i], "_total") != NULL);
 		assert_non_null(p = strstr(text, help));
 		assert_non_null(strstr(text, type));
 		assert_true(strstr(text, type) > p);
