@@ -121,9 +121,9 @@ manpage_default(const char *entry)
 static void
 test_every_key_documented(void **state)
 {
-	struct config_keyinfo ki;
+	struct config_keyinfo ki, kj;
 	char *page, *global, *site, *entry, *other, *def;
-	size_t i, n = 0;
+	size_t i, j, n = 0;
 
 	(void)state;
 	page = manpage_read();
@@ -136,9 +136,16 @@ test_every_key_documented(void **state)
 			fail_msg("%s: key %s is not documented under %s",
 			    MANPAGE, ki.name, ki.global ? "GLOBAL KEYS" :
 			    "SITE KEYS");
-		if (other != NULL)
+		/* max_connections is a key of both sections. */
+		for (j = 0; other != NULL && config_key_info(j, &kj) == 0;
+		    j++)
+			if (strcmp(kj.name, ki.name) == 0 &&
+			    kj.global != ki.global)
+				break;
+		if (other != NULL && config_key_info(j, &kj) != 0)
 			fail_msg("%s: key %s is documented in the wrong section",
 			    MANPAGE, ki.name);
+		free(other);
 		if (ki.required && strstr(entry, "Required") == NULL)
 			fail_msg("%s: required key %s does not say Required",
 			    MANPAGE, ki.name);
