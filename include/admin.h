@@ -11,10 +11,8 @@
  *             where it was found: "origin"), and its "legacy" chain for
  *             clients without TLS 1.3 (null when they get the same)
  * It runs on the daemon's main event_base, the thread that also reloads, so
- * the site list it reads cannot change under a request.  Clients are
- * bounded: 16 connections at once (more wait in the listen backlog), each
- * request over within 10 s of the connection or the previous reply, and
- * on fd exhaustion the listener pauses and resumes (listener_adopt()).
+ * the site list it reads cannot change under a request.  On fd exhaustion
+ * its listener pauses and resumes (listener_adopt()).
  */
 #ifndef CHAINFIX_ADMIN_H
 #define CHAINFIX_ADMIN_H

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -41,139 +40,15 @@
 #define ADMIN_MAX_HEADERS	8192
 /* Scrapers and health checks, a few at a time. */
 #define ADMIN_BACKLOG		64
-/*
- * evhttp's timeout is per read: a client sending one byte every few
- * seconds would keep a connection for hours.  Each request must be over
- * this long after the connection opened or the last reply was sent.
- */
-#define ADMIN_DEADLINE_SECS	10
-/* Connections at once; more wait in the listen backlog. */
-#define ADMIN_MAX_CONNS		16
-
-/*
- * An admin connection as we see it: evhttp owns it and tells no one when
- * it closes, so we keep a reference to its bufferevent (made by
- * admin_bevcb()) and look once a second: evhttp's bufferevent_free()
- * clears the callbacks, which tells a closed connection from a live one.
- */
-struct admin_conn {
-	struct bufferevent	*bev;	/* our reference */
-	time_t			 deadline;	/* monotonic seconds */
-	struct admin_conn	*next;
-};
 
 struct admin {
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*sock;	/* owned by http */
 	struct listener			*pause;	/* fd exhaustion (listener.c) */
-	struct event			*sweep;
-	struct admin_conn		*conns;
-	size_t				 nconns;
-	int				 full;	/* listener off: ADMIN_MAX_CONNS */
 	const struct admin_ops		*ops;
 	void				*arg;
 	uint16_t			 port;
 };
-
-static time_t
-admin_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ts.tv_sec;
-}
-
-/*
- * evhttp's bufferevent factory: called for each accepted connection, before
- * evhttp gives it the socket.  Without BEV_OPT_CLOSE_ON_FREE: evhttp
- * closes the socket itself when it frees the connection, so our reference
- * keeps only the memory, never the descriptor.
- */
-static struct bufferevent *
-admin_bevcb(struct event_base *base, void *arg)
-{
-	struct admin *a = arg;
-	struct admin_conn *c;
-	struct bufferevent *bev;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (bev = bufferevent_socket_new(base, -1, 0)) == NULL) {
-		free(c);
-		/* evhttp makes its own; this one goes untracked. */
-		return NULL;
-	}
-	bufferevent_incref(bev);
-	c->bev = bev;
-	c->deadline = admin_now() + ADMIN_DEADLINE_SECS;
-	c->next = a->conns;
-	a->conns = c;
-	if (++a->nconns >= ADMIN_MAX_CONNS && !a->full) {
-		a->full = 1;
-		evconnlistener_disable(evhttp_bound_socket_get_listener(
-		    a->sock));
-		log_info("admin: %d connections open: others wait until one "
-		    "closes", ADMIN_MAX_CONNS);
-	}
-	return bev;
-}
-
-/* A reply went out: the next request on the connection gets its time. */
-static void
-admin_rearm(struct admin *a, struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon;
-	struct bufferevent *bev;
-	struct admin_conn *c;
-
-	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
-	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
-		return;
-	for (c = a->conns; c != NULL; c = c->next)
-		if (c->bev == bev) {
-			c->deadline = admin_now() + ADMIN_DEADLINE_SECS;
-			return;
-		}
-}
-
-/*
- * Once a second: forget closed connections, cut those past their deadline
- * (shutting the socket down makes evhttp read EOF and free the connection
- * the usual way), and take connections again below the cap.
- */
-static void
-admin_sweep(evutil_socket_t fd, short what, void *arg)
-{
-	struct admin *a = arg;
-	struct admin_conn **cp, *c;
-	bufferevent_event_cb ecb;
-	time_t now = admin_now();
-
-	(void)fd;
-	(void)what;
-	for (cp = &a->conns; (c = *cp) != NULL;) {
-		bufferevent_getcb(c->bev, NULL, NULL, &ecb, NULL);
-		if (ecb == NULL) {
-			*cp = c->next;
-			bufferevent_decref(c->bev);
-			free(c);
-			a->nconns--;
-			continue;
-		}
-		if (now >= c->deadline) {
-			log_info("admin: closing a connection that took more "
-			    "than %ds for one request", ADMIN_DEADLINE_SECS);
-			(void)shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
-			/* Once: evhttp frees it on its next read. */
-			c->deadline = now + ADMIN_DEADLINE_SECS;
-		}
-		cp = &c->next;
-	}
-	if (a->full && a->nconns < ADMIN_MAX_CONNS) {
-		a->full = 0;
-		evconnlistener_enable(evhttp_bound_socket_get_listener(a->sock));
-	}
-}
 
 static int
 admin_draining(const struct admin *a)
@@ -613,7 +488,6 @@ admin_request(struct evhttp_request *req, void *arg)
 	    body);
 done:
 	evbuffer_free(body);
-	admin_rearm(a, req);
 }
 
 static const char *
@@ -701,7 +575,6 @@ admin_start(struct event_base *base, const struct config_hostport *listen,
 {
 	struct admin *a;
 	struct sockaddr_storage ss;
-	struct timeval sweep_tv = { 1, 0 };
 	socklen_t sslen = sizeof(ss);
 	evutil_socket_t fd;
 	char name[128];
@@ -736,7 +609,6 @@ admin_start(struct event_base *base, const struct config_hostport *listen,
 	if ((fd = admin_listen_fd(listen)) == -1)
 		goto err;
 	/* From here the listener owns fd (LEV_OPT_CLOSE_ON_FREE). */
-	evhttp_set_bevcb(a->http, admin_bevcb, a);
 	if ((a->sock = evhttp_accept_socket_with_handle(a->http, fd)) == NULL) {
 		log_errx("admin_listen %s: cannot serve on the socket",
 		    admin_text(listen));
@@ -747,9 +619,7 @@ admin_start(struct event_base *base, const struct config_hostport *listen,
 	 * pause and resume as the proxy's listeners do, not spin. */
 	(void)snprintf(name, sizeof(name), "admin %s", admin_text(listen));
 	if ((a->pause = listener_adopt(base,
-	    evhttp_bound_socket_get_listener(a->sock), name)) == NULL ||
-	    (a->sweep = event_new(base, -1, EV_PERSIST, admin_sweep,
-	    a)) == NULL || event_add(a->sweep, &sweep_tv) == -1) {
+	    evhttp_bound_socket_get_listener(a->sock), name)) == NULL) {
 		log_errx("admin_listen %s: cannot set up", admin_text(listen));
 		goto err;
 	}
@@ -781,20 +651,11 @@ admin_port(const struct admin *a)
 void
 admin_free(struct admin *a)
 {
-	struct admin_conn *c, *next;
-
 	if (a == NULL)
 		return;
-	if (a->sweep != NULL)
-		event_free(a->sweep);
 	listener_free(a->pause);
 	/* Closes the listening socket and every open admin connection. */
 	if (a->http != NULL)
 		evhttp_free(a->http);
-	for (c = a->conns; c != NULL; c = next) {
-		next = c->next;
-		bufferevent_decref(c->bev);
-		free(c);
-	}
 	free(a);
 }
