@@ -18,6 +18,8 @@ struct evbuffer;
 	    "Client connections accepted")				\
 	X(M_ACTIVE, "chainfix_connections_active", "gauge",		\
 	    "Client connections open now")				\
+	X(M_LEGACY_CHAIN, "chainfix_legacy_chain_served_total", "counter", \
+	    "Full handshakes served a site's legacy chain (no TLS 1.3)") \
 	X(M_RELOADS, "chainfix_reloads_total", "counter",		\
 	    "Configuration reloads that succeeded")			\
 	X(M_RELOAD_FAIL, "chainfix_reload_failures_total", "counter",	\

@@ -271,7 +271,11 @@ tlsctx_legacy_cb(SSL *ssl, void *arg)
 		return 1;
 	/* set1: the connection takes its own references to the stack's
 	 * certificates, shared with the context's. */
-	return SSL_set1_chain(ssl, arg) == 1 ? 1 : 0;
+	if (SSL_set1_chain(ssl, arg) != 1)
+		return 0;
+	/* How many old clients are left: when to drop legacy_roots. */
+	metrics_inc(M_LEGACY_CHAIN);
+	return 1;
 }
 
 /* Serve chain_legacy(chain), if any, to clients without TLS 1.3. */

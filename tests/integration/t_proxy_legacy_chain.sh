@@ -80,6 +80,15 @@ l = s["legacy"]["chain"]
 assert "old root" in l[2]["issuer"] and l[3]["served"] is False, l
 PY
 ok "/chains shows both chains"
+# Old clients counted: the TLS 1.2 handshakes above (s_client twice,
+# Python once) got the legacy chain.
+/usr/bin/python3 - "$ADMIN" <<'PY' || fail "legacy chain not counted"
+import sys, urllib.request
+m = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=30).read().decode()
+v = [l.split()[1] for l in m.splitlines() if l.startswith("chainfix_legacy_chain_served_total ")]
+assert v and int(v[0]) >= 3, v
+PY
+ok "chainfix_legacy_chain_served_total counts the old clients"
 chainfix_stop_clean
 
 # legacy_roots = android: the test PKI is in no Android store.

@@ -21,6 +21,7 @@
 #include "certload.h"
 #include "chain.h"
 #include "config.h"
+#include "metrics.h"
 #include "tlsctx.h"
 #include "testpki.h"
 
@@ -375,14 +376,17 @@ test_legacy_chain(void **state)
 	struct site a, b;
 	struct tlsctx_sni *t;
 	X509 *lb, *top;
+	int64_t legacy_before;
 	int n, ok;
 	SSL *s;
 
 	(void)state;
 	site_init_legacy(&a, "a", P->leaf, P->leaf_key);
+	legacy_before = metrics_get(M_LEGACY_CHAIN);
 	s = handshake_ex(a.ctx, "localhost", P->root_old, TLS1_2_VERSION,
 	    &n, &ok, &top);
 	assert_true(ok);
+	assert_int_equal(metrics_get(M_LEGACY_CHAIN), legacy_before + 1);
 	assert_int_equal(n, 3);
 	assert_int_equal(X509_cmp(top, P->int1_cross), 0);
 	X509_free(top);
@@ -390,6 +394,7 @@ test_legacy_chain(void **state)
 	s = handshake_ex(a.ctx, "localhost", P->root, 0, &n, &ok, &top);
 	assert_true(ok);
 	assert_int_equal(SSL_version(s), TLS1_3_VERSION);
+	assert_int_equal(metrics_get(M_LEGACY_CHAIN), legacy_before + 1);
 	assert_int_equal(X509_cmp(top, P->int1), 0);
 	X509_free(top);
 	SSL_free(s);
