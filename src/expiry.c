@@ -23,7 +23,8 @@ expiry_invalid(enum chain_validity v)
 	return v == CHAIN_EXPIRED || v == CHAIN_NOT_YET_VALID;
 }
 
-/* Served certificates of c that are not valid at now. */
+/* Served certificates of c, and of its legacy chain, that are not valid
+ * at now. */
 static size_t
 expiry_count_invalid(const struct chain *c, time_t now)
 {
@@ -36,67 +37,81 @@ expiry_count_invalid(const struct chain *c, time_t now)
 		    expiry_invalid(chain_cert_validity(cc, now, 0)))
 			n++;
 	}
+	if (chain_legacy(c) != NULL)
+		n += expiry_count_invalid(chain_legacy(c), now);
 	return n;
+}
+
+/* Log each served certificate of c (site's; which: "" or "legacy chain:
+ * ") that is expiring or invalid at now.  Returns how many are invalid. */
+static size_t
+expiry_check_chain(const char *site, const struct chain *c,
+    const char *which, time_t now, unsigned warn)
+{
+	const struct chain_cert *cc;
+	long days;
+	char date[40];
+	size_t d, invalid = 0;
+
+	for (d = 0; d < chain_length(c); d++) {
+		if ((cc = chain_get(c, d)) == NULL || !cc->served)
+			continue;
+		switch (chain_cert_validity(cc, now, warn)) {
+		case CHAIN_VALID:
+			break;
+		case CHAIN_EXPIRING:
+			days = certinfo_days_left(cc->not_after, now);
+			if (days > 0)
+				log_warnx("site %s: %scertificate depth %zu "
+				    "\"%s\" expires in %ld day%s (%s)", site,
+				    which, d, cc->subject, days,
+				    days == 1 ? "" : "s",
+				    certinfo_timestr(cc->not_after,
+				    CERTINFO_TIME_DAY, date, sizeof(date)));
+			else
+				log_warnx("site %s: %scertificate depth %zu "
+				    "\"%s\" expires in less than a day (%s)",
+				    site, which, d, cc->subject,
+				    certinfo_timestr(cc->not_after,
+				    CERTINFO_TIME_UTC, date, sizeof(date)));
+			break;
+		case CHAIN_EXPIRED:
+			invalid++;
+			log_errx("site %s: %scertificate depth %zu \"%s\" has "
+			    "expired (%s): strict clients reject the chain",
+			    site, which, d, cc->subject,
+			    certinfo_timestr(cc->not_after, CERTINFO_TIME_UTC,
+			    date, sizeof(date)));
+			break;
+		case CHAIN_NOT_YET_VALID:
+			invalid++;
+			log_errx("site %s: %scertificate depth %zu \"%s\" is "
+			    "not valid before %s: strict clients reject the "
+			    "chain", site, which, d, cc->subject,
+			    certinfo_timestr(cc->not_before, CERTINFO_TIME_UTC,
+			    date, sizeof(date)));
+			break;
+		}
+	}
+	return invalid;
 }
 
 size_t
 expiry_check(const struct generation *g, time_t now)
 {
 	const struct gen_site *gs;
-	const struct chain_cert *cc;
 	unsigned warn = g->cfg->expiry_warning_days;
-	long days;
-	char date[40];
-	size_t i, d, invalid = 0;
+	size_t i, invalid = 0;
 
 	for (i = 0; i < g->nsites; i++) {
 		gs = &g->sites[i];
-		for (d = 0; d < chain_length(gs->chain); d++) {
-			if ((cc = chain_get(gs->chain, d)) == NULL ||
-			    !cc->served)
-				continue;
-			switch (chain_cert_validity(cc, now, warn)) {
-			case CHAIN_VALID:
-				break;
-			case CHAIN_EXPIRING:
-				days = certinfo_days_left(cc->not_after, now);
-				if (days > 0)
-					log_warnx("site %s: certificate depth "
-					    "%zu \"%s\" expires in %ld day%s "
-					    "(%s)", gs->cfg->name, d,
-					    cc->subject, days,
-					    days == 1 ? "" : "s",
-					    certinfo_timestr(cc->not_after,
-					    CERTINFO_TIME_DAY, date,
-					    sizeof(date)));
-				else
-					log_warnx("site %s: certificate depth "
-					    "%zu \"%s\" expires in less than a "
-					    "day (%s)", gs->cfg->name, d,
-					    cc->subject, certinfo_timestr(
-					    cc->not_after, CERTINFO_TIME_UTC,
-					    date, sizeof(date)));
-				break;
-			case CHAIN_EXPIRED:
-				invalid++;
-				log_errx("site %s: certificate depth %zu "
-				    "\"%s\" has expired (%s): strict clients "
-				    "reject the chain", gs->cfg->name, d,
-				    cc->subject, certinfo_timestr(
-				    cc->not_after, CERTINFO_TIME_UTC, date,
-				    sizeof(date)));
-				break;
-			case CHAIN_NOT_YET_VALID:
-				invalid++;
-				log_errx("site %s: certificate depth %zu "
-				    "\"%s\" is not valid before %s: strict "
-				    "clients reject the chain", gs->cfg->name,
-				    d, cc->subject, certinfo_timestr(
-				    cc->not_before, CERTINFO_TIME_UTC, date,
-				    sizeof(date)));
-				break;
-			}
-		}
+		invalid += expiry_check_chain(gs->cfg->name, gs->chain, "",
+		    now, warn);
+		/* Old clients' chain is served too (chain_legacy()). */
+		if (chain_legacy(gs->chain) != NULL)
+			invalid += expiry_check_chain(gs->cfg->name,
+			    chain_legacy(gs->chain), "legacy chain: ", now,
+			    warn);
 	}
 	return invalid;
 }

@@ -99,9 +99,9 @@ int1_twin(struct fixture *f, long not_before, long not_after)
 	return testpki_cert(&s);
 }
 
-/* One site "s" on the PKI's leaf and our directory. */
+/* One site "s" on the PKI's leaf and our directory, then extra lines. */
 static struct generation *
-load(struct fixture *f, unsigned warn_days)
+load_ex(struct fixture *f, unsigned warn_days, const char *extra)
 {
 	struct generation *g;
 	char text[4096];
@@ -116,14 +116,20 @@ load(struct fixture *f, unsigned warn_days)
 	    "intermediates = %s\n"
 	    "roots = %s/root.pem\n"
 	    "backend = 127.0.0.1:443\n"
-	    "backend_ca = %s/root.pem\n",
-	    warn_days, f->dir, f->dir, f->inter, f->dir, f->dir);
+	    "backend_ca = %s/root.pem\n%s",
+	    warn_days, f->dir, f->dir, f->inter, f->dir, f->dir, extra);
 	testpki_write_file(f->conf, text, strlen(text));
 	testpki_capture_start();
 	g = generation_load(f->conf, 1);
 	free(testpki_capture_end());
 	assert_non_null(g);
 	return g;
+}
+
+static struct generation *
+load(struct fixture *f, unsigned warn_days)
+{
+	return load_ex(f, warn_days, "");
 }
 
 static void
@@ -208,6 +214,44 @@ test_expiring(void **state)
 	generation_unref(g);
 }
 
+/* The legacy chain is served too: its certificates are watched. */
+static void
+test_legacy_expiring(void **state)
+{
+	struct fixture *f = *state;
+	struct generation *g;
+	struct testpki_certspec s;
+	X509 *cross;
+	char extra[512], *out;
+
+	put_int(f, "int1.pem", f->pki->int1);
+	memset(&s, 0, sizeof(s));
+	s.cn = "chainfix test int1";
+	s.key = f->pki->int1_key;
+	s.issuer = f->pki->root_old;
+	s.issuer_key = f->pki->root_old_key;
+	s.not_before = -TESTPKI_DAY;
+	s.not_after = 10 * TESTPKI_DAY;
+	s.ca = 1;
+	cross = testpki_cert(&s);
+	put_int(f, "int1-cross-soon.pem", cross);
+	X509_free(cross);
+	snprintf(extra, sizeof(extra), "legacy_roots = %s/root-old.pem\n",
+	    f->dir);
+
+	g = load_ex(f, 30, extra);
+	assert_non_null(chain_legacy(g->sites[0].chain));
+	testpki_capture_start();
+	assert_int_equal(expiry_check(g, time(NULL)), 0);
+	out = testpki_capture_end();
+	assert_contains(out, "warning: site s: legacy chain: certificate "
+	    "depth 2 \"CN=chainfix test int1\" expires in ");
+	/* The preferred chain's int1 is valid for a year. */
+	assert_lacks(out, "site s: certificate depth");
+	free(out);
+	generation_unref(g);
+}
+
 static void
 test_expired_replaced(void **state)
 {
@@ -268,6 +312,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state),
 		cmocka_unit_test_setup_teardown(test_expiring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_legacy_expiring, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_expired_replaced, setup,
 		    teardown),
 	};
