@@ -8,19 +8,25 @@
  * (check_analyze.c), and print the report (check_print.c).  The exit status
  * is the worst problem found, for monitoring systems.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "certinfo.h"
 #include "certload.h"
 #include "check.h"
 #include "check_int.h"
+#include "file.h"
 #include "log.h"
 #include "probe.h"
 
@@ -30,21 +36,36 @@
 
 static const char check_usage_text[] =
 "usage: chainfix check HOST[:PORT] [--servername NAME] [--roots FILE|DIR|system]\n"
-"                      [--intermediates DIR] [--warn-days N] [--timeout SECONDS]\n"
-"                      [--activesync] [--json]\n"
+"                      [--intermediates DIR] [--fix] [--public-intermediates\n"
+"                      yes|no|FILE] [--fetch] [--warn-days N]\n"
+"                      [--timeout SECONDS] [--activesync] [--json]\n"
+"       chainfix check --chain FILE [HOST] [same options]\n"
 "\n"
 "Connect to HOST (port 443 unless given; IPv6 as [::1]:443) as a strict TLS\n"
 "client would: no AIA fetching, no cached intermediates, only --roots trusted\n"
 "(default: the system's roots).  Report the chain as sent, its problems (incomplete,\n"
 "extra certificates, incorrect order, contains anchor, expired intermediates,\n"
 "hostname, expiry within --warn-days (default 30), SHA-1, weak keys, size), the\n"
-"negotiated protocol and whether TLS 1.2 and TLS 1.3 work.\n"
+"negotiated protocol and whether TLS 1.2 and TLS 1.3 work, and on which trust\n"
+"stores the chain as sent verifies: --roots and the frozen stores of Android\n"
+"2.2 to 4.4 (checked against the system store, a chain no old Android\n"
+"verifies is a warning).\n"
 "\n"
+"  --chain FILE         analyse the PEM chain in FILE (leaf first) as if a\n"
+"                       server had sent it, without connecting: check a\n"
+"                       bundle before deploying it (HOST, if given, is the\n"
+"                       name it must cover)\n"
 "  --servername NAME    SNI to send and name the certificate must cover\n"
 "                       (default: HOST, unless HOST is an IP address)\n"
 "  --roots SPEC         trust anchors: system, a PEM file or a directory\n"
 "  --intermediates DIR  also show whether DIR completes the chain, and print the\n"
 "                       bundle that would fix it (same engine as chainfix bundle)\n"
+"  --fix                the same without a directory: from what the server\n"
+"                       sent and the public intermediates\n"
+"  --public-intermediates yes|no|FILE\n"
+"                       the fix's last resort (default yes: those chainfix\n"
+"                       ships)\n"
+"  --fetch              the fix may fetch a missing issuer from its caIssuers URL\n"
 "  --warn-days N        warn about certificates expiring within N days\n"
 "  --timeout SECONDS    connect, handshake and HTTP timeout, each (default 10)\n"
 "  --activesync         send OPTIONS /Microsoft-Server-ActiveSync on the same\n"
@@ -165,6 +186,7 @@ check_parse_args(int argc, char **argv, struct check_opts *o, int *help)
 
 	memset(o, 0, sizeof(*o));
 	o->roots = "system";
+	o->public_intermediates = "yes";
 	o->warn_days = CHECK_DEFAULT_WARN_DAYS;
 	o->timeout_ms = CHECK_DEFAULT_TIMEOUT * 1000;
 	*help = 0;
@@ -180,10 +202,16 @@ check_parse_args(int argc, char **argv, struct check_opts *o, int *help)
 			o->json = 1;
 		} else if (strcmp(a, "--activesync") == 0) {
 			o->activesync = 1;
+		} else if (strcmp(a, "--fix") == 0) {
+			o->fix = 1;
+		} else if (strcmp(a, "--fetch") == 0) {
+			o->fetch = 1;
 		} else if (strcmp(a, "--servername") == 0 ||
 		    strcmp(a, "--roots") == 0 ||
 		    strcmp(a, "--intermediates") == 0 ||
 		    strcmp(a, "--warn-days") == 0 ||
+		    strcmp(a, "--chain") == 0 ||
+		    strcmp(a, "--public-intermediates") == 0 ||
 		    strcmp(a, "--timeout") == 0) {
 			if (v == NULL || *v == '\0') {
 				fprintf(stderr, "chainfix check: %s needs a "
@@ -197,6 +225,10 @@ check_parse_args(int argc, char **argv, struct check_opts *o, int *help)
 				o->roots = v;
 			else if (strcmp(a, "--intermediates") == 0)
 				o->intermediates = v;
+			else if (strcmp(a, "--chain") == 0)
+				o->chain_file = v;
+			else if (strcmp(a, "--public-intermediates") == 0)
+				o->public_intermediates = v;
 			else if (strcmp(a, "--warn-days") == 0) {
 				if (check_number(v, 36500, &n) == -1) {
 					fprintf(stderr, "chainfix check: "
@@ -228,6 +260,24 @@ check_parse_args(int argc, char **argv, struct check_opts *o, int *help)
 			    "('%s')\n", log_escape(a, err, sizeof(err)));
 			return -1;
 		}
+	}
+	if (o->intermediates != NULL)
+		o->fix = 1;
+	if (strcmp(o->public_intermediates, "yes") != 0 &&
+	    strcmp(o->public_intermediates, "no") != 0 &&
+	    access(o->public_intermediates, R_OK) == -1) {
+		fprintf(stderr, "chainfix check: --public-intermediates: not "
+		    "yes, no or a readable file: '%s'\n",
+		    log_escape(o->public_intermediates, err, sizeof(err)));
+		return -1;
+	}
+	/* --chain: no connection; HOST only names what the leaf must cover. */
+	if (o->chain_file != NULL && o->target == NULL) {
+		o->target = o->chain_file;
+		o->checkname = o->servername;
+		o->name_is_ip = o->servername != NULL &&
+		    certinfo_is_ip(o->servername);
+		return 0;
 	}
 	if (o->target == NULL) {
 		fprintf(stderr, "chainfix check: HOST[:PORT] is missing\n");
@@ -287,6 +337,56 @@ check_load(const struct check_opts *o, struct certload_set *roots,
  * The connections and the analysis: one connection for the chain (and the
  * ActiveSync request), then one per protocol version it did not use.
  */
+/*
+ * --chain FILE: the certificates in the file, in their order, duplicates
+ * kept (a server sending one twice is worth reporting): PEM blocks, else
+ * one DER certificate.  0, or -1 with the reason in r->error.
+ */
+static int
+check_read_chain(struct check_report *r, const char *path)
+{
+	STACK_OF(X509) *sk = NULL;
+	struct stat st;
+	char why[256], esc[300];
+	FILE *f;
+	X509 *x;
+	int rc = -1;
+
+	log_escape(path, esc, sizeof(esc));
+	if ((f = file_fopen(path, &st, why, sizeof(why))) == NULL) {
+		snprintf(r->error, sizeof(r->error), "%.250s: %.250s", esc,
+		    why);
+		return -1;
+	}
+	if ((sk = sk_X509_new_null()) == NULL)
+		goto out;
+	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			goto out;
+		}
+	ERR_clear_error();
+	if (sk_X509_num(sk) == 0) {
+		rewind(f);
+		if ((x = d2i_X509_fp(f, NULL)) != NULL && !sk_X509_push(sk, x))
+			X509_free(x);
+		ERR_clear_error();
+	}
+	if (sk_X509_num(sk) == 0) {
+		snprintf(r->error, sizeof(r->error), "%s: no certificate in "
+		    "it (PEM, or one DER certificate)", esc);
+		goto out;
+	}
+	check_analyze_sent(r, sk);
+	rc = 0;
+out:
+	if (rc == -1 && r->error[0] == '\0')
+		snprintf(r->error, sizeof(r->error), "%s: out of memory", esc);
+	sk_X509_pop_free(sk, X509_free);
+	fclose(f);
+	return rc;
+}
+
 static void
 check_run(struct check_report *r, const struct check_opts *o, SSL_CTX *ctx,
     const struct certload_set *roots, struct certload_set *pool)
@@ -295,34 +395,42 @@ check_run(struct check_report *r, const struct check_opts *o, SSL_CTX *ctx,
 	size_t i;
 	int v;
 
-	p = check_tls_handshake(ctx, o, 0, r->address, sizeof(r->address),
-	    r->error, sizeof(r->error));
-	if (p == NULL)
-		return;
-	r->reachable = 1;
-	check_tls_collect(r, probe_ssl(p));
-	v = SSL_version(probe_ssl(p));
-	if (v == TLS1_3_VERSION)
-		r->tls13 = 1;
-	if (v == TLS1_2_VERSION)
-		r->tls12 = 1;
-	if (o->activesync)
-		check_activesync_run(r, o, p);
-	probe_close(p);
-	if (r->tls12 == -1)
-		r->tls12 = check_tls_probe(ctx, o, TLS1_2_VERSION);
-	if (r->tls13 == -1)
-		r->tls13 = check_tls_probe(ctx, o, TLS1_3_VERSION);
+	if (o->chain_file != NULL) {
+		/* As sent, minus the connection: no TLS facts to report. */
+		if (check_read_chain(r, o->chain_file) == -1)
+			return;
+		r->reachable = 1;
+	} else {
+		p = check_tls_handshake(ctx, o, 0, r->address,
+		    sizeof(r->address), r->error, sizeof(r->error));
+		if (p == NULL)
+			return;
+		r->reachable = 1;
+		check_tls_collect(r, probe_ssl(p));
+		v = SSL_version(probe_ssl(p));
+		if (v == TLS1_3_VERSION)
+			r->tls13 = 1;
+		if (v == TLS1_2_VERSION)
+			r->tls12 = 1;
+		if (o->activesync)
+			check_activesync_run(r, o, p);
+		probe_close(p);
+		if (r->tls12 == -1)
+			r->tls12 = check_tls_probe(ctx, o, TLS1_2_VERSION);
+		if (r->tls13 == -1)
+			r->tls13 = check_tls_probe(ctx, o, TLS1_3_VERSION);
+	}
 	/* The sent certificates are candidates for the fix too. */
-	if (o->intermediates != NULL)
+	if (o->fix)
 		for (i = 1; i < r->ncerts; i++)
 			if (certload_set_add(pool, r->certs[i].x,
 			    "sent by the server") == -1)
 				break;
 	check_analyze_run(r, o, roots, pool);
+	check_reach_run(r, o, roots);
 	check_activesync_judge(r);
-	if (o->intermediates != NULL)
-		check_analyze_fix(r, roots, pool);
+	if (o->fix)
+		check_analyze_fix(r, o, roots, pool);
 }
 
 int
@@ -356,7 +464,7 @@ check_main(int argc, char **argv)
 	if (check_load(&o, roots, pool) == -1)
 		goto out;
 	r->nroots = certload_set_count(roots);
-	if ((ctx = check_tls_ctx()) == NULL) {
+	if (o.chain_file == NULL && (ctx = check_tls_ctx()) == NULL) {
 		log_ssl(LOG_LEVEL_ERR, "chainfix check: cannot create a TLS "
 		    "context");
 		goto out;

@@ -548,17 +548,21 @@ check_analyze_leaf(struct check_report *r, const struct check_opts *o,
 	char d[32], name[300];
 	int rv;
 
-	log_escape(o->checkname, name, sizeof(name));
-	if (o->name_is_ip)
-		rv = X509_check_ip_asc(leaf->x, o->checkname, 0);
-	else
-		/*
-		 * As browsers, Go and Python do: the SAN alone counts (no
-		 * fallback to the subject CN), no partial wildcards.
-		 */
-		rv = X509_check_host(leaf->x, o->checkname, 0,
-		    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
-		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+	rv = 1;		/* check --chain without a name: none to check */
+	if (o->checkname != NULL) {
+		log_escape(o->checkname, name, sizeof(name));
+		if (o->name_is_ip)
+			rv = X509_check_ip_asc(leaf->x, o->checkname, 0);
+		else
+			/*
+			 * As browsers, Go and Python do: the SAN alone
+			 * counts (no fallback to the subject CN), no
+			 * partial wildcards.
+			 */
+			rv = X509_check_host(leaf->x, o->checkname, 0,
+			    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
+			    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+	}
 	ERR_clear_error();
 	if (rv != 1)
 		check_analyze_problem(r, P_HOSTNAME,
@@ -739,23 +743,29 @@ check_analyze_run(struct check_report *r, const struct check_opts *o,
  * directory.
  */
 void
-check_analyze_fix(struct check_report *r, const struct certload_set *roots,
-    const struct certload_set *pool)
+check_analyze_fix(struct check_report *r, const struct check_opts *o,
+    const struct certload_set *roots, struct certload_set *pool)
 {
 	const struct chain_cert *cc;
+	struct chain_spec spec;
 	struct chain *c;
 	BIO *b = NULL;
-	char *data;
+	char *data, line[1024];
 	long n;
-	size_t i;
+	size_t i, len;
 
 	r->fix_tried = 1;
 	if (r->ncerts == 0) {
 		snprintf(r->fix_error, sizeof(r->fix_error), "no leaf");
 		return;
 	}
-	c = chain_assemble(r->certs[0].x, "the server's leaf", NULL, pool,
-	    roots, 0, r->fix_error, sizeof(r->fix_error));
+	/* The engine bundle uses, with the same last resorts. */
+	memset(&spec, 0, sizeof(spec));
+	spec.label = "fix";
+	spec.public_intermediates = o->public_intermediates;
+	spec.aia_fetch = o->fetch;
+	c = chain_complete(r->certs[0].x, "the server's leaf", NULL, pool,
+	    roots, &spec, r->fix_error, sizeof(r->fix_error));
 	if (c == NULL) {
 		if (r->fix_error[0] == '\0')
 			snprintf(r->fix_error, sizeof(r->fix_error),
@@ -771,6 +781,15 @@ check_analyze_fix(struct check_report *r, const struct certload_set *roots,
 		cc = chain_get(c, i);
 		if (cc == NULL || X509_cmp(cc->x509, r->certs[i].x) != 0)
 			r->fix_same = 0;
+	}
+	/* Where each certificate was found, as bundle says it. */
+	len = chain_length(c) * sizeof(line);
+	if ((r->fix_lines = malloc(len)) != NULL) {
+		r->fix_lines[0] = '\0';
+		for (i = 0; i < chain_length(c); i++)
+			snprintf(r->fix_lines + strlen(r->fix_lines),
+			    len - strlen(r->fix_lines), "%s\n",
+			    chain_describe(c, i, line, sizeof(line)));
 	}
 	if ((b = BIO_new(BIO_s_mem())) == NULL || chain_write_pem(c, b) == -1 ||
 	    (n = BIO_get_mem_data(b, &data)) <= 0 ||
@@ -800,4 +819,5 @@ check_analyze_free(struct check_report *r)
 	if (r->path != NULL)
 		sk_X509_pop_free(r->path, X509_free);
 	free(r->fix_pem);
+	free(r->fix_lines);
 }

@@ -6,6 +6,7 @@
  *   check_analyze.c    what a strict client makes of the chain as sent,
  *                      and the fix chain_assemble() builds
  *   check_activesync.c the ActiveSync probe on the same connection
+ *   check_reach.c      on which trust stores the chain as sent verifies
  *   check_print.c      the report, for humans and as JSON (check.h)
  *
  * The analysis reads only the report it is given: the certificates the
@@ -25,6 +26,7 @@
 
 #include "certload.h"
 #include "probe.h"
+#include "reach.h"
 
 #define CHECK_MAX_CERTS		32
 #define CHECK_MAX_PROBLEMS	48
@@ -78,6 +80,8 @@ enum check_sev {
 	    "chain larger than one TCP initial window")			\
 	X(P_OLD_TLS, "no_tls12", CHECK_SEV_WARN,			\
 	    "neither TLS 1.2 nor TLS 1.3")				\
+	X(P_NO_ANDROID, "android_unreachable", CHECK_SEV_WARN,		\
+	    "verifies on no old Android")				\
 	X(P_ACTIVESYNC, "activesync", CHECK_SEV_WARN,			\
 	    "ActiveSync endpoint not answering as expected")
 
@@ -98,6 +102,10 @@ struct check_opts {
 	int		 name_is_ip;
 	const char	*roots;
 	const char	*intermediates;
+	const char	*chain_file;	/* --chain: read, do not connect */
+	const char	*public_intermediates;	/* the fix's; default yes */
+	int		 fix;		/* --fix (or --intermediates) */
+	int		 fetch;		/* --fetch: the fix may use AIA */
 	unsigned	 warn_days;
 	int		 timeout_ms;
 	int		 json;
@@ -172,7 +180,11 @@ struct check_report {
 	struct check_problem problems[CHECK_MAX_PROBLEMS];
 	size_t		 nproblems;
 
-	/* --intermediates */
+	/* where it verifies (check_reach.c) */
+	int		 reach_done;
+	struct reach_result reach;
+
+	/* --fix, --intermediates */
 	int		 fix_tried;
 	int		 fix_ok;	/* a chain was assembled */
 	int		 fix_trusted;
@@ -180,6 +192,7 @@ struct check_report {
 	size_t		 fix_count;
 	char		 fix_error[512];
 	char		*fix_pem;
+	char		*fix_lines;	/* one chain_describe() line each */
 
 	/* --activesync */
 	int		 as_tried;
@@ -218,6 +231,21 @@ int check_tls_probe(SSL_CTX *ctx, const struct check_opts *o, int version);
 void check_tls_collect(struct check_report *r, SSL *ssl);
 
 /*
+ * check_reach.c
+ */
+
+/*
+ * check_reach_run(r, o, roots):
+ * On which trust stores the certificates in r verify as sent: roots and
+ * the Android stores (reach.h), into r->reach.  Checked against the system
+ * store (--roots system), a chain no Android store verifies is a warning
+ * naming the devices; with roots of one's own, old devices need that root
+ * installed anyway, so it is only shown.
+ */
+void check_reach_run(struct check_report *r, const struct check_opts *o,
+    const struct certload_set *roots);
+
+/*
  * check_analyze.c
  */
 
@@ -241,11 +269,13 @@ void check_analyze_sent(struct check_report *r, STACK_OF(X509) *sk);
 void check_analyze_run(struct check_report *r, const struct check_opts *o,
     const struct certload_set *roots, const struct certload_set *pool);
 
-/* check_analyze_fix(r, roots, pool): the chain chain_assemble() builds for
- * r's leaf from pool (--intermediates and the certificates sent), into
- * r->fix_*. */
-void check_analyze_fix(struct check_report *r,
-    const struct certload_set *roots, const struct certload_set *pool);
+/*
+ * check_analyze_fix(r, o, roots, pool): the chain chain_complete() builds
+ * for r's leaf from pool (--intermediates and the certificates sent), with
+ * o's public intermediates and AIA fetching as last resorts, into r->fix_*.
+ */
+void check_analyze_fix(struct check_report *r, const struct check_opts *o,
+    const struct certload_set *roots, struct certload_set *pool);
 
 /* check_analyze_problem(r, code, fmt, ...): add a problem (the first
  * CHECK_MAX_PROBLEMS are kept). */

@@ -76,13 +76,18 @@ static void
 check_print_json_target(FILE *f, const struct check_report *r,
     const struct check_opts *o)
 {
-	check_print_json_kv(f, "\"target\": {\"host\": ", o->host);
-	fprintf(f, ", \"port\": %s, \"servername\": ", o->port);
+	/* --chain without a HOST: no host, no port. */
+	check_print_json_kv(f, "\"target\": {\"host\": ",
+	    check_print_opt(o->host));
+	fprintf(f, ", \"port\": %s, \"servername\": ",
+	    o->port[0] != '\0' ? o->port : "null");
 	check_print_json_str(f, o->sni);
 	check_print_json_kv(f, ", \"checked_name\": ", o->checkname);
 	check_print_json_kv(f, ", \"address\": ", check_print_opt(r->address));
 	check_print_json_kv(f, ", \"roots\": ", o->roots);
-	fprintf(f, ", \"roots_count\": %zu}", r->nroots);
+	fprintf(f, ", \"roots_count\": %zu, \"chain_file\": ", r->nroots);
+	check_print_json_str(f, o->chain_file);
+	fputs("}", f);
 }
 
 /* "tls": {...} */
@@ -230,6 +235,8 @@ check_print_json_fix(FILE *f, const struct check_report *r,
 		return;
 	}
 	check_print_json_kv(f, "{\"intermediates\": ", o->intermediates);
+	check_print_json_kv(f, ", \"public_intermediates\": ",
+	    o->public_intermediates);
 	fprintf(f, ", \"complete\": %s, \"trusted\": %s, "
 	    "\"already_sent\": %s, \"count\": %zu, \"error\": ",
 	    check_print_bool(r->fix_ok), check_print_bool(r->fix_ok &&
@@ -237,6 +244,25 @@ check_print_json_fix(FILE *f, const struct check_report *r,
 	    r->fix_count);
 	check_print_json_str(f, check_print_opt(r->fix_error));
 	check_print_json_kv(f, ", \"bundle\": ", r->fix_ok ? r->fix_pem : NULL);
+	fputs("}", f);
+}
+
+/* "reach": {"system": true, "android-2.2": false, ...} or null; a store
+ * that could not be checked is null. */
+static void
+check_print_json_reach(FILE *f, const struct check_report *r)
+{
+	size_t s;
+
+	fputs("\"reach\": ", f);
+	if (!r->reach_done) {
+		fputs("null", f);
+		return;
+	}
+	for (s = 0; s < REACH_NSTORES; s++)
+		fprintf(f, "%s\"%s\": %s", s == 0 ? "{" : ", ",
+		    reach_store_name((enum reach_store)s),
+		    check_print_bool(r->reach.verified[s]));
 	fputs("}", f);
 }
 
@@ -278,15 +304,20 @@ check_print_json(FILE *f, const struct check_report *r,
 	check_print_json_str(f, check_print_opt(r->error));
 	if (!r->reachable) {
 		fputs(",\n  \"tls\": null,\n  \"chain\": null,\n"
-		    "  \"problems\": [],\n"
+		    "  \"reach\": null,\n  \"problems\": [],\n"
 		    "  \"summary\": {\"critical\": 0, \"warnings\": 0},\n"
 		    "  \"fix\": null,\n  \"activesync\": null\n}\n", f);
 		return;
 	}
 	fputs(",\n  ", f);
-	check_print_json_tls(f, r);
+	if (o->chain_file != NULL)
+		fputs("\"tls\": null", f);	/* read from a file */
+	else
+		check_print_json_tls(f, r);
 	fputs(",\n  ", f);
 	check_print_json_chain(f, r);
+	fputs(",\n  ", f);
+	check_print_json_reach(f, r);
 	fputs(",\n  ", f);
 	check_print_json_problems(f, r);
 	fputs(",\n  ", f);
@@ -335,6 +366,14 @@ static void
 check_print_connection(FILE *f, const struct check_report *r,
     const struct check_opts *o)
 {
+	char esc[300];
+
+	if (o->chain_file != NULL) {
+		fprintf(f, "Read from %s, as if a server sent it (no "
+		    "connection: protocols not checked)\n\n",
+		    log_escape(o->chain_file, esc, sizeof(esc)));
+		return;
+	}
 	fprintf(f, "Connected to %s", r->address);
 	if (o->sni != NULL)
 		fprintf(f, " (SNI %s)", o->sni);
@@ -425,6 +464,26 @@ check_print_path(FILE *f, const struct check_report *r,
 	    "does NOT verify");
 }
 
+/* One line per trust store: where the chain as sent verifies. */
+static void
+check_print_reach(FILE *f, const struct check_report *r,
+    const struct check_opts *o)
+{
+	char line[512], title[300], esc[256];
+	size_t s;
+
+	if (!r->reach_done)
+		return;
+	snprintf(title, sizeof(title), "roots %s", log_escape(o->roots, esc,
+	    sizeof(esc)));
+	fputs("\nReach (where the chain as sent verifies):\n", f);
+	for (s = 0; s < REACH_NSTORES; s++)
+		fprintf(f, "  %s\n", reach_describe(&r->reach,
+		    (enum reach_store)s, s == REACH_SYSTEM &&
+		    strcmp(o->roots, "system") != 0 ? title : NULL, line,
+		    sizeof(line)));
+}
+
 static void
 check_print_problems(FILE *f, const struct check_report *r)
 {
@@ -448,28 +507,37 @@ static void
 check_print_fix(FILE *f, const struct check_report *r,
     const struct check_opts *o)
 {
-	char dir[256], roots[300];
+	char dir[256], roots[300], from[300];
 
-	log_escape(o->intermediates, dir, sizeof(dir));
-	fprintf(f, "\nFix from %s:\n", dir);
+	if (o->intermediates != NULL)
+		snprintf(from, sizeof(from), "%s", log_escape(o->intermediates,
+		    dir, sizeof(dir)));
+	else
+		snprintf(from, sizeof(from), "what the server sent");
+	if (strcmp(o->public_intermediates, "no") != 0)
+		snprintf(from + strlen(from), sizeof(from) - strlen(from),
+		    " and the public intermediates");
+	fprintf(f, "\nFix from %s:\n", from);
 	if (!r->fix_ok)
-		fprintf(f, "  the directory does not complete the "
-		    "chain: %s\n", r->fix_error);
+		fprintf(f, "  they do not complete the chain: %s\n",
+		    r->fix_error);
 	else if (r->fix_same)
 		fprintf(f, "  the server already sends the chain "
 		    "chainfix would build (%zu certificates)\n",
 		    r->fix_count);
 	else {
+		if (r->fix_lines != NULL)
+			fputs(r->fix_lines, f);
 		fprintf(f, "  serve these %zu certificates, leaf "
 		    "first%s:\n", r->fix_count, r->fix_trusted ? "" :
 		    " (NOTE: the chain does not end at a trusted "
 		    "root)");
 		fputs(r->fix_pem, f);
-		fprintf(f, "  (`chainfix bundle --cert LEAF "
-		    "--intermediates %s --roots %s` writes the same "
-		    "bundle from the leaf's file, or let chainfix serve "
-		    "it)\n", dir, log_escape(o->roots, roots,
-		    sizeof(roots)));
+		fprintf(f, "  (`chainfix bundle --cert LEAF%s%s --roots %s` "
+		    "writes the same bundle from the leaf's file, or let "
+		    "chainfix serve it)\n", o->intermediates != NULL ?
+		    " --intermediates " : "", o->intermediates != NULL ? dir :
+		    "", log_escape(o->roots, roots, sizeof(roots)));
 	}
 }
 
@@ -531,6 +599,7 @@ check_print_human(FILE *f, const struct check_report *r,
 	check_print_connection(f, r, o);
 	check_print_sent(f, r);
 	check_print_path(f, r, o);
+	check_print_reach(f, r, o);
 	check_print_problems(f, r);
 	if (r->fix_tried)
 		check_print_fix(f, r, o);

@@ -89,6 +89,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.checkname = o.name_is_ip ? "127.0.0.1" : "localhost";
 	o.sni = o.name_is_ip ? NULL : "localhost";
 	o.intermediates = flags & 0x02 ? "fuzz" : NULL;
+	o.fix = o.intermediates != NULL;
+	/* No corpus to read at every input: the fix's own pool only. */
+	o.public_intermediates = "no";
 
 	n = sk_X509_num(sk);
 	if ((flags & 0x01) && n > 0 &&
@@ -110,8 +113,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* What check_main() does once connected. */
 	check_analyze_sent(r, sk);
 	check_analyze_run(r, &o, roots, pool);
-	if (o.intermediates != NULL)
-		check_analyze_fix(r, roots, pool);
+	if (o.fix)
+		check_analyze_fix(r, &o, roots, pool);
 	check_print_human(devnull, r, &o, check_analyze_worst(r));
 	check_print_json(devnull, r, &o, check_analyze_worst(r), 1);
  out:
