@@ -30,6 +30,11 @@ grep -q "chain: 1 CN=chainfix test int2 .*corpus.pem  (public intermediate)" "$T
 grep -q '"CN=chainfix test int1" is a public intermediate' "$T/bundle.log" ||
     fail "bundle does not say where int1 came from"
 ok "bundle: leaf alone + the corpus = a chain a strict client accepts"
+grep -q "^reach: Android 4.4: no" "$T/bundle.log" || fail "no reach lines: $(cat "$T/bundle.log")"
+if grep -q "verifies on none of Android" "$T/bundle.log"; then
+	fail "an Android warning for a chain to a root of our own"
+fi
+ok "reach shown; no Android warning for a private root"
 
 if "$CHAINFIX" bundle --cert "$P/leaf.pem" --key "$P/leaf.key" --roots "$P/root.pem" \
     --public-intermediates no >/dev/null 2>"$T/no.log"; then
