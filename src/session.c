@@ -58,6 +58,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdalign.h>
@@ -91,10 +92,18 @@
 
 /* One TLS record of plaintext: the relay buffer of one direction. */
 #define SESSION_BUFSZ		16384
+/*
+ * OpenSSL's read buffer while it holds data (released when empty): with
+ * read-ahead one read(2) takes in up to this many bytes, several records
+ * of a bulk transfer, instead of one.
+ */
+#define SESSION_RBUFSZ		(64 * 1024)
+/* Bytes a session counts before adding them to the shared counters. */
+#define SESSION_METER		(64 * 1024)
 /* Bytes one direction moves per wake-up before yielding to others. */
 #define SESSION_BUDGET		(16 * SESSION_BUFSZ)
 /* Free relay buffers a worker keeps for its next sessions. */
-#define SESSION_POOL_MAX	64
+#define SESSION_POOL_MAX	16
 /* Seconds to drain a side whose peer is gone before closing it. */
 #define SESSION_LINGER		10
 
@@ -173,10 +182,14 @@ struct side {
 					   peer; NULL while empty */
 	uint32_t		 off, len;
 	uint64_t		 bytes;	/* received from this side */
+	uint64_t		 metered; /* of those, added to the metrics */
 	unsigned		 up:1,		/* connected, handshake done */
 				 rready:1,	/* may have bytes to read */
 				 wready:1,	/* may take bytes */
 				 drained:1,	/* last read(2) came up short */
+				 rdeof:1,	/* read(2) returned 0 */
+				 more:1,	/* another record follows at once */
+				 corked:1,	/* a send left data held back */
 				 hs_wantw:1,	/* handshake waits to write */
 				 rd_wantw:1,	/* SSL_read waits to write */
 				 wr_wantr:1,	/* SSL_write waits to read */
@@ -212,8 +225,12 @@ struct session {
 						   is queued is written */
 	struct side		*first_eof;	/* the side that ended first */
 	enum metrics_session_reason reason;	/* once ending or closing */
-	char			 detail[200];	/* the reason in words */
-	char			 lasterr[200];	/* last backend failure */
+	/*
+	 * Words only some sessions need, on the heap only then: an idle
+	 * session holds neither.
+	 */
+	char			*detail;	/* the reason in words */
+	char			*lasterr;	/* last backend failure */
 	char			 peer[56];	/* client address:port */
 	struct timespec		 start;
 	time_t			 last;	/* last byte relayed, monotonic s */
@@ -224,6 +241,7 @@ static atomic_size_t session_alive;
 static void session_event(evutil_socket_t, short, void *);
 static int session_step(struct session *);
 static int session_advance(struct session *);
+static void session_meter(struct session *, struct side *);
 static int session_backend_try(struct session *);
 static int session_backend_connect(struct session *);
 static void session_close(struct session *);
@@ -264,6 +282,35 @@ session_set_flow(struct side *side, enum session_flow f)
 }
 
 /*
+ * A copy of a formatted string in *dst (replacing what was there), cut at
+ * 200 bytes; NULL if out of memory, which the log line survives.
+ */
+static void
+session_words(char **dst, const char *fmt, va_list ap)
+{
+	char buf[200];
+	size_t len;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	len = strlen(buf) + 1;
+	free(*dst);
+	if ((*dst = malloc(len)) != NULL)
+		memcpy(*dst, buf, len);
+}
+
+static void session_words_f(char **, const char *, ...) LOG_PRINTF(2, 3);
+
+static void
+session_words_f(char **dst, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_words(dst, fmt, ap);
+	va_end(ap);
+}
+
+/*
  * Record why the session ends (the first reason wins) and return -1, for
  * the callback to close.
  */
@@ -277,7 +324,7 @@ session_fail(struct session *s, enum metrics_session_reason r,
 		s->ending = 1;
 		s->reason = r;
 		va_start(ap, fmt);
-		vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
+		session_words(&s->detail, fmt, ap);
 		va_end(ap);
 	}
 	return -1;
@@ -342,46 +389,156 @@ session_buf_put(struct session *s, struct side *side)
 }
 
 /*
- * Called by OpenSSL around every read(2) on a side's socket: note whether
- * the socket was left empty (a short read or EAGAIN), so that an SSL_read
- * that leaves nothing buffered need not be followed by one that only
- * returns EAGAIN.  The level-triggered event reports anything left.
+ * The socket I/O of every leg, plain or under TLS (through the BIO below).
+ * side_recv() notes whether the socket was left empty (a short read or
+ * EAGAIN), so that a read that would only return EAGAIN can be skipped:
+ * the level-triggered event reports anything left.  side_send() passes
+ * MSG_MORE while side->more says another record follows at once, so a
+ * burst of records leaves in full-sized segments instead of one push (and,
+ * on loopback, one wake-up of the receiver) per record; side_push() sends
+ * what that held back.  Both return what read(2)/send(2) return, errno set.
  */
-static long
-session_bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
-    long argl, int ret, size_t *processed)
+static ssize_t
+side_recv(struct side *side, void *p, size_t len)
 {
-	struct side *side;
+	ssize_t n;
 
-	(void)argp;
-	(void)argi;
-	(void)argl;
-	if (oper != (BIO_CB_READ | BIO_CB_RETURN))
-		return ret;
-	side = (struct side *)BIO_get_callback_arg(b);
-	if (ret > 0 && processed != NULL)
-		side->drained = *processed < len;
-	else
-		side->drained = 1;
-	return ret;
+	do
+		n = read(side->fd, p, len);
+	while (n == -1 && errno == EINTR);
+	side->drained = n < 0 || (size_t)n < len;
+	if (n == 0)
+		side->rdeof = 1;
+	return n;
+}
+
+static ssize_t
+side_send(struct side *side, const void *p, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = send(side->fd, p, len, MSG_NOSIGNAL |
+		    (side->more ? MSG_MORE : 0));
+	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		side->corked = side->more;
+	return n;
+}
+
+static void
+side_push(struct side *side)
+{
+	int one = 1;
+
+	/* Setting TCP_NODELAY sends what MSG_MORE held back. */
+	if (side->corked)
+		(void)setsockopt(side->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	side->corked = 0;
 }
 
 /*
- * Put ssl on side's socket: our own socket BIO (we close the fd), reading
- * ahead, with the callback above.  Returns 0 or -1 (ssl untouched).
+ * A BIO on a side's socket, for OpenSSL: side_recv() and side_send() with
+ * BIO's conventions.  Its data is the side; it never owns the fd.
+ */
+static int
+session_bio_write(BIO *b, const char *p, size_t len, size_t *written)
+{
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	if ((n = side_send(BIO_get_data(b), p, len)) >= 0) {
+		*written = (size_t)n;
+		return 1;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		BIO_set_retry_write(b);
+	return 0;
+}
+
+static int
+session_bio_read(BIO *b, char *p, size_t len, size_t *readbytes)
+{
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	if ((n = side_recv(BIO_get_data(b), p, len)) > 0) {
+		*readbytes = (size_t)n;
+		return 1;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		BIO_set_retry_read(b);
+	return 0;
+}
+
+static long
+session_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct side *side = BIO_get_data(b);
+
+	(void)num;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_EOF:
+		/* OpenSSL asks after a read of 0 bytes: an EOF, no error. */
+		return side->rdeof;
+	case BIO_C_GET_FD:
+		if (ptr != NULL)
+			*(int *)ptr = side->fd;
+		return side->fd;
+	default:
+		return 0;
+	}
+}
+
+static int
+session_bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static pthread_once_t session_bio_once = PTHREAD_ONCE_INIT;
+static BIO_METHOD *session_bio_method;
+
+static void
+session_bio_init(void)
+{
+	BIO_METHOD *m;
+
+	if ((m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+	    BIO_TYPE_DESCRIPTOR, "chainfix session socket")) == NULL)
+		return;
+	if (BIO_meth_set_write_ex(m, session_bio_write) != 1 ||
+	    BIO_meth_set_read_ex(m, session_bio_read) != 1 ||
+	    BIO_meth_set_ctrl(m, session_bio_ctrl) != 1 ||
+	    BIO_meth_set_create(m, session_bio_create) != 1) {
+		BIO_meth_free(m);
+		return;
+	}
+	session_bio_method = m;
+}
+
+/*
+ * Put ssl on side's socket through our BIO, reading ahead.  Returns 0 or
+ * -1 (ssl untouched).
  */
 static int
 session_side_ssl(struct side *side, SSL *ssl)
 {
 	BIO *bio;
 
-	if ((bio = BIO_new_socket(side->fd, BIO_NOCLOSE)) == NULL)
+	if (pthread_once(&session_bio_once, session_bio_init) != 0 ||
+	    session_bio_method == NULL ||
+	    (bio = BIO_new(session_bio_method)) == NULL)
 		return -1;
-	BIO_set_callback_ex(bio, session_bio_cb);
-	BIO_set_callback_arg(bio, (char *)side);
+	BIO_set_data(bio, side);
 	/* One reference for each direction (SSL_set_bio's rules). */
 	SSL_set_bio(ssl, bio, bio);
 	SSL_set_read_ahead(ssl, 1);
+	SSL_set_default_read_buffer_len(ssl, SESSION_RBUFSZ);
 	/*
 	 * WANT_READ must mean the socket said EAGAIN (the socket is then
 	 * waited on): never return after a non-data record (a TLS 1.3
@@ -470,6 +627,7 @@ session_side_free(struct side *side, int bye)
 	}
 	session_buf_put(side->s, side);
 	side->up = side->rready = side->wready = side->drained = 0;
+	side->rdeof = side->more = side->corked = 0;
 	side->hs_wantw = side->rd_wantw = side->wr_wantr = 0;
 	side->shut_started = side->shut = side->dead = side->again = 0;
 	side->flow = FLOW_OPEN;
@@ -526,11 +684,8 @@ side_read(struct side *side, unsigned char *p, size_t len, char *why,
 	int r, e;
 
 	if (side->ssl == NULL) {
-		do
-			n = read(side->fd, p, len);
-		while (n == -1 && errno == EINTR);
-		if (n > 0) {
-			if ((size_t)n < len)
+		if ((n = side_recv(side, p, len)) > 0) {
+			if (side->drained)
 				side->rready = 0;
 			return (int)n;
 		}
@@ -586,10 +741,7 @@ side_write(struct side *side, const unsigned char *p, size_t len, char *why,
 	if (side->wr_wantr ? !side->rready : !side->wready)
 		return SIDE_AGAIN;
 	if (side->ssl == NULL) {
-		do
-			n = send(side->fd, p, len, MSG_NOSIGNAL);
-		while (n == -1 && errno == EINTR);
-		if (n >= 0)
+		if ((n = side_send(side, p, len)) >= 0)
 			return (int)n;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			side->wready = 0;
@@ -722,8 +874,20 @@ session_flow(struct session *s, struct side *src)
 			} else {
 				if (!dst->up)
 					break;	/* held until it is */
+				/*
+				 * Another record already in hand (read
+				 * ahead, or a full plain read): let the
+				 * kernel hold this one back to fill a
+				 * segment; pushed when the burst ends.
+				 */
+				dst->more = moved < SESSION_BUDGET &&
+				    src->flow == FLOW_OPEN &&
+				    (src->ssl != NULL ?
+				    SSL_has_pending(src->ssl) :
+				    !src->drained);
 				n = side_write(dst, src->buf + src->off,
 				    src->len - src->off, why, sizeof(why));
+				dst->more = 0;
 				if (n == SIDE_AGAIN)
 					break;
 				if (n == SIDE_ERROR) {
@@ -794,15 +958,32 @@ session_flow(struct session *s, struct side *src)
 			return -1;
 		session_set_flow(src, FLOW_FLUSH);
 	}
+	side_push(dst);
 	if (src->len == 0)
 		session_buf_put(s, src);
 	if (moved > 0) {
 		src->bytes += moved;
-		metrics_site_add(s->site->metrics, src == &s->client ?
-		    MS_BYTES_IN : MS_BYTES_OUT, (int64_t)moved);
+		if (src->bytes - src->metered >= SESSION_METER)
+			session_meter(s, src);
 		s->last = session_now();
 	}
 	return 0;
+}
+
+/*
+ * Add what side received since the last time to the byte counters.  The
+ * counters are shared by every worker (one cache line bounced between
+ * CPUs per update), so sessions add in steps of SESSION_METER and the
+ * rest when they close, not per record.
+ */
+static void
+session_meter(struct session *s, struct side *side)
+{
+	if (side->bytes == side->metered)
+		return;
+	metrics_site_add(s->site->metrics, side == &s->client ?
+	    MS_BYTES_IN : MS_BYTES_OUT, (int64_t)(side->bytes - side->metered));
+	side->metered = side->bytes;
 }
 
 /* Note why the current backend address failed, and count it. */
@@ -824,12 +1005,12 @@ session_backend_note(struct session *s, const char *why)
 	}
 	if (a != NULL && inet_ntop(s->ai->ai_family, a, host,
 	    sizeof(host)) != NULL && strcmp(host, hp->host) != 0)
-		snprintf(s->lasterr, sizeof(s->lasterr), "%s (%s): %s",
-		    hp->text, host, why);
-	else
-		snprintf(s->lasterr, sizeof(s->lasterr), "%s: %s", hp->text,
+		session_words_f(&s->lasterr, "%s (%s): %s", hp->text, host,
 		    why);
-	log_info("session %s: backend %s", s->peer, s->lasterr);
+	else
+		session_words_f(&s->lasterr, "%s: %s", hp->text, why);
+	log_info("session %s: backend %s", s->peer, s->lasterr != NULL ?
+	    s->lasterr : why);
 }
 
 /*
@@ -841,7 +1022,7 @@ static int
 session_backend_next(struct session *s)
 {
 	const char *text = s->site->cfg->backends[s->bidx].text;
-	const char *why = s->lasterr;
+	const char *why = s->lasterr != NULL ? s->lasterr : "failed";
 	size_t n = strlen(text);
 
 	/* lasterr starts with the backend's name, which health says too. */
@@ -962,6 +1143,8 @@ session_backend_up(struct session *s)
 	health_ok(s->site->health, s->bidx);
 	session_log_up(s);
 	session_set_state(s, SS_RELAY);
+	free(s->lasterr);	/* an earlier attempt's: of no more use */
+	s->lasterr = NULL;
 	s->last = session_now();
 	if (session_timer(s, s->site->cfg->idle_timeout) == -1)
 		return -1;
@@ -1201,7 +1384,7 @@ session_backend_try(struct session *s)
 		s->bidx++;
 	}
 	if (s->bidx >= cfg->nbackends) {
-		if (s->lasterr[0] == '\0')
+		if (s->lasterr == NULL)
 			return session_fail(s, SR_BACKEND_UNREACHABLE,
 			    "no backend reachable (every one is down)");
 		return session_fail(s, SR_BACKEND_UNREACHABLE,
@@ -1475,10 +1658,8 @@ session_close(struct session *s)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	secs = (double)(now.tv_sec - s->start.tv_sec) +
 	    (double)(now.tv_nsec - s->start.tv_nsec) / 1e9;
-	if (!s->ending) {
+	if (!s->ending)
 		s->reason = SR_RESOURCES;
-		snprintf(s->detail, sizeof(s->detail), "closed");
-	}
 	/* The name lives in the SSL: no copy is kept per session. */
 	if (s->client.ssl != NULL && s->state != SS_HANDSHAKE)
 		sni = SSL_get_servername(s->client.ssl,
@@ -1492,9 +1673,12 @@ session_close(struct session *s)
 	    s->site->cfg->backends[s->bidx].text : "-",
 	    (unsigned long long)s->client.bytes,
 	    (unsigned long long)s->backend.bytes, secs,
-	    metrics_session_reason_label(s->reason), s->detail);
+	    metrics_session_reason_label(s->reason), s->detail != NULL ?
+	    s->detail : "(no details: out of memory)");
 	metrics_session_closed(s->site != NULL ? s->site->cfg->name : NULL,
 	    s->reason);
+	session_meter(s, &s->client);
+	session_meter(s, &s->backend);
 
 	evtimer_del(s->timer);
 	if (s->dnsreq != NULL) {
@@ -1525,6 +1709,8 @@ session_close(struct session *s)
 	metrics_add(M_ACTIVE, -1);
 
 	generation_unref(s->gen);
+	free(s->detail);
+	free(s->lasterr);
 	free(s);
 }
 
@@ -1617,7 +1803,7 @@ session_start(const struct session_env *env, int fd,
 		goto err2;
 	}
 	if (session_side_ssl(&s->client, ssl) == -1) {
-		log_ssl(LOG_LEVEL_WARN, "session %s: BIO_new_socket",
+		log_ssl(LOG_LEVEL_WARN, "session %s: BIO_new",
 		    s->peer);
 		SSL_free(ssl);
 		goto err2;
@@ -1641,6 +1827,7 @@ session_start(const struct session_env *env, int fd,
  err2:
 	event_del(s->client.ev);
  err1:
+	free(s->detail);	/* from a failed session_timer() */
 	free(s);
  err:
 	close(fd);
