@@ -22,9 +22,12 @@
  * stdout for conn and ka.  This is a benchmark tool, not product code: it
  * prints errors on stderr (the first few only).
  *
- * Build: cc -O2 -o tlsload tlsload.c -lssl -lcrypto
+ * Built by CMake with the project's warnings (target tlsload, bench/
+ * CMakeLists.txt); bench.sh builds and uses it.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -66,7 +69,9 @@ struct conn {
 static enum mode	 mode = M_CONN;
 static const char	*addr = "127.0.0.1";
 static int		 port;
-static const char	*sni = "localhost";
+/* Not const: SSL_set_tlsext_host_name() takes it through a (void *). */
+static char		 sni_default[] = "localhost";
+static char		*sni = sni_default;
 static const char	*path = "/";
 static const char	*cafile;
 static int		 conc = 16;
