@@ -936,7 +936,9 @@ session_flow(struct session *s, struct side *src)
 			    "out of memory for a relay buffer");
 		n = side_read(src, src->buf, SESSION_BUFSZ, why, sizeof(why));
 		if (n > 0) {
+			/* Counted now: an error below may end the session. */
 			src->len = (uint32_t)n;
+			src->bytes += (uint64_t)n;
 			moved += (size_t)n;
 			continue;
 		}
@@ -962,7 +964,6 @@ session_flow(struct session *s, struct side *src)
 	if (src->len == 0)
 		session_buf_put(s, src);
 	if (moved > 0) {
-		src->bytes += moved;
 		if (src->bytes - src->metered >= SESSION_METER)
 			session_meter(s, src);
 		s->last = session_now();

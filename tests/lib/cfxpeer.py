@@ -12,6 +12,8 @@
         WHO       answer the backend's --name
         PEER      answer the address:port the connection came from
         RESET n   send n bytes, then reset the connection (RST)
+        RESETNOW n  the same, resetting as soon as the n bytes are
+                  acknowledged (so they and the reset arrive together)
         EARLY n   answer at once (1 MiB, then "<sha256 hex>\\n"), shut down
                   the sending side (a FIN, no close_notify), then read an
                   upload of n bytes and print "EARLY upload <sha256 hex> n"
@@ -46,6 +48,8 @@
                         the hash and the end of the stream
         halfup N HOW    send "UP N" and N bytes, half-close, then read the
                         backend's answer and the end of the stream
+        resetnow N      send "RESETNOW N", half-close, read to the end;
+                        prints "resetnow got=<bytes> end=<how>"
         early N         send "EARLY N" and upload N bytes, holding back the
                         last piece until the backend's 1 MiB answer and its
                         end have arrived; then half-close (fin) and wait for
@@ -55,6 +59,7 @@
 Exit status 0 means the check passed; messages go to stderr.
 """
 import argparse
+import fcntl
 import hashlib
 import os
 import selectors
@@ -63,6 +68,7 @@ import socketserver
 import ssl
 import struct
 import sys
+import termios
 import threading
 import time
 
@@ -140,9 +146,23 @@ class Handler(socketserver.BaseRequestHandler):
                 recv_exact(sock, n, h)
                 print("backend %s: EARLY upload %s %d" %
                       (self.server.name, h.hexdigest(), n), flush=True)
-            elif cmd == "RESET":
+            elif cmd in ("RESET", "RESETNOW"):
                 sock.sendall(os.urandom(int(words[1])))
-                time.sleep(0.2)
+                if cmd == "RESET":
+                    time.sleep(0.2)
+                else:
+                    # An abortive close drops what the kernel has not
+                    # sent yet (autocorking may hold the tail): wait
+                    # until all of it is acknowledged, not longer (no
+                    # sleep: loopback acknowledges within microseconds,
+                    # before the proxy's worker has read it).
+                    deadline = time.monotonic() + 5
+                    while time.monotonic() < deadline:
+                        n = struct.unpack("i", fcntl.ioctl(
+                            sock.fileno(), termios.TIOCOUTQ,
+                            struct.pack("i", 0)))[0]
+                        if n == 0:
+                            break
                 # Linger 0: close() sends a RST (and no close_notify).
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                 struct.pack("ii", 1, 0))
@@ -342,6 +362,9 @@ def halfclose(args):
             sys.exit("halfdown: got %d of %d bytes (end=%s)" %
                      (len(c.got), n, c.end))
         print("halfdown %d ok end=%s" % (n, c.end))
+    elif args.cmd == "resetnow":
+        c.run(("RESETNOW %d\n" % n).encode(), how)
+        print("resetnow got=%d end=%s" % (len(c.got), c.end))
     elif args.cmd == "halfup":
         body = os.urandom(n)
         c.run(("UP %d\n" % n).encode() + body, how)
@@ -372,7 +395,7 @@ def connect(args):
 
 
 def client(args):
-    if args.cmd in ("halfdown", "halfup", "early"):
+    if args.cmd in ("halfdown", "halfup", "early", "resetnow"):
         halfclose(args)
         return
     s = connect(args)
