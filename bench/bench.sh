@@ -392,6 +392,8 @@ stream {
 		proxy_pass 127.0.0.1:$BPORT;
 		proxy_ssl on;
 		proxy_ssl_verify on;
+		# The default depth, 1, refuses the rsa shape's 3-deep chain.
+		proxy_ssl_verify_depth 4;
 		proxy_ssl_trusted_certificate $P/root.pem;
 		proxy_ssl_name localhost;
 		proxy_ssl_server_name on;
