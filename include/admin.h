@@ -31,6 +31,8 @@ struct admin_site {
 	const char		*name;
 	const struct chain	*chain;
 	const struct health_site *health;	/* its backends; NULL: none */
+	int			 passthrough;	/* no chain of its own: TLS
+						   goes to the backend */
 	unsigned		 expiry_warning_days;	/* for the expiring gauge */
 };
 

@@ -176,13 +176,19 @@ const struct chain *chain_legacy(const struct chain *c);
  */
 int chain_issued(X509 *issuer, X509 *child);
 
-/* chain_length(c): certificates on the path, leaf first, root included. */
+/*
+ * chain_length(c): certificates on the path, leaf first, root included; 0
+ * for NULL (a passthrough site has no chain).
+ */
 size_t chain_length(const struct chain *c);
 
 /* chain_served(c): how many of them are sent (the root only with send_root). */
 size_t chain_served(const struct chain *c);
 
-/* chain_get(c, i): certificate i (0 = leaf); borrowed from the chain. */
+/*
+ * chain_get(c, i): certificate i (0 = leaf); borrowed from the chain; NULL
+ * past the end or for a NULL chain.
+ */
 const struct chain_cert *chain_get(const struct chain *c, size_t i);
 
 /*

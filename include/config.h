@@ -47,6 +47,19 @@ enum config_check {
 #undef CONFIG_CHECK_ENUM
 };
 
+/* mode values.  X-macro: enum and names cannot drift. */
+#define CONFIG_MODES(X)							\
+	/* TLS ends here: chainfix serves the chain, re-encrypts */	\
+	X(CONFIG_MODE_TERMINATE,   "terminate")				\
+	/* the client's TLS goes to the backend untouched (by SNI) */	\
+	X(CONFIG_MODE_PASSTHROUGH, "passthrough")
+
+enum config_mode {
+#define CONFIG_MODE_ENUM(sym, name) sym,
+	CONFIG_MODES(CONFIG_MODE_ENUM)
+#undef CONFIG_MODE_ENUM
+};
+
 /* One [site] section. */
 struct config_site {
 	char		*name;		/* the section name */
@@ -54,6 +67,10 @@ struct config_site {
 
 	struct config_hostport listen;
 	int		 listen_line;	/* its line in the file, for messages */
+	int		 mode;		/* enum config_mode, default terminate */
+	char		**names;	/* passthrough: the SNI names it answers,
+					   lowercase, "*.x" for a wildcard */
+	size_t		 nnames;
 	char		*cert;		/* PEM / DER / PKCS#12 */
 	char		*key;		/* NULL: in cert (PKCS#12, combined PEM) */
 	char		*password_file;	/* NULL: no password */

@@ -27,8 +27,8 @@ struct ticketkeys;
 /* A site as the proxy serves it. */
 struct gen_site {
 	const struct config_site *cfg;		/* in generation->cfg */
-	struct chain		*chain;
-	SSL_CTX			*ctx;		/* server side */
+	struct chain		*chain;		/* NULL: passthrough */
+	SSL_CTX			*ctx;		/* server side; NULL: passthrough */
 	struct tlsctx_backend	*backend;	/* NULL: backend_tls = no */
 	struct health_site	*health;	/* its backends' (health.h) */
 	struct metrics_site	*metrics;	/* its counters; NULL: none
@@ -36,11 +36,18 @@ struct gen_site {
 	struct gen_listen	*listen;
 };
 
-/* A distinct listen address and the sites sharing it (sites[0] first). */
+/*
+ * A distinct listen address and the sites sharing it: the terminated ones
+ * in its SNI table (the first is the default), the passthrough ones in
+ * file order.
+ */
 struct gen_listen {
 	const struct config_hostport *addr;	/* of its first site */
-	struct gen_site		*first;		/* the default site */
+	struct gen_site		*first;		/* the default terminated site;
+						   NULL: passthrough only */
 	struct tlsctx_sni	*sni;
+	struct gen_site		**passthrough;	/* mode = passthrough */
+	size_t			 npassthrough;
 };
 
 struct generation {
@@ -104,6 +111,23 @@ struct generation *generation_ref(struct generation *g);
 
 /* generation_unref(g): drop one; the last frees.  NULL is a no-op. */
 void generation_unref(struct generation *g);
+
+/*
+ * generation_listen_site(gl): the first site of gl's address in the file
+ * (terminated or passthrough), for messages and defaults such as its
+ * handshake_timeout.
+ */
+const struct config_site *generation_listen_site(const struct gen_listen *gl);
+
+/*
+ * generation_passthrough(gl, sni):
+ * The passthrough site of gl that answers sni (lowercase, as
+ * clienthello_parse() gives it): one naming it exactly, else one whose
+ * wildcard covers it (one label), in file order; NULL if none does or sni
+ * is "".
+ */
+struct gen_site *generation_passthrough(const struct gen_listen *gl,
+    const char *sni);
 
 /*
  * generation_backends_up(g, why, len):

@@ -58,7 +58,9 @@ typedef void selftest_report_fn(void *arg, enum selftest_kind kind,
  * when its leaf differs from served's.  A backend that will fail is
  * looked at again to find the fix: a handshake accepting any protocol
  * and cipher (without verification, on a private context), or a plain
- * request when its answer to TLS looks like text.
+ * request when its answer to TLS looks like text.  A passthrough site's
+ * backend is only asked to answer a ClientHello (the client verifies it,
+ * end to end); served is then NULL.
  * tb is the site's backend context (borrowed; NULL: a private one is made
  * with tlsctx_backend_new(), and with backend_tls = no none is needed).
  * served is the site's chain (borrowed; NULL: the comparison is skipped).

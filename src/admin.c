@@ -285,7 +285,7 @@ admin_render_ready(struct admin *a, struct evbuffer *out)
 	}
 	for (i = 0; admin_site(a, i, &site) == 0; i++) {
 		why[0] = '\0';
-		if (site.chain == NULL)
+		if (site.chain == NULL && !site.passthrough)
 			snprintf(why, sizeof(why), "site %s: no certificate "
 			    "chain", site.name);
 		else if (site.health == NULL ||

@@ -1233,7 +1233,7 @@ chain_legacy(const struct chain *c)
 size_t
 chain_length(const struct chain *c)
 {
-	return c->n;
+	return c != NULL ? c->n : 0;
 }
 
 size_t
@@ -1245,7 +1245,7 @@ chain_served(const struct chain *c)
 const struct chain_cert *
 chain_get(const struct chain *c, size_t i)
 {
-	return i < c->n ? &c->certs[i] : NULL;
+	return c != NULL && i < c->n ? &c->certs[i] : NULL;
 }
 
 EVP_PKEY *

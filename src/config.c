@@ -96,6 +96,8 @@ struct config_choice {
 /* Row flags. */
 #define CONFIG_REQUIRED		0x01	/* every site must set it */
 #define CONFIG_BACKEND_TLS	0x02	/* ignored (warned) if backend_tls = no */
+#define CONFIG_TERMINATE	0x04	/* ignored (warned) in passthrough, and
+					   REQUIRED only when terminating */
 
 /*
  * A setter parses v into the key's field of obj (a struct config or a struct
@@ -147,6 +149,9 @@ static int config_set_legacy_roots(struct config_ctx *,
     const struct config_key *, void *, const char *, char *, size_t);
 static int config_set_backend(struct config_ctx *, const struct config_key *,
     void *, const char *, char *, size_t);
+static int config_set_names(struct config_ctx *, const struct config_key *,
+    void *, const char *, char *, size_t);
+static void config_clear_names(void *);
 static int config_set_backend_check(struct config_ctx *,
     const struct config_key *, void *, const char *, char *, size_t);
 static void config_clear_backend_check(void *);
@@ -164,13 +169,20 @@ static const struct config_choice config_none[] = {
 	{ NULL, 0, 0 }
 };
 
-/* certinfo.h's names, and "TLSv1.0" for TLSv1. */
+static const struct config_choice config_modes[] = {
+#define CONFIG_MODE_CHOICE(sym, name) { name, sym, 0 },
+	CONFIG_MODES(CONFIG_MODE_CHOICE)
+#undef CONFIG_MODE_CHOICE
+	{ NULL, 0, 0 }
+};
+
 static const struct config_choice config_proxy_protocols[] = {
 	{ "no",		0,	0 },
 	{ "v2",		2,	0 },
 	{ NULL, 0, 0 }
 };
 
+/* certinfo.h's names, and "TLSv1.0" for TLSv1. */
 static const struct config_choice config_protocols[] = {
 #define CONFIG_PROTOCOL_CHOICE(v, name) { name, v, 0 },
 	CERTINFO_PROTOCOLS(CONFIG_PROTOCOL_CHOICE)
@@ -219,42 +231,52 @@ static const struct config_key config_keys[] = {
 	/* [site] */
 	{ CONFIG_SITE_KEY("listen", listen), .type = CONFIG_T_HOSTPORT,
 	    .set = config_set_listen, .flags = CONFIG_REQUIRED },
+	{ CONFIG_SITE_KEY("mode", mode), .type = CONFIG_T_ENUM,
+	    .choices = config_modes, .def = "terminate" },
+	{ CONFIG_SITE_KEY("names", names), .type = CONFIG_T_CUSTOM,
+	    .set = config_set_names, .clear = config_clear_names },
 	{ CONFIG_SITE_KEY("cert", cert), .type = CONFIG_T_FILE,
-	    .flags = CONFIG_REQUIRED },
-	{ CONFIG_SITE_KEY("key", key), .type = CONFIG_T_FILE },
+	    .flags = CONFIG_REQUIRED | CONFIG_TERMINATE },
+	{ CONFIG_SITE_KEY("key", key), .type = CONFIG_T_FILE,
+	    .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("password_file", password_file),
-	    .type = CONFIG_T_FILE },
+	    .type = CONFIG_T_FILE, .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("intermediates", intermediates),
-	    .type = CONFIG_T_DIR },
+	    .type = CONFIG_T_DIR, .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("roots", roots), .type = CONFIG_T_STRING,
-	    .set = config_set_roots, .def = "system" },
+	    .set = config_set_roots, .def = "system",
+	    .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("send_root", send_root), .type = CONFIG_T_BOOL,
-	    .def = "no" },
+	    .def = "no", .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("public_intermediates", public_intermediates),
-	    .type = CONFIG_T_STRING, .set = config_set_public, .def = "yes" },
+	    .type = CONFIG_T_STRING, .set = config_set_public, .def = "yes",
+	    .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("aia_fetch", aia_fetch), .type = CONFIG_T_BOOL,
-	    .def = "no" },
+	    .def = "no", .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("aia_cache", aia_cache), .type = CONFIG_T_STRING,
-	    .set = config_set_aia_cache },
+	    .set = config_set_aia_cache, .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("legacy_roots", legacy_roots),
-	    .type = CONFIG_T_STRING, .set = config_set_legacy_roots },
+	    .type = CONFIG_T_STRING, .set = config_set_legacy_roots,
+	    .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("backend", backends), .type = CONFIG_T_CUSTOM,
 	    .set = config_set_backend, .clear = config_clear_backends,
 	    .flags = CONFIG_REQUIRED },
 	{ CONFIG_SITE_KEY("backend_tls", backend_tls), .type = CONFIG_T_BOOL,
-	    .def = "yes" },
+	    .def = "yes", .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("backend_verify", backend_verify),
 	    .type = CONFIG_T_CUSTOM, .set = config_set_backend_verify,
-	    .def = "yes" },
+	    .def = "yes", .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("backend_ca", backend_ca), .type = CONFIG_T_FILE,
-	    .flags = CONFIG_BACKEND_TLS },
+	    .flags = CONFIG_BACKEND_TLS | CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("backend_sni", backend_sni),
-	    .type = CONFIG_T_HOSTNAME, .flags = CONFIG_BACKEND_TLS },
+	    .type = CONFIG_T_HOSTNAME,
+	    .flags = CONFIG_BACKEND_TLS | CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("backend_min_protocol", backend_min_protocol),
 	    .type = CONFIG_T_ENUM, .choices = config_protocols,
-	    .def = "TLSv1.2", .flags = CONFIG_BACKEND_TLS },
+	    .def = "TLSv1.2", .flags = CONFIG_BACKEND_TLS | CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("backend_ciphers", backend_ciphers),
-	    .type = CONFIG_T_CIPHERS, .flags = CONFIG_BACKEND_TLS },
+	    .type = CONFIG_T_CIPHERS,
+	    .flags = CONFIG_BACKEND_TLS | CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("backend_check", backend_check),
 	    .type = CONFIG_T_CUSTOM, .set = config_set_backend_check,
 	    .clear = config_clear_backend_check, .def = "none" },
@@ -272,10 +294,12 @@ static const struct config_key config_keys[] = {
 	{ CONFIG_SITE_KEY("connect_timeout", connect_timeout),
 	    .type = CONFIG_T_DURATION, .lo = 1, .def = "10" },
 	{ CONFIG_SITE_KEY("min_protocol", min_protocol), .type = CONFIG_T_ENUM,
-	    .choices = config_protocols, .def = "TLSv1.2" },
-	{ CONFIG_SITE_KEY("ciphers", ciphers), .type = CONFIG_T_CIPHERS },
+	    .choices = config_protocols, .def = "TLSv1.2",
+	    .flags = CONFIG_TERMINATE },
+	{ CONFIG_SITE_KEY("ciphers", ciphers), .type = CONFIG_T_CIPHERS,
+	    .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("ciphersuites", ciphersuites),
-	    .type = CONFIG_T_SUITES },
+	    .type = CONFIG_T_SUITES, .flags = CONFIG_TERMINATE },
 	{ CONFIG_SITE_KEY("max_connections", max_connections),
 	    .type = CONFIG_T_UINT, .lo = 1, .hi = CONFIG_MAX_CONNECTIONS,
 	    .choices = config_none, .def = "none" },
@@ -1291,6 +1315,81 @@ config_set_backend(struct config_ctx *ctx, const struct config_key *k,
 
 /* yes | no | sha256:<pin> */
 static void
+config_clear_names(void *obj)
+{
+	struct config_site *site = obj;
+	size_t i;
+
+	for (i = 0; i < site->nnames; i++)
+		free(site->names[i]);
+	free(site->names);
+	site->names = NULL;
+	site->nnames = 0;
+}
+
+/*
+ * "mail.example.com, *.sync.example.com": the SNI names a passthrough site
+ * answers.  Each is a host name, or "*." and one (a wildcard covers one
+ * label); stored lowercase.
+ */
+static int
+config_set_names(struct config_ctx *ctx, const struct config_key *k,
+    void *obj, const char *v, char *why, size_t len)
+{
+	struct config_site *site = obj;
+	const char *p = v, *end, *host;
+	char **names = NULL, *name;
+	size_t n = 0, nlen, i;
+
+	(void)ctx;
+	(void)k;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = strchr(p, ',');
+		nlen = end != NULL ? (size_t)(end - p) : strlen(p);
+		while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
+			nlen--;
+		host = nlen > 2 && p[0] == '*' && p[1] == '.' ? p + 2 : p;
+		if (nlen == 0 || nlen > 253 || config_hostchars(host,
+		    nlen - (size_t)(host - p)) == -1 || host[0] == '.' ||
+		    host[0] == '-' || memchr(host, '*', nlen -
+		    (size_t)(host - p)) != NULL) {
+			config_why(why, len, "\"%.*s\" is not a host name or "
+			    "*. and one", (int)nlen, p);
+			goto err;
+		}
+		if (n == CONFIG_MAX_BACKENDS) {
+			config_why(why, len, "more than %d names",
+			    CONFIG_MAX_BACKENDS);
+			goto err;
+		}
+		if ((name = strndup(p, nlen)) == NULL ||
+		    (names == NULL && (names = calloc(CONFIG_MAX_BACKENDS,
+		    sizeof(*names))) == NULL)) {
+			free(name);
+			config_why(why, len, "out of memory");
+			goto err;
+		}
+		for (i = 0; i < nlen; i++)
+			name[i] = (char)tolower((unsigned char)name[i]);
+		names[n++] = name;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	config_clear_names(site);
+	site->names = names;
+	site->nnames = n;
+	return 0;
+ err:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return -1;
+}
+
+static void
 config_clear_backend_check(void *obj)
 {
 	struct config_site *site = obj;
@@ -1674,6 +1773,34 @@ config_handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
+/*
+ * A passthrough site: names required; what only terminating uses is
+ * ignored, said once per key; a check needs no TLS of ours.
+ */
+static void
+config_finish_passthrough(struct config_ctx *ctx, struct config_section *sec)
+{
+	int names = config_key_find("names");
+	int check = config_key_find("backend_check");
+	size_t k;
+
+	if (sec->seen[names] == 0)
+		config_err(ctx, sec->line, sec, NULL, "missing required key "
+		    "names (mode = passthrough picks the site by the names "
+		    "clients ask for)");
+	for (k = 0; k < CONFIG_NKEYS; k++)
+		if ((config_keys[k].flags & CONFIG_TERMINATE) &&
+		    sec->seen[k] != 0)
+			config_warn(ctx, sec->seen[k], sec,
+			    config_keys[k].name, "ignored with mode = "
+			    "passthrough (client and backend speak TLS end "
+			    "to end)");
+	if (sec->site->backend_check == CONFIG_CHECK_GET)
+		config_err(ctx, sec->seen[check], sec, "backend_check",
+		    "GET needs the TLS chainfix does not speak in "
+		    "passthrough: tls (a TCP connect there) or none");
+}
+
 /* Checks that need the whole section. */
 static void
 config_finish(struct config_ctx *ctx)
@@ -1689,11 +1816,22 @@ config_finish(struct config_ctx *ctx)
 		site = sec->site;
 		for (k = 0; k < CONFIG_NKEYS; k++) {
 			if ((config_keys[k].flags & CONFIG_REQUIRED) &&
-			    sec->seen[k] == 0)
+			    sec->seen[k] == 0 && !(site->mode ==
+			    CONFIG_MODE_PASSTHROUGH &&
+			    (config_keys[k].flags & CONFIG_TERMINATE)))
 				config_err(ctx, sec->line, sec, NULL,
 				    "missing required key %s",
 				    config_keys[k].name);
 		}
+		if (site->mode == CONFIG_MODE_PASSTHROUGH) {
+			config_finish_passthrough(ctx, sec);
+			continue;
+		}
+		if (sec->seen[config_key_find("names")] != 0)
+			config_warn(ctx, sec->seen[config_key_find("names")],
+			    sec, "names", "ignored with mode = terminate (a "
+			    "terminated site answers the names of its "
+			    "certificate)");
 		if (!site->backend_tls) {
 			if (site->backend_verify == CONFIG_VERIFY_PIN)
 				config_err(ctx, sec->seen[verify], sec,

@@ -44,9 +44,58 @@ generation_listen_for(struct generation *g, const struct config_hostport *hp)
 		log_warn("generation_load");
 		return NULL;
 	}
+	if ((gl->passthrough = calloc(g->nsites,
+	    sizeof(*gl->passthrough))) == NULL) {
+		log_warn("generation_load");
+		tlsctx_sni_free(gl->sni);
+		gl->sni = NULL;
+		return NULL;
+	}
 	gl->addr = hp;
 	g->nlistens++;
 	return gl;
+}
+
+const struct config_site *
+generation_listen_site(const struct gen_listen *gl)
+{
+	const struct config_site *a = gl->first != NULL ? gl->first->cfg :
+	    NULL;
+	const struct config_site *b = gl->npassthrough > 0 ?
+	    gl->passthrough[0]->cfg : NULL;
+
+	/* Sites are in file order in the configuration: the earlier one. */
+	if (a == NULL || (b != NULL && b->line < a->line))
+		return b;
+	return a;
+}
+
+struct gen_site *
+generation_passthrough(const struct gen_listen *gl, const char *sni)
+{
+	const struct config_site *cs;
+	const char *dot;
+	size_t i, j;
+
+	if (sni == NULL || *sni == '\0')
+		return NULL;
+	for (i = 0; i < gl->npassthrough; i++) {
+		cs = gl->passthrough[i]->cfg;
+		for (j = 0; j < cs->nnames; j++)
+			if (strcmp(cs->names[j], sni) == 0)
+				return gl->passthrough[i];
+	}
+	/* A wildcard stands for one label: "*.x" covers "a.x", not "a.b.x". */
+	if ((dot = strchr(sni, '.')) == NULL)
+		return NULL;
+	for (i = 0; i < gl->npassthrough; i++) {
+		cs = gl->passthrough[i]->cfg;
+		for (j = 0; j < cs->nnames; j++)
+			if (cs->names[j][0] == '*' &&
+			    strcmp(cs->names[j] + 1, dot) == 0)
+				return gl->passthrough[i];
+	}
+	return NULL;
 }
 
 void
@@ -67,6 +116,24 @@ generation_site_spec(const struct config_site *cs, struct chain_spec *spec)
 	spec->legacy_roots = cs->legacy_roots;
 }
 
+/*
+ * A passthrough site: no certificate, no TLS of ours; its backends' health
+ * and counters, and its place among its address's passthrough sites.
+ */
+static int
+generation_build_passthrough(struct generation *g, struct gen_site *gs)
+{
+	const struct config_site *cs = gs->cfg;
+
+	if ((gs->health = health_site_new(cs)) == NULL)
+		return -1;
+	gs->metrics = metrics_site(cs->name);
+	if ((gs->listen = generation_listen_for(g, &cs->listen)) == NULL)
+		return -1;
+	gs->listen->passthrough[gs->listen->npassthrough++] = gs;
+	return 0;
+}
+
 static int
 generation_build_site(struct generation *g, size_t i,
     struct chain_pools *pools)
@@ -76,6 +143,8 @@ generation_build_site(struct generation *g, size_t i,
 	struct chain_spec spec;
 
 	gs->cfg = cs;
+	if (cs->mode == CONFIG_MODE_PASSTHROUGH)
+		return generation_build_passthrough(g, gs);
 	generation_site_spec(cs, &spec);
 	spec.pools = pools;
 	if ((gs->chain = chain_build(&spec)) == NULL) {
@@ -166,6 +235,14 @@ generation_log(const struct generation *g)
 
 	for (i = 0; i < g->nsites; i++) {
 		gs = &g->sites[i];
+		if (gs->chain == NULL) {
+			log_info("site %s: listen %s, passthrough for %s%s to "
+			    "backend %s (%zu)", gs->cfg->name,
+			    gs->cfg->listen.text, gs->cfg->names[0],
+			    gs->cfg->nnames > 1 ? " and more" : "",
+			    gs->cfg->backends[0].text, gs->cfg->nbackends);
+			continue;
+		}
 		log_info("site %s: listen %s, backend %s%s (%zu), verify %s, "
 		    "serving %zu certificate%s%s", gs->cfg->name,
 		    gs->cfg->listen.text, gs->cfg->backends[0].text,
@@ -238,9 +315,12 @@ generation_free(struct generation *g)
 
 	if (g == NULL)
 		return;
-	if (g->listens != NULL)
-		for (i = 0; i < g->nlistens; i++)
+	if (g->listens != NULL) {
+		for (i = 0; i < g->nlistens; i++) {
 			tlsctx_sni_free(g->listens[i].sni);
+			free(g->listens[i].passthrough);
+		}
+	}
 	if (g->sites != NULL) {
 		for (i = 0; i < g->nsites; i++) {
 			health_site_free(g->sites[i].health);

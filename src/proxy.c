@@ -114,6 +114,7 @@ proxy_free_listeners(struct listener **v, size_t n)
 static int
 proxy_bind(struct proxy *p, struct generation *g)
 {
+	const struct config_site *cs;
 	struct listener **v, **old = p->listeners;
 	unsigned char *fresh;
 	char where[PATH_MAX + 128];
@@ -136,9 +137,9 @@ proxy_bind(struct proxy *p, struct generation *g)
 		if (v[i] != NULL)
 			continue;
 		/* Name the line and the site a failure is about. */
+		cs = generation_listen_site(&g->listens[i]);
 		snprintf(where, sizeof(where), "%s:%d: [%s] listen",
-		    g->cfg->path, g->listens[i].first->cfg->listen_line,
-		    g->listens[i].first->cfg->name);
+		    g->cfg->path, cs->listen_line, cs->name);
 		if ((v[i] = listener_new(p->base, g->listens[i].addr, where,
 		    proxy_accept, p)) == NULL)
 			goto err;
@@ -570,6 +571,7 @@ proxy_admin_site(void *arg, size_t i, struct admin_site *site)
 	site->name = gs->cfg->name;
 	site->chain = gs->chain;
 	site->health = gs->health;
+	site->passthrough = gs->cfg->mode == CONFIG_MODE_PASSTHROUGH;
 	site->expiry_warning_days = p->gen->cfg->expiry_warning_days;
 	return 0;
 }

@@ -371,18 +371,6 @@ selftest_is_pem(const char *path)
 	return strstr(buf, "-----BEGIN ") != NULL;
 }
 
-/* Where x came from in set, or NULL. */
-static const char *
-selftest_source(const struct certload_set *set, X509 *x)
-{
-	size_t i;
-
-	for (i = 0; set != NULL && i < certload_set_count(set); i++)
-		if (X509_cmp(certload_set_cert(set, i), x) == 0)
-			return certload_set_source(set, i);
-	return NULL;
-}
-
 /* 1 if x is in the chain the backend sent. */
 static int
 selftest_in(STACK_OF(X509) *sent, X509 *x)
@@ -406,57 +394,55 @@ selftest_fix_ca(const struct selftest_target *t, X509 *peer,
     STACK_OF(X509) *sent, const char *issuer)
 {
 	const struct config_site *site = t->site;
-	struct certload_set *roots = NULL, *ints = NULL;
-	STACK_OF(X509) *untrusted = NULL, *chain;
-	X509_STORE_CTX *vctx = NULL;
-	X509_STORE *store = NULL;
-	const char *files[8], *src;
-	char cmd[1024], line[600];
+	const struct chain_cert *cc;
+	struct certload_set *roots = NULL, *pool = NULL;
+	struct chain *c = NULL;
+	const char *files[8];
+	char cmd[1024], line[600], err[256];
 	size_t nfiles = 0, i, j, off;
-	int k, done = 0;
+	int k, missing = 0, done = 0;
 
 	if (site->roots == NULL || strcmp(site->roots, "system") == 0 ||
 	    strcmp(site->roots, "none") == 0)
 		return 0;
 	if ((roots = certload_set_new()) == NULL ||
 	    certload_roots(site->roots, roots) < 1 ||
-	    (store = X509_STORE_new()) == NULL ||
-	    (untrusted = sk_X509_new_null()) == NULL ||
-	    (vctx = X509_STORE_CTX_new()) == NULL)
+	    (pool = certload_set_new()) == NULL)
 		goto out;
-	for (i = 0; i < certload_set_count(roots); i++)
-		if (X509_STORE_add_cert(store, certload_set_cert(roots, i)) != 1)
-			goto out;
 	for (k = 0; sent != NULL && k < sk_X509_num(sent); k++)
-		if (sk_X509_push(untrusted, sk_X509_value(sent, k)) == 0)
+		if (certload_set_add(pool, sk_X509_value(sent, k),
+		    "the backend") == -1)
 			goto out;
 	/* What the backend leaves out may be in the site's directory. */
-	if (site->intermediates != NULL &&
-	    (ints = certload_set_new()) != NULL &&
-	    certload_dir(site->intermediates, ints) > 0)
-		for (i = 0; i < certload_set_count(ints); i++)
-			if (sk_X509_push(untrusted,
-			    certload_set_cert(ints, i)) == 0)
-				goto out;
-	if (X509_STORE_CTX_init(vctx, store, peer, untrusted) != 1 ||
-	    X509_verify_cert(vctx) != 1 ||
-	    (chain = X509_STORE_CTX_get0_chain(vctx)) == NULL)
+	if (site->intermediates != NULL)
+		(void)certload_dir(site->intermediates, pool);
+	/*
+	 * chainfix's own engine, not X509_verify_cert() on the pool: a
+	 * cross-sign in the directory would lead OpenSSL astray.
+	 */
+	if ((c = chain_assemble(peer, "the backend", NULL, pool, roots, 1,
+	    err, sizeof(err))) == NULL || !chain_trusted(c))
 		goto out;
 	/* The certificates beyond what was sent, and their files. */
-	for (k = 1; k < sk_X509_num(chain); k++) {
-		if (selftest_in(sent, sk_X509_value(chain, k)))
+	for (i = 1; i < chain_length(c); i++) {
+		cc = chain_get(c, i);
+		if (selftest_in(sent, cc->x509))
 			continue;
-		if ((src = selftest_source(roots, sk_X509_value(chain, k))) ==
-		    NULL && (src = selftest_source(ints,
-		    sk_X509_value(chain, k))) == NULL)
-			goto out;
-		for (j = 0; j < nfiles && strcmp(files[j], src) != 0; j++)
+		if (i + 1 < chain_length(c))
+			missing++;	/* an intermediate, not the root */
+		for (j = 0; j < nfiles && strcmp(files[j], cc->source) != 0;
+		    j++)
 			;
 		if (j == nfiles && nfiles < sizeof(files) / sizeof(files[0]))
-			files[nfiles++] = src;
+			files[nfiles++] = cc->source;
 	}
 	if (nfiles == 0)
 		goto out;
+	if (missing > 0)
+		selftest_fix(t, NULL, "the backend sends its certificate "
+		    "without the intermediate%s it needs: install its complete "
+		    "chain there (`chainfix bundle` writes one), or trust them "
+		    "here:", missing == 1 ? "" : "s");
 	if (nfiles == 1 && selftest_is_pem(files[0])) {
 		snprintf(line, sizeof(line), "backend_ca = %s", files[0]);
 		selftest_fix(t, line, "the backend's certificate (issuer %s) "
@@ -479,11 +465,8 @@ selftest_fix_ca(const struct selftest_target *t, X509 *peer,
 	}
 	done = 1;
  out:
-	X509_STORE_CTX_free(vctx);
-	/* The stack borrows its certificates from sent and ints. */
-	sk_X509_free(untrusted);
-	X509_STORE_free(store);
-	certload_set_free(ints);
+	chain_free(c);
+	certload_set_free(pool);
 	certload_set_free(roots);
 	ERR_clear_error();
 	return done;
@@ -566,10 +549,16 @@ selftest_plain(const struct selftest_target *t)
 	    "backend %s: reachable, but it does not speak TLS: it answers "
 	    "in plain text (\"%s\")", t->site->name, t->b->text,
 	    log_escape(line, esc, sizeof(esc)));
-	selftest_fix(t, "backend_tls = no", "if %s is a plain (HTTP) "
-	    "backend on a network you trust, say so (the traffic to it is "
-	    "then NOT encrypted); otherwise point `backend` at its TLS port "
-	    "(Exchange: 443)", t->b->text);
+	if (t->site->mode == CONFIG_MODE_PASSTHROUGH)
+		selftest_fix(t, NULL, "a passthrough site hands the client's "
+		    "TLS to the backend as it is: point `backend` at its TLS "
+		    "port (Exchange: 443), or terminate here (mode = "
+		    "terminate, with backend_tls = no)");
+	else
+		selftest_fix(t, "backend_tls = no", "if %s is a plain (HTTP) "
+		    "backend on a network you trust, say so (the traffic to "
+		    "it is then NOT encrypted); otherwise point `backend` at "
+		    "its TLS port (Exchange: 443)", t->b->text);
 	return 1;
 }
 
@@ -740,6 +729,58 @@ selftest_fix_pin(const struct selftest_target *t, X509 *peer)
 	    "new one");
 }
 
+/* The connect failed: 1 problem, reported with what to check; 0 if
+   the test was cancelled (shutting down is not the backend's fault). */
+static int
+selftest_unreachable(const struct selftest_target *t, enum probe_fail fail,
+    const char *err)
+{
+	if (selftest_cancelled(t->cancel_fd))
+		return 0;
+	selftest_report(t->report, t->arg, SELFTEST_PROBLEM, "site %s: "
+	    "backend %s: unreachable: %s", t->site->name, t->b->text, err);
+	selftest_fix_unreachable(t, fail);
+	return 1;
+}
+
+/*
+ * A passthrough site's backend: reachable, and answering a ClientHello
+ * (any protocol, not verified: that is the client's to do, end to end).
+ * Returns the number of problem lines.
+ */
+static int
+selftest_passthrough(const struct selftest_target *t)
+{
+	char err[512], subj[300];
+	struct probe *p;
+	X509 *peer;
+	SSL *ssl;
+
+	if ((p = selftest_peek(t, err, sizeof(err))) == NULL) {
+		if (selftest_cancelled(t->cancel_fd))
+			return 0;
+		if (selftest_plain(t))
+			return 1;
+		selftest_report(t->report, t->arg, SELFTEST_PROBLEM, "site %s: "
+		    "backend %s: reachable, but no TLS handshake: %s",
+		    t->site->name, t->b->text, err);
+		selftest_fix(t, NULL, "a passthrough site hands the client's "
+		    "TLS to the backend as it is: %s must answer it (is it "
+		    "the TLS port?)", t->b->text);
+		return 1;
+	}
+	ssl = probe_ssl(p);
+	snprintf(subj, sizeof(subj), "no certificate");
+	if ((peer = SSL_get0_peer_certificate(ssl)) != NULL)
+		certinfo_name(X509_get_subject_name(peer), subj, sizeof(subj));
+	selftest_report(t->report, t->arg, SELFTEST_OK, "site %s: backend %s: "
+	    "reachable (%s, %s), passthrough: its certificate (%s) is the "
+	    "client's to check", t->site->name, t->b->text, probe_address(p),
+	    SSL_get_version(ssl), subj);
+	probe_close(p);
+	return 0;
+}
+
 /* One backend: returns the number of problem lines reported. */
 static int
 selftest_backend(const struct selftest_target *t)
@@ -756,13 +797,11 @@ selftest_backend(const struct selftest_target *t)
 	long vr = X509_V_OK;
 	int ok, same;
 
-	if ((p = selftest_connect(t, &fail, err, sizeof(err))) == NULL) {
-		if (selftest_cancelled(t->cancel_fd))
-			return 0;	/* shutting down: not the backend's fault */
-		selftest_report(t->report, t->arg, SELFTEST_PROBLEM, "site %s: "
-		    "backend %s: unreachable: %s", site->name, t->b->text, err);
-		selftest_fix_unreachable(t, fail);
-		return 1;
+	if ((p = selftest_connect(t, &fail, err, sizeof(err))) == NULL)
+		return selftest_unreachable(t, fail, err);
+	if (site->mode == CONFIG_MODE_PASSTHROUGH) {
+		probe_close(p);
+		return selftest_passthrough(t);
 	}
 	if (!site->backend_tls) {
 		selftest_report(t->report, t->arg, SELFTEST_OK, "site %s: "
@@ -875,6 +914,7 @@ selftest_site(const struct config_site *site, struct tlsctx_backend *tb,
 	struct selftest_target t;
 	struct tlsctx_backend *own = NULL;
 	char sni[256];
+	size_t i;
 	int problems = 0;
 
 	memset(&t, 0, sizeof(t));
@@ -888,7 +928,13 @@ selftest_site(const struct config_site *site, struct tlsctx_backend *tb,
 		t.leaf = chain_get(served, 0);
 		selftest_leaf_name(t.leaf->x509, sni, sizeof(sni));
 	}
-	if (site->backend_tls && tb == NULL) {
+	/* Passthrough: a name the site answers, as a client would ask. */
+	for (i = 0; site->mode == CONFIG_MODE_PASSTHROUGH && i < site->nnames &&
+	    sni[0] == '\0'; i++)
+		if (site->names[i][0] != '*')
+			snprintf(sni, sizeof(sni), "%s", site->names[i]);
+	if (site->backend_tls && site->mode != CONFIG_MODE_PASSTHROUGH &&
+	    tb == NULL) {
 		if ((own = tlsctx_backend_new(site)) == NULL) {
 			selftest_report(report, arg, SELFTEST_PROBLEM, "site %s: "
 			    "self-test skipped: cannot set up the backend TLS "

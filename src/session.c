@@ -80,6 +80,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "clienthello.h"
 #include "config.h"
 #include "generation.h"
 #include "health.h"
@@ -109,6 +110,10 @@
 
 /* Session states.  X-macro: the names in the logs cannot drift. */
 #define SESSION_STATES(X)						\
+	/* on an address with passthrough sites: reading the client's	\
+	   ClientHello without consuming it (MSG_PEEK) to pick the site	\
+	   by its SNI (handshake_timeout) */				\
+	X(SS_SNI,         "sni")					\
 	/* client TLS handshake running (handshake_timeout) */		\
 	X(SS_HANDSHAKE,   "handshake")					\
 	/* looking up the name of backend[bidx] (connect_timeout) */	\
@@ -220,6 +225,9 @@ struct session {
 	int			 dnserr;
 	int			 skip_down;	/* pass by backends marked down
 						   (some backend is up) */
+	int			 lowat;		/* SO_RCVLOWAT raised (SS_SNI) */
+	char			*sni;		/* passthrough: the client's SNI
+						   (terminated: in the SSL) */
 	int			 ending;	/* the reason is set */
 	int			 abort;		/* a read failed: close once what
 						   is queued is written */
@@ -333,7 +341,17 @@ session_fail(struct session *s, enum metrics_session_reason r,
 static const struct config_site *
 session_cfg(const struct session *s)
 {
-	return s->site != NULL ? s->site->cfg : s->gl->first->cfg;
+	return s->site != NULL ? s->site->cfg : generation_listen_site(s->gl);
+}
+
+/* The client's SNI: in its SSL, or kept from a passthrough ClientHello. */
+static const char *
+session_sni_name(const struct session *s)
+{
+	if (s->client.ssl != NULL)
+		return SSL_get_servername(s->client.ssl,
+		    TLSEXT_NAMETYPE_host_name);
+	return s->sni;
 }
 
 /*
@@ -1107,11 +1125,12 @@ session_log_up(struct session *s)
 		snprintf(remote, sizeof(remote), "?");
 	log_info("session %s up sni=%s site=%s backend=%s addr=%s local=%s "
 	    "tls=%s backend_tls=%s%s%s", s->peer,
-	    log_escape(SSL_get_servername(s->client.ssl,
-	    TLSEXT_NAMETYPE_host_name), esni, sizeof(esni)),
+	    log_escape(session_sni_name(s), esni, sizeof(esni)),
 	    s->site->cfg->name, s->site->cfg->backends[s->bidx].text, remote,
-	    local, SSL_get_version(s->client.ssl), s->backend.ssl != NULL ?
-	    SSL_get_version(s->backend.ssl) : "no",
+	    local, s->client.ssl != NULL ? SSL_get_version(s->client.ssl) :
+	    "passthrough", s->backend.ssl != NULL ?
+	    SSL_get_version(s->backend.ssl) : s->client.ssl != NULL ? "no" :
+	    "passthrough",
 	    s->backend.ssl != NULL && SSL_session_reused(s->backend.ssl) ?
 	    " (resumed)" : "", s->site->cfg->backend_proxy_protocol ?
 	    " proxy_protocol=v2" : "");
@@ -1232,8 +1251,7 @@ session_proxy_header(struct session *s)
 	    getsockname(s->client.fd, (struct sockaddr *)&dst, &dl) == -1)
 		return -1;
 	if ((n = proxyproto_v2(hdr, sizeof(hdr), (struct sockaddr *)&src,
-	    (struct sockaddr *)&dst, SSL_get_servername(s->client.ssl,
-	    TLSEXT_NAMETYPE_host_name))) == 0)
+	    (struct sockaddr *)&dst, session_sni_name(s))) == 0)
 		return session_fail(s, SR_RESOURCES, "no PROXY header for "
 		    "this client's address family");
 	if (send(s->backend.fd, hdr, n, MSG_NOSIGNAL) != (ssize_t)n)
@@ -1426,6 +1444,119 @@ session_backend_try(struct session *s)
 	return session_backend_connect(s);
 }
 
+/*
+ * The client leg becomes TLS, on the default site of its address (SNI
+ * may move it to another: tlsctx.c).  Returns 0, or -1 with the reason
+ * recorded (the state is left as it was).
+ */
+static int
+session_tls_start(struct session *s)
+{
+	SSL *ssl;
+
+	if ((ssl = SSL_new(tlsctx_sni_default(s->gl->sni))) == NULL) {
+		ERR_clear_error();
+		return session_fail(s, SR_RESOURCES, "SSL_new failed");
+	}
+	if (session_side_ssl(&s->client, ssl) == -1) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return session_fail(s, SR_RESOURCES,
+		    "out of memory for the client's TLS");
+	}
+	SSL_set_accept_state(ssl);
+	session_set_state(s, SS_HANDSHAKE);
+	return 0;
+}
+
+/*
+ * A passthrough site took the session: the client leg stays plain TCP
+ * (its TLS goes to the backend untouched, the ClientHello included, still
+ * unread in the socket), on to the backend.
+ */
+static int
+session_passthrough(struct session *s, struct gen_site *gs, const char *sni)
+{
+	s->site = gs;
+	if ((s->sni = strdup(sni)) == NULL)
+		return session_fail(s, SR_RESOURCES, "out of memory");
+	s->client.up = 1;
+	s->bidx = 0;
+	s->skip_down = health_any_usable(gs->health);
+	return session_backend_try(s);
+}
+
+/*
+ * Look at the ClientHello without taking it from the socket: a passthrough
+ * site answering its SNI takes the session, else TLS is terminated here
+ * (reading the same bytes).  While it is incomplete, SO_RCVLOWAT makes the
+ * socket readable only once the bytes it lacks are in: a level-triggered
+ * event would otherwise fire again and again on what was only peeked at.
+ * Returns 0 (waiting, or decided) or -1 (reason recorded).
+ */
+static int
+session_sni(struct session *s)
+{
+	unsigned char buf[CLIENTHELLO_BUFMAX];
+	char sni[CLIENTHELLO_NAMELEN], esni[128];
+	const char *why = "";
+	struct gen_site *gs = NULL;
+	size_t need = 0;
+	ssize_t n;
+	int lowat, one = 1;
+
+	if (!s->client.rready)
+		return 0;
+	if ((n = recv(s->client.fd, buf, sizeof(buf), MSG_PEEK)) == -1) {
+		if (errno == EAGAIN || errno == EINTR) {
+			s->client.rready = 0;
+			return 0;
+		}
+		metrics_hs_failure(HSF_EOF);
+		return session_fail(s, SR_HANDSHAKE_EOF, "client went away "
+		    "before its ClientHello (%s)", strerror(errno));
+	}
+	if (n == 0) {
+		metrics_hs_failure(HSF_EOF);
+		return session_fail(s, SR_HANDSHAKE_EOF, "client went away "
+		    "before its ClientHello (closed)");
+	}
+	switch (clienthello_parse(buf, (size_t)n, sni, sizeof(sni), &need,
+	    &why)) {
+	case CLIENTHELLO_MORE:
+		/* need <= CLIENTHELLO_BUFMAX: it fits the buffer. */
+		lowat = (int)need;
+		if (setsockopt(s->client.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
+		    sizeof(lowat)) == -1)
+			return session_fail(s, SR_RESOURCES, "SO_RCVLOWAT: %s",
+			    strerror(errno));
+		s->lowat = 1;
+		s->client.rready = 0;
+		return 0;
+	case CLIENTHELLO_OK:
+		gs = generation_passthrough(s->gl, sni);
+		break;
+	case CLIENTHELLO_INVALID:
+		/* Not for a passthrough site; OpenSSL may judge it. */
+		log_debug("session %s: no SNI read: %s", s->peer, why);
+		break;
+	}
+	if (s->lowat && setsockopt(s->client.fd, SOL_SOCKET, SO_RCVLOWAT,
+	    &one, sizeof(one)) == -1)
+		return session_fail(s, SR_RESOURCES, "SO_RCVLOWAT: %s",
+		    strerror(errno));
+	s->lowat = 0;
+	if (gs != NULL)
+		return session_passthrough(s, gs, sni);
+	if (s->gl->first == NULL) {
+		metrics_hs_failure(HSF_PROTOCOL);
+		return session_fail(s, SR_HANDSHAKE_FAILED, "no site for "
+		    "SNI \"%s\" (%s)", log_escape(sni, esni, sizeof(esni)),
+		    why[0] != '\0' ? why : "only passthrough sites here");
+	}
+	return session_tls_start(s);
+}
+
 /* The client's handshake is done: pick the site, go for the backend. */
 static int
 session_client_ready(struct session *s)
@@ -1537,6 +1668,14 @@ static int
 session_advance(struct session *s)
 {
 	switch (s->state) {
+	case SS_SNI:
+		if (session_sni(s) == -1)
+			return -1;
+		if (s->state == SS_SNI)
+			return 0;
+		if (s->state != SS_HANDSHAKE)
+			break;		/* passthrough: on to the backend */
+		/* FALLTHROUGH */
 	case SS_HANDSHAKE:
 		if (session_client_handshake(s) == -1)
 			return -1;
@@ -1602,6 +1741,7 @@ session_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	switch (s->state) {
+	case SS_SNI:
 	case SS_HANDSHAKE:
 		metrics_hs_failure(HSF_TIMEOUT);
 		r = session_fail(s, SR_HANDSHAKE_TIMEOUT,
@@ -1661,10 +1801,9 @@ session_close(struct session *s)
 	    (double)(now.tv_nsec - s->start.tv_nsec) / 1e9;
 	if (!s->ending)
 		s->reason = SR_RESOURCES;
-	/* The name lives in the SSL: no copy is kept per session. */
-	if (s->client.ssl != NULL && s->state != SS_HANDSHAKE)
-		sni = SSL_get_servername(s->client.ssl,
-		    TLSEXT_NAMETYPE_host_name);
+	/* A terminated session's name lives in its SSL: no copy. */
+	if (s->state != SS_HANDSHAKE)
+		sni = session_sni_name(s);
 	log_info("session %s sni=%s site=%s backend=%s in=%llu out=%llu "
 	    "time=%.3fs reason=%s: %s", s->peer,
 	    log_escape(sni, esni, sizeof(esni)),
@@ -1712,6 +1851,7 @@ session_close(struct session *s)
 	generation_unref(s->gen);
 	free(s->detail);
 	free(s->lasterr);
+	free(s->sni);
 	free(s);
 }
 
@@ -1755,7 +1895,6 @@ session_start(const struct session_env *env, int fd,
 	struct session *s;
 	unsigned char *evmem;
 	size_t head, evsz;
-	SSL *ssl;
 
 	(void)salen;
 	metrics_inc(M_ACCEPTED);
@@ -1799,18 +1938,15 @@ session_start(const struct session_env *env, int fd,
 		    s->peer);
 		goto err1;
 	}
-	if ((ssl = SSL_new(tlsctx_sni_default(gl->sni))) == NULL) {
-		log_ssl(LOG_LEVEL_WARN, "session %s: SSL_new", s->peer);
+	/* Passthrough sites on this address: the SNI decides first. */
+	if (gl->npassthrough > 0)
+		s->state = SS_SNI;
+	else if (session_tls_start(s) == -1) {
+		log_warnx("session %s: %s", s->peer, s->detail != NULL ?
+		    s->detail : "cannot start TLS");
 		goto err2;
 	}
-	if (session_side_ssl(&s->client, ssl) == -1) {
-		log_ssl(LOG_LEVEL_WARN, "session %s: BIO_new",
-		    s->peer);
-		SSL_free(ssl);
-		goto err2;
-	}
-	SSL_set_accept_state(ssl);
-	if (session_timer(s, gl->first->cfg->handshake_timeout) == -1) {
+	if (session_timer(s, session_cfg(s)->handshake_timeout) == -1) {
 		log_warnx("session %s: cannot arm its timer", s->peer);
 		goto err3;
 	}

@@ -375,6 +375,19 @@ tools_configtest(int argc, char **argv)
 		for (b = 0; b < site->nbackends; b++)
 			printf("%s%s", b ? ", " : " ", site->backends[b].text);
 		printf("\n");
+		if (site->mode == CONFIG_MODE_PASSTHROUGH) {
+			/* No certificate here: the backend's goes through. */
+			printf("  passthrough for");
+			for (b = 0; b < site->nnames; b++)
+				printf("%s%s", b ? ", " : " ", site->names[b]);
+			printf("\n");
+			fflush(stdout);
+			if (selftest)
+				problems += selftest_site(site, NULL, NULL, -1,
+				    tools_selftest_line, NULL);
+			fflush(stdout);
+			continue;
+		}
 		if ((c = chain_build(&spec)) == NULL) {
 			printf("  chain: cannot be built (see errors)\n");
 			errors++;

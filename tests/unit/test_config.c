@@ -1002,6 +1002,60 @@ test_backend_health(void **state)
 	    "a blank");
 }
 
+/* mode = passthrough: names, no cert, what is ignored, what is refused. */
+static void
+test_passthrough(void **state)
+{
+	struct config *cfg;
+	char *errs;
+
+	(void)state;
+	cfg = load("[eas]\nlisten = 127.0.0.1:8443\nmode = passthrough\n"
+	    "names = EAS.example.com , *.sync.example.com\n"
+	    "backend = 127.0.0.1:443\n", &errs);
+	assert_non_null(cfg);
+	assert_string_equal(errs, "");
+	assert_int_equal(cfg->sites[0]->mode, CONFIG_MODE_PASSTHROUGH);
+	assert_int_equal(cfg->sites[0]->nnames, 2);
+	assert_string_equal(cfg->sites[0]->names[0], "eas.example.com");
+	assert_string_equal(cfg->sites[0]->names[1], "*.sync.example.com");
+	assert_null(cfg->sites[0]->cert);
+	config_free(cfg);
+
+	/* TLS keys are ignored, said once each. */
+	cfg = load("[eas]\nlisten = 127.0.0.1:8443\nmode = passthrough\n"
+	    "names = eas.example.com\nbackend = 127.0.0.1:443\n"
+	    "cert = @D/cert.pem\nbackend_ca = @D/cert.pem\n", &errs);
+	assert_non_null(cfg);
+	assert_contains(errs, "[eas] cert: ignored with mode = passthrough");
+	assert_contains(errs, "[eas] backend_ca: ignored with mode = "
+	    "passthrough");
+	config_free(cfg);
+
+	errs = load_fails("[eas]\nlisten = 127.0.0.1:8443\n"
+	    "mode = passthrough\nbackend = 127.0.0.1:443\n", 1);
+	assert_error(errs, 1, "[eas]: missing required key names");
+	errs = load_fails("[eas]\nlisten = 127.0.0.1:8443\n"
+	    "mode = passthrough\nnames = a.example, bad name, *.*.x\n"
+	    "backend = 127.0.0.1:443\n", 1);
+	assert_error(errs, 4, "[eas] names: \"bad name\" is not a host name");
+	errs = load_fails("[eas]\nlisten = 127.0.0.1:8443\n"
+	    "mode = passthrough\nnames = *.*.x\nbackend = 127.0.0.1:443\n",
+	    1);
+	assert_error(errs, 4, "[eas] names: \"*.*.x\" is not a host name");
+	errs = load_fails("[eas]\nlisten = 127.0.0.1:8443\n"
+	    "mode = passthrough\nnames = a.example\n"
+	    "backend = 127.0.0.1:443\nbackend_check = GET /x\n", 1);
+	assert_error(errs, 6, "[eas] backend_check: GET needs the TLS");
+	errs = load_fails(GOOD_SITE "mode = proxy\n", 1);
+	assert_error(errs, 5, "[web] mode: \"proxy\"");
+
+	/* A terminated site still needs its certificate. */
+	errs = load_fails("[web]\nlisten = 127.0.0.1:8443\n"
+	    "backend = 127.0.0.1:443\n", 1);
+	assert_error(errs, 1, "[web]: missing required key cert");
+}
+
 static void
 test_cannot_open(void **state)
 {
@@ -1414,9 +1468,10 @@ test_example(void **state)
 	assert_string_equal(s->backends[1].host, "exch2.corp.example");
 	assert_int_equal(s->idle_timeout, 3660);
 	assert_int_equal(s->backend_verify, CONFIG_VERIFY_YES);
+	assert_int_equal(s->mode, CONFIG_MODE_TERMINATE);
 	config_free(cfg);
 
-	/* The commented second site is valid too once uncommented. */
+	/* The commented sites are valid too once uncommented. */
 	if ((site2 = strstr(t2, "\n;[autodiscover]")) == NULL)
 		fail_msg("no commented [autodiscover] site in the example");
 	for (p = site2; (p = strstr(p, "\n;")) != NULL; p++) {
@@ -1429,11 +1484,16 @@ test_example(void **state)
 	cfg = load_path(tconf, &errs);
 	assert_non_null(cfg);
 	assert_string_equal(errs, "");
-	assert_int_equal(cfg->nsites, 2);
+	assert_int_equal(cfg->nsites, 3);
 	assert_string_equal(cfg->sites[1]->name, "autodiscover");
 	assert_string_equal(cfg->sites[1]->listen.text,
 	    cfg->sites[0]->listen.text);
 	assert_non_null(cfg->sites[1]->key);
+	assert_string_equal(cfg->sites[2]->name, "eas");
+	assert_int_equal(cfg->sites[2]->mode, CONFIG_MODE_PASSTHROUGH);
+	assert_int_equal(cfg->sites[2]->nnames, 1);
+	assert_string_equal(cfg->sites[2]->names[0], "eas.example.com");
+	assert_null(cfg->sites[2]->cert);
 	config_free(cfg);
 	free(orig);
 	free(t1);
@@ -1466,6 +1526,7 @@ main(void)
 		T(test_bad_values),
 		T(test_backend_policy),
 		T(test_backend_health),
+		T(test_passthrough),
 		T(test_cannot_open),
 		T(test_syntax),
 		T(test_several_errors),
