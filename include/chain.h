@@ -165,7 +165,7 @@ void chain_pools_free(struct chain_pools *p);
  * The chain served instead of c to clients that do not offer TLS 1.3: the
  * path to a root in legacy_roots, when c itself does not reach one (a
  * cross-signed intermediate toward an older root).  NULL when every client
- * gets c.  Borrowed from c.
+ * gets c, and for a NULL chain.  Borrowed from c.
  */
 const struct chain *chain_legacy(const struct chain *c);
 

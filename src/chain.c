@@ -1227,7 +1227,7 @@ out:
 const struct chain *
 chain_legacy(const struct chain *c)
 {
-	return c->legacy;
+	return c != NULL ? c->legacy : NULL;
 }
 
 size_t
