@@ -289,6 +289,9 @@ session_set_flow(struct side *side, enum session_flow f)
 	side->flow = f;
 }
 
+static void session_words(char **, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 /*
  * A copy of a formatted string in *dst (replacing what was there), cut at
  * 200 bytes; NULL if out of memory, which the log line survives.
