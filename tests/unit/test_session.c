@@ -47,6 +47,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "allocfail.h"
 #include "generation.h"
 #include "log.h"
 #include "metrics.h"
@@ -57,62 +58,6 @@
 #define REQUEST		"hello, backend\n"
 #define RUN_SECS	15	/* one run may not take longer: a hang */
 #define MAX_FAILURES	500	/* more allocations than this: a bug */
-
-/* Every allocation counted, failing the armed'th one from now. */
-static atomic_long alloc_countdown;	/* 0: never fail */
-static atomic_int alloc_failed;
-static atomic_long alloc_count;
-
-static int
-alloc_fail_now(void)
-{
-	long n;
-
-	atomic_fetch_add(&alloc_count, 1);
-	if ((n = atomic_load(&alloc_countdown)) == 0)
-		return 0;
-	if (atomic_fetch_sub(&alloc_countdown, 1) != 1)
-		return 0;
-	atomic_store(&alloc_failed, 1);
-	return 1;
-}
-
-/* The linker's names for the real allocator and our wrappers. */
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__wrap_malloc(size_t);
-void *__wrap_calloc(size_t, size_t);
-
-void *
-__wrap_malloc(size_t n)
-{
-	return alloc_fail_now() ? NULL : __real_malloc(n);
-}
-
-void *
-__wrap_calloc(size_t n, size_t size)
-{
-	return alloc_fail_now() ? NULL : __real_calloc(n, size);
-}
-
-/* libevent's allocator. */
-static void *
-t_malloc(size_t n)
-{
-	return alloc_fail_now() ? NULL : __real_malloc(n);
-}
-
-static void *
-t_realloc(void *p, size_t n)
-{
-	return alloc_fail_now() ? NULL : realloc(p, n);
-}
-
-static void
-t_free(void *p)
-{
-	free(p);
-}
 
 struct fixture {
 	char		*dir;
@@ -307,8 +252,7 @@ run_session(struct gen_listen *gl, int tls_backend, long fail_at,
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
 	testpki_capture_start();
-	atomic_store(&alloc_failed, 0);
-	atomic_store(&alloc_countdown, fail_at);
+	allocfail_arm(fail_at);
 	r->started = session_start(&env, sv[0], (struct sockaddr *)&sin,
 	    sizeof(sin), generation_ref(F.gen), gl) == 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -320,7 +264,7 @@ run_session(struct gen_listen *gl, int tls_backend, long fail_at,
 		if (list.n > 0)
 			usleep(1000);
 	}
-	atomic_store(&alloc_countdown, 0);
+	allocfail_arm(0);
 	if (list.n > 0) {
 		session_close_all(&list, "test: hung");
 		r->log = testpki_capture_end();
@@ -415,9 +359,8 @@ oom_each(const char *site, int tls_backend)
 	long i, points = 0;
 
 	for (i = 1; i <= MAX_FAILURES; i++) {
-		atomic_store(&alloc_count, 0);
 		run_session(listen_of(site), tls_backend, i, &r);
-		if (!atomic_load(&alloc_failed)) {
+		if (!allocfail_failed()) {
 			/* Past the last allocation: it must just work. */
 			assert_true(r.started && r.served && r.echoed);
 			free(r.log);
@@ -547,7 +490,7 @@ main(void)
 	};
 
 	/* Before any other libevent call, as libevent requires. */
-	event_set_mem_functions(t_malloc, t_realloc, t_free);
+	allocfail_init(NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("test_session", getenv("TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, 0);
 	return cmocka_run_group_tests(tests, setup, teardown);
