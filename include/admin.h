@@ -11,8 +11,11 @@
  *             where it was found: "origin"), and its "legacy" chain for
  *             clients without TLS 1.3 (null when they get the same)
  * It runs on the daemon's main event_base, the thread that also reloads, so
- * the site list it reads cannot change under a request.  On fd exhaustion
- * its listener pauses and resumes (listener_adopt()).
+ * the site list it reads cannot change under a request.  Clients are
+ * bounded: 16 connections at once (more wait in the listen backlog), each
+ * request over within 10 s of the connection or the previous answer
+ * (however slowly it trickles in), and on fd exhaustion the listener
+ * pauses and resumes (listener_adopt()).
  */
 #ifndef CHAINFIX_ADMIN_H
 #define CHAINFIX_ADMIN_H
@@ -65,6 +68,12 @@ struct admin *admin_start(struct event_base *base,
  * listen asked for port 0); 0 if unknown or a is NULL.
  */
 uint16_t admin_port(const struct admin *a);
+
+/*
+ * admin_connections(a): admin connections open now (accepted and not yet
+ * closed; at most 16).  Call on the thread that runs base.
+ */
+size_t admin_connections(const struct admin *a);
 
 /*
  * admin_free(a): stop serving (closes the listener and any open admin

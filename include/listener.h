@@ -95,6 +95,15 @@ void listener_limit_free(void);
 struct listener *listener_adopt(struct event_base *base,
     struct evconnlistener *evl, const char *text);
 
+/*
+ * listener_hold(l, hold):
+ * Stop accepting on l while hold is non-zero (its owner's own limit:
+ * new connections wait in the listen backlog), start again when it is
+ * zero unless fd exhaustion or max_connections still pause l.  Main
+ * thread.
+ */
+void listener_hold(struct listener *l, int hold);
+
 /* listener_free(l): close the sockets; NULL is a no-op. */
 void listener_free(struct listener *l);
 

@@ -6,6 +6,13 @@
  * swaps configurations on reload, so the sites from ops->site() cannot
  * change while a response is being built.  Responses are small and built in
  * full before they are sent; nothing here keeps per-request state.
+ *
+ * Clients are bounded: at most ADMIN_MAX_CONNS connections at once, and
+ * each request must be over (read, answered, written) within
+ * ADMIN_DEADLINE_SECS of the connection or of the previous answer.  evhttp
+ * in libevent 2.1 has neither (its timeout is per read, so one byte every
+ * few seconds kept a connection for hours), nor a callback for a new
+ * connection; see admin_conn_new() for how we learn of each one.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -22,6 +29,8 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -40,15 +49,282 @@
 #define ADMIN_MAX_HEADERS	8192
 /* Scrapers and health checks, a few at a time. */
 #define ADMIN_BACKLOG		64
+/*
+ * A request must be over this long after the connection opened or the
+ * previous answer was written, however slowly it trickles in.
+ */
+#define ADMIN_DEADLINE_SECS	10
+/*
+ * Connections at once.  More wait in the listen backlog (the listener is
+ * held) rather than being refused: a burst of probes is then served a
+ * moment later instead of failing, and the deadline bounds the wait.
+ */
+#define ADMIN_MAX_CONNS		16
+/* "N connections open" and deadline messages, at most once in this long. */
+#define ADMIN_LOG_SECS		60
+
+struct admin;
+
+/*
+ * One admin connection, from evhttp's bufferevent factory (evcon NULL:
+ * not yet adopted) to evhttp's close callback.
+ */
+struct admin_conn {
+	struct admin		*a;
+	struct bufferevent	*bev;	/* evhttp's; our reference until
+					   adopted */
+	struct evhttp_connection *evcon;	/* NULL until adopted */
+	struct event		*deadline;
+	struct admin_conn	*next;
+};
 
 struct admin {
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*sock;	/* owned by http */
 	struct listener			*pause;	/* fd exhaustion (listener.c) */
+	struct event			*adopt;	/* admin_conn_adopt() */
+	struct admin_conn		*conns;
+	size_t				 nconns;
+	int				 held;	/* at ADMIN_MAX_CONNS */
+	int				 freeing;	/* in admin_free() */
+	time_t				 full_logged, late_logged;
+	unsigned long			 late;	/* deadline closes not logged */
 	const struct admin_ops		*ops;
 	void				*arg;
 	uint16_t			 port;
 };
+
+static time_t
+admin_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+/* Hold the listener at the cap, release it below (main thread). */
+static void
+admin_cap(struct admin *a)
+{
+	int full = a->nconns >= ADMIN_MAX_CONNS;
+	time_t now;
+
+	if (a->freeing || a->pause == NULL || full == a->held)
+		return;
+	a->held = full;
+	listener_hold(a->pause, full);
+	now = admin_now();
+	if (full && (a->full_logged == 0 ||
+	    now - a->full_logged >= ADMIN_LOG_SECS)) {
+		a->full_logged = now;
+		log_info("admin: %d connections open: more wait in the listen "
+		    "backlog until one closes", ADMIN_MAX_CONNS);
+	}
+}
+
+/* Forget c (closed, or never served) and free it. */
+static void
+admin_conn_free(struct admin_conn *c)
+{
+	struct admin *a = c->a;
+	struct admin_conn **cp;
+
+	for (cp = &a->conns; *cp != NULL; cp = &(*cp)->next)
+		if (*cp == c) {
+			*cp = c->next;
+			a->nconns--;
+			break;
+		}
+	/* Safe from the deadline's own callback: libevent allows it. */
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	free(c);
+	admin_cap(a);
+}
+
+/*
+ * evhttp's close callback: it is freeing the connection (whoever closed
+ * it: the client, an error, evhttp's own timeout, our deadline,
+ * evhttp_free()).  For a server connection it is always called: its fd
+ * stays set and its state never goes back to disconnected.
+ */
+static void
+admin_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	admin_conn_free(arg);
+}
+
+static void
+admin_conn_late(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin_conn *c = arg;
+	struct admin *a = c->a;
+	char *host = NULL;
+	ev_uint16_t port = 0;
+	time_t now = admin_now();
+
+	(void)fd;
+	(void)what;
+	/* Adoption runs in the loop pass that accepted, seconds before. */
+	if (c->evcon == NULL)
+		return;
+	evhttp_connection_get_peer(c->evcon, &host, &port);
+	if (a->late_logged == 0 || now - a->late_logged >= ADMIN_LOG_SECS) {
+		if (a->late > 0)
+			log_info("admin: closing a connection from %s:%u: no "
+			    "whole request within %ds (and %lu more since the "
+			    "last such message)", host != NULL ? host : "?",
+			    (unsigned)port, ADMIN_DEADLINE_SECS, a->late);
+		else
+			log_info("admin: closing a connection from %s:%u: no "
+			    "whole request within %ds", host != NULL ? host :
+			    "?", (unsigned)port, ADMIN_DEADLINE_SECS);
+		a->late_logged = now;
+		a->late = 0;
+	} else
+		a->late++;
+	/* Calls admin_conn_closed(), which frees c and this event. */
+	evhttp_connection_free(c->evcon);
+}
+
+/*
+ * Give c's next request ADMIN_DEADLINE_SECS from now.  Only the first
+ * call can fail (out of memory growing the timer heap); re-arming a
+ * pending timer moves it in place.
+ */
+static int
+admin_conn_arm(struct admin_conn *c)
+{
+	struct timeval tv = { ADMIN_DEADLINE_SECS, 0 };
+
+	return evtimer_add(c->deadline, &tv);
+}
+
+/*
+ * Adopt the connections evhttp made since the last call: learn each one's
+ * evhttp_connection, which exists only once the factory has returned, and
+ * hand the close over to evhttp's close callback.  Runs from an event
+ * activated by the factory, so before any read on the new connection.
+ */
+static void
+admin_conn_adopt(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin *a = arg;
+	struct admin_conn *c, *next;
+	bufferevent_event_cb ecb;
+	void *cbarg;
+
+	(void)fd;
+	(void)what;
+	for (c = a->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->evcon != NULL)
+			continue;
+		bufferevent_getcb(c->bev, NULL, NULL, &ecb, &cbarg);
+		if (cbarg == c) {
+			/*
+			 * evhttp never took it (out of memory making its
+			 * connection; it closed the socket itself and would
+			 * leak this bufferevent): free it, both references.
+			 */
+			bufferevent_decref(c->bev);
+			bufferevent_free(c->bev);
+			admin_conn_free(c);
+		} else if (ecb == NULL) {
+			/*
+			 * evhttp took it and freed it already, out of memory
+			 * or unable to add its read event.  In the first case
+			 * the read event is still added and the socket open,
+			 * ours to close (BEV_OPT_CLOSE_ON_FREE, on the last
+			 * reference); in the second nothing is added and
+			 * evhttp_get_request() has closed the socket itself:
+			 * then forget the number, which may be another's now.
+			 */
+			if (!event_pending(&c->bev->ev_read, EV_READ, NULL))
+				(void)bufferevent_setfd(c->bev, -1);
+			bufferevent_decref(c->bev);
+			admin_conn_free(c);
+		} else {
+			/* evhttp's callbacks get its connection. */
+			c->evcon = cbarg;
+			evhttp_connection_set_closecb(c->evcon,
+			    admin_conn_closed, c);
+			bufferevent_decref(c->bev);
+		}
+	}
+}
+
+/*
+ * evhttp's bufferevent factory, called for each accepted connection: the
+ * only hook libevent 2.1 has for a new one.  The evhttp_connection does not
+ * exist yet, so admin_conn_adopt() finds it a moment later; until then we
+ * hold a reference to the bufferevent so that it cannot vanish in between
+ * (evhttp frees a connection at once when it runs out of memory setting it
+ * up).  That reference is dropped at adoption: a bufferevent unlinks its
+ * events only when its last reference goes, so one held for the
+ * connection's life would keep a closed socket's events registered and
+ * the next socket given that number would never be watched.  The socket
+ * belongs to the bufferevent (BEV_OPT_CLOSE_ON_FREE: evhttp then only shuts
+ * it down): it is closed after its events are removed, never before.
+ * Writing is off until evhttp turns it on, so that no write event is ever
+ * added under a socket evhttp might close itself.
+ * Out of memory here, evhttp makes its own bufferevent and the connection
+ * goes uncounted, bounded by evhttp's per-read timeout alone.
+ */
+static struct bufferevent *
+admin_conn_new(struct event_base *base, void *arg)
+{
+	struct admin *a = arg;
+	struct admin_conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->a = a;
+	if ((c->deadline = evtimer_new(base, admin_conn_late, c)) == NULL ||
+	    (c->bev = bufferevent_socket_new(base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		if (c->deadline != NULL)
+			event_free(c->deadline);
+		free(c);
+		return NULL;
+	}
+	if (admin_conn_arm(c) == -1) {
+		bufferevent_free(c->bev);
+		event_free(c->deadline);
+		free(c);
+		return NULL;
+	}
+	(void)bufferevent_disable(c->bev, EV_WRITE);
+	/* cbarg c: admin_conn_adopt() can tell whether evhttp took it. */
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, c);
+	bufferevent_incref(c->bev);
+	c->next = a->conns;
+	a->conns = c;
+	a->nconns++;
+	event_active(a->adopt, EV_TIMEOUT, 1);
+	/* At the cap the listener stops before its next accept(). */
+	admin_cap(a);
+	return c->bev;
+}
+
+/* An answer is written: the next request on the connection gets its time. */
+static void
+admin_reply_done(struct evhttp_request *req, void *arg)
+{
+	struct admin *a = arg;
+	struct evhttp_connection *evcon;
+	struct admin_conn *c;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL)
+		return;
+	for (c = a->conns; c != NULL; c = c->next)
+		if (c->evcon == evcon) {
+			(void)admin_conn_arm(c);
+			return;
+		}
+}
 
 static int
 admin_draining(const struct admin *a)
@@ -420,6 +696,7 @@ admin_request(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type cmd;
 	int r;
 
+	evhttp_request_set_on_complete_cb(req, admin_reply_done, a);
 	if ((body = evbuffer_new()) == NULL) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
@@ -589,7 +866,8 @@ admin_start(struct event_base *base, const struct config_hostport *listen,
 	}
 	a->ops = ops;
 	a->arg = arg;
-	if ((a->http = evhttp_new(base)) == NULL) {
+	if ((a->http = evhttp_new(base)) == NULL ||
+	    (a->adopt = event_new(base, -1, 0, admin_conn_adopt, a)) == NULL) {
 		log_errx("admin: cannot create the HTTP server");
 		goto err;
 	}
@@ -605,6 +883,7 @@ admin_start(struct event_base *base, const struct config_hostport *listen,
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
 	    EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(a->http, admin_request, a);
+	evhttp_set_bevcb(a->http, admin_conn_new, a);
 
 	if ((fd = admin_listen_fd(listen)) == -1)
 		goto err;
@@ -648,14 +927,28 @@ admin_port(const struct admin *a)
 	return a != NULL ? a->port : 0;
 }
 
+size_t
+admin_connections(const struct admin *a)
+{
+	return a != NULL ? a->nconns : 0;
+}
+
 void
 admin_free(struct admin *a)
 {
 	if (a == NULL)
 		return;
+	a->freeing = 1;
 	listener_free(a->pause);
-	/* Closes the listening socket and every open admin connection. */
+	a->pause = NULL;
+	/*
+	 * Closes the listening socket and every open admin connection; the
+	 * close callbacks forget the adopted ones, adoption the others.
+	 */
 	if (a->http != NULL)
 		evhttp_free(a->http);
+	admin_conn_adopt(-1, 0, a);
+	if (a->adopt != NULL)
+		event_free(a->adopt);
 	free(a);
 }

@@ -54,6 +54,8 @@ struct listener {
 	int			 paused;	/* listener_paused_lock */
 	int			 borrowed;	/* listener_adopt(): evl[] is
 						   not ours, nor counted */
+	int			 held;		/* listener_hold(); main
+						   thread */
 	struct listener		*next_counted;	/* main thread */
 };
 
@@ -114,7 +116,7 @@ listener_enable(struct listener *l)
 	pthread_mutex_lock(&listener_paused_lock);
 	paused = l->paused;
 	pthread_mutex_unlock(&listener_paused_lock);
-	if (paused || (!l->borrowed && atomic_load(&listener_full)))
+	if (paused || l->held || (!l->borrowed && atomic_load(&listener_full)))
 		return;
 	for (i = 0; i < l->nevl; i++)
 		evconnlistener_enable(l->evl[i]);
@@ -570,6 +572,20 @@ listener_free(struct listener *l)
 	free(l->addr.text);
 	free(l->where);
 	free(l);
+}
+
+void
+listener_hold(struct listener *l, int hold)
+{
+	size_t i;
+
+	l->held = hold != 0;
+	if (!l->held) {
+		listener_enable(l);
+		return;
+	}
+	for (i = 0; i < l->nevl; i++)
+		evconnlistener_disable(l->evl[i]);
 }
 
 struct listener *

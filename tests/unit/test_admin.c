@@ -5,6 +5,12 @@
  * test speaks HTTP/1.0 to it over a blocking socket, so every request is a
  * whole exchange ending at the server's close.  The sites are real chains
  * built by chain_build() from the test PKI.
+ *
+ * test_oom_accept fails each allocation of an admin connection in turn:
+ * libevent's (event_set_mem_functions) and admin.c's own (this test is
+ * linked with -Wl,--wrap=malloc,--wrap=calloc, tests/CMakeLists.txt).
+ * Every failure must end with the connection closed and forgotten: no
+ * crash, hang, leak, descriptor left open or connection left counted.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -13,6 +19,10 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <execinfo.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,11 +37,13 @@
 #include <cmocka.h>
 
 #include <event2/event.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "admin.h"
+#include "allocfail.h"
 #include "chain.h"
 #include "config.h"
 #include "health.h"
@@ -40,6 +52,52 @@
 #include "testpki.h"
 
 #define WEIRD_SITE	"we\"ird\\site\nx"
+#define OOM_MAX		1000	/* more allocations than this: a bug */
+
+/*
+ * Allocations whose failure libevent 2.1.12 does not survive itself, by
+ * the function that allocates and the one that called it: a strdup() in
+ * evhttp_connection_base_bufferevent_new() that fails frees the half-made
+ * connection, whose event_base is not yet set (NULL dereference in
+ * event_callback_cancel_()); in evhttp_request_new(), a header list that
+ * cannot be allocated has the request freed with that list NULL (NULL
+ * dereference in evhttp_clear_headers()).  Such an allocation succeeds and
+ * the next one fails instead.
+ */
+static const struct {
+	const char	*alloc;
+	const char	*caller;
+	size_t		 size;	/* 0: any */
+} libevent_oom_bugs[] = {
+	{ "event_mm_strdup_", "evhttp_connection_base_bufferevent_new", 0 },
+	{ "event_mm_calloc_", "evhttp_request_new",
+	    sizeof(struct evkeyvalq) },
+};
+
+static int
+libevent_oom_bug(size_t size)
+{
+	void *frames[8];
+	const char *names[8];
+	Dl_info info;
+	size_t i, j;
+	int n;
+
+	n = backtrace(frames, 8);
+	for (i = 0; i < (size_t)n; i++)
+		names[i] = dladdr(frames[i], &info) != 0 &&
+		    info.dli_sname != NULL ? info.dli_sname : "";
+	for (j = 0; j < sizeof(libevent_oom_bugs) /
+	    sizeof(libevent_oom_bugs[0]); j++)
+		for (i = 0; i + 1 < (size_t)n; i++)
+			if (strcmp(names[i], libevent_oom_bugs[j].alloc) == 0 &&
+			    strcmp(names[i + 1],
+			    libevent_oom_bugs[j].caller) == 0 &&
+			    (libevent_oom_bugs[j].size == 0 ||
+			    libevent_oom_bugs[j].size == size))
+				return 1;
+	return 0;
+}
 
 struct fixture {
 	char			*dir;
@@ -739,6 +797,138 @@ test_any_address(void **state)
 	}
 }
 
+/* The number of descriptors this process has open. */
+static int
+count_fds(void)
+{
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d = opendir("/proc/self/fd"));
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* opendir's own */
+}
+
+struct conn_probe {
+	struct fixture	*f;
+	atomic_long	 n;	/* -1 until read */
+};
+
+static void
+conn_probe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_probe *p = arg;
+
+	(void)fd;
+	(void)what;
+	atomic_store(&p->n, (long)admin_connections(p->f->admin));
+}
+
+/* admin_connections(), read on the loop's thread. */
+static long
+open_conns(struct fixture *f)
+{
+	struct conn_probe p = { f, -1 };
+	int i;
+
+	assert_int_equal(event_base_once(f->base, -1, EV_TIMEOUT,
+	    conn_probe_cb, &p, NULL), 0);
+	for (i = 0; i < 30000 && atomic_load(&p.n) == -1; i++)
+		usleep(1000);
+	assert_true(atomic_load(&p.n) != -1);
+	return atomic_load(&p.n);
+}
+
+/*
+ * Connect, send a request and read until the server closes, whatever it
+ * sends (or fails to); a read timing out is a hang.
+ */
+static void
+oom_exchange(struct fixture *f, unsigned long k)
+{
+	struct sockaddr_in sin;
+	struct timeval tv = { 60, 0 };
+	const char *req = "GET /metrics HTTP/1.0\r\n\r\n";
+	char buf[4096];
+	ssize_t got;
+	int fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(f->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	/* The server may close before reading it all: not an error here. */
+	(void)send(fd, req, strlen(req), MSG_NOSIGNAL);
+	while ((got = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (got == -1 && errno != ECONNRESET)
+		fail_msg("allocation %lu failed: %s", k, strerror(errno));
+	close(fd);
+}
+
+/*
+ * Each allocation of an admin connection (accept, set-up, request, answer,
+ * close) fails in turn, on an endpoint made fresh for each run.  Its
+ * socket is given a descriptor number past what the event_base's table
+ * holds, so that adding its read event allocates too (and failing that is
+ * the one way evhttp closes the socket itself under our bufferevent).
+ * After each run the connection must be gone: nothing counted, its
+ * descriptor closed; and the endpoint answers the next request in full.
+ */
+static void
+test_oom_accept(void **state)
+{
+	struct fixture *f = *state;
+	struct response r;
+	unsigned long k;
+	int base_fds, ep_fds, fill[64], nfill, i, failed;
+	char *log;
+
+	base_fds = count_fds();
+	for (k = 1; k <= OOM_MAX; k++) {
+		assert_int_equal(start(f, "127.0.0.1"), 0);
+		ep_fds = count_fds();
+		for (nfill = 0; nfill < 64; nfill++)
+			assert_true((fill[nfill] = dup(0)) >= 0);
+		testpki_capture_start();
+		allocfail_arm((long)k);
+		oom_exchange(f, k);
+		failed = allocfail_failed();
+		allocfail_arm(0);
+		/* The close may come a loop pass after the client saw EOF. */
+		for (i = 0; i < 1000 && open_conns(f) != 0; i++)
+			usleep(10000);
+		log = testpki_capture_end();
+		for (i = 0; i < nfill; i++)
+			close(fill[i]);
+		for (i = 0; i < 1000 && count_fds() != ep_fds; i++)
+			usleep(10000);
+		if (open_conns(f) != 0 || count_fds() != ep_fds)
+			fail_msg("allocation %lu failed: %ld connections, %d "
+			    "descriptors (%d before); log:\n%s", k,
+			    open_conns(f), count_fds(), ep_fds, log);
+		free(log);
+		http_get(f, "GET", "/healthz", &r);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body, "ok\n");
+		response_free(&r);
+		stop(f);
+		if (!failed)
+			break;	/* past the last allocation */
+	}
+	assert_int_equal(count_fds(), base_fds);
+	assert_true(k > 1 && k <= OOM_MAX);
+	print_message("%lu allocations failed in turn\n", k - 1);
+}
+
 /*
  * An address that is not this host's (TEST-NET-3, and no DNS involved):
  * NULL and a message naming it.
@@ -808,8 +998,17 @@ main(void)
 		cmocka_unit_test_teardown(test_any_address, reset),
 		cmocka_unit_test_teardown(test_foreign_address, reset),
 		cmocka_unit_test_teardown(test_bind_fails, reset),
+		cmocka_unit_test_teardown(test_oom_accept, reset),
 	};
 
+	/* Before any other libevent call, as libevent requires. */
+	allocfail_init(libevent_oom_bug);
+	/* backtrace() loads its unwinder on first use: not while counting. */
+	{
+		void *frame;
+
+		(void)backtrace(&frame, 1);
+	}
 	log_init("test_admin", LOG_LEVEL_INFO, 0);
 	/* event_base_loopexit() comes from the test thread. */
 	if (evthread_use_pthreads() == -1)
