@@ -5,6 +5,13 @@
  * mutex-protected list and a user event made active with event_active(),
  * which wakes the worker's base from another thread because the bases are
  * created after evthread_use_pthreads().
+ *
+ * Every request from another thread (new jobs, close all, stop) is such an
+ * event, never a flag set on the base from outside: event_base_loop()
+ * clears the break flag when it starts, so an event_base_loopbreak() that
+ * comes before the worker has entered its loop would be lost and the worker
+ * would wait in epoll_wait(2) forever.  An event made active before the
+ * loop starts waits on the active queue and runs once it does.
  */
 #include <sys/socket.h>
 
@@ -40,6 +47,7 @@ struct worker {
 	struct evdns_base	*dns;
 	struct event		*wake;		/* jobs queued */
 	struct event		*kill;		/* close all sessions */
+	struct event		*stop;		/* leave the loop */
 	pthread_mutex_t		 lock;
 	struct worker_job	*head, *tail;	/* under lock */
 	size_t			 queued;	/* under lock */
@@ -90,6 +98,17 @@ worker_kill(evutil_socket_t fd, short what, void *arg)
 	session_close_all(&w->sessions, reason);
 }
 
+/* worker_stop()'s request, run inside the loop: leave it. */
+static void
+worker_stopped(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(w->base);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -117,6 +136,8 @@ worker_free(struct worker *w)
 		event_free(w->wake);
 	if (w->kill != NULL)
 		event_free(w->kill);
+	if (w->stop != NULL)
+		event_free(w->stop);
 	/* No session is left to wait for an answer: no need to fail them. */
 	if (w->dns != NULL)
 		evdns_base_free(w->dns, 0);
@@ -187,7 +208,8 @@ worker_start(unsigned id)
 		evdns_base_load_hosts(w->dns, NULL);
 	}
 	if ((w->wake = event_new(w->base, -1, 0, worker_wake, w)) == NULL ||
-	    (w->kill = event_new(w->base, -1, 0, worker_kill, w)) == NULL)
+	    (w->kill = event_new(w->base, -1, 0, worker_kill, w)) == NULL ||
+	    (w->stop = event_new(w->base, -1, 0, worker_stopped, w)) == NULL)
 		goto err;
 	w->env.base = w->base;
 	w->env.dns = w->dns;
@@ -268,7 +290,8 @@ worker_stop(struct worker *w)
 	if (w == NULL)
 		return;
 	if (w->running) {
-		event_base_loopbreak(w->base);
+		/* Not event_base_loopbreak() from here: see the top. */
+		event_active(w->stop, 0, 0);
 		pthread_join(w->thread, NULL);
 	}
 	worker_free(w);
