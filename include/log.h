@@ -45,6 +45,14 @@ void log_timestamps(int on);
 void log_setlevel(enum log_level level);
 
 /*
+ * log_enabled(level):
+ * 1 if a message of this level is written now, 0 if it is dropped: for a
+ * caller that would gather or format a line's arguments for nothing (a
+ * system call, addresses turned into text) on a hot path.
+ */
+int log_enabled(enum log_level level);
+
+/*
  * log_level_parse(s, level):
  * Parse a level name ("error", "warning"/"warn", "info", "debug") into
  * *level.  Returns 0, or -1 if the name is unknown.

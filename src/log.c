@@ -97,6 +97,13 @@ log_setlevel(enum log_level level)
 }
 
 int
+log_enabled(enum log_level level)
+{
+	return (int)level <= atomic_load_explicit(&log_maxlevel,
+	    memory_order_relaxed);
+}
+
+int
 log_level_parse(const char *s, enum log_level *level)
 {
 	size_t i;
@@ -128,8 +135,7 @@ log_vwrite(enum log_level level, int errnum, const char *fmt, va_list ap)
 	size_t n;
 	int r;
 
-	if ((int)level > atomic_load_explicit(&log_maxlevel,
-	    memory_order_relaxed))
+	if (!log_enabled(level))
 		return;
 	n = 0;
 	/* The journal stamps each line itself. */
