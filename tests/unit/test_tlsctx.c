@@ -708,6 +708,44 @@ test_sni_resumption(void **state)
 	X509_free(lb);
 }
 
+/*
+ * One TLS 1.3 ticket per handshake, full or resumed, not OpenSSL's two:
+ * a client that reconnects one connection at a time (a phone) needs one,
+ * and each resumption brings the next.
+ */
+static void
+test_one_ticket(void **state)
+{
+	struct site a;
+	struct hs h, r;
+
+	(void)state;
+	site_init(&a, "a", P->leaf, P->leaf_key, 0);
+	memset(&h, 0, sizeof(h));
+	h.servername = "localhost";
+	hs_run(a.ctx, &h);
+	assert_true(h.ok);
+	assert_int_equal(SSL_SESSION_get_protocol_version(h.session),
+	    TLS1_3_VERSION);
+	assert_int_equal(h.tickets, 1);
+	r = h;
+	r.resume = h.session;
+	hs_run(a.ctx, &r);
+	assert_true(r.ok);
+	assert_true(r.reused);
+	assert_int_equal(r.tickets, 1);
+	/* And the ticket the resumption brought resumes in its turn. */
+	h = r;
+	h.resume = r.session;
+	hs_run(a.ctx, &h);
+	assert_true(h.ok);
+	assert_true(h.reused);
+	SSL_SESSION_free(h.session);
+	SSL_SESSION_free(r.session);
+	SSL_SESSION_free(r.resume);
+	site_clear(&a);
+}
+
 /* backend_verify = no is accepted, and said loudly. */
 static void
 test_backend_verify_no_warns(void **state)
@@ -966,6 +1004,7 @@ main(void)
 		cmocka_unit_test(test_sni_handshake),
 		cmocka_unit_test(test_sni_policy),
 		cmocka_unit_test(test_sni_resumption),
+		cmocka_unit_test(test_one_ticket),
 		cmocka_unit_test(test_backend_resume_concurrent),
 		cmocka_unit_test(test_legacy_chain),
 		cmocka_unit_test(test_backend_verify_no_warns),
