@@ -20,6 +20,8 @@
 #   MKPKI          test PKI generator [$(dirname CHAINFIX)/tests/chainfix-mkpki]
 #   TLSLOAD        load generator [$(dirname CHAINFIX)/bench/tlsload]
 #   TARGETS        which columns ["direct chainfix haproxy nginx stunnel"]
+#   BASELINE       another chainfix binary: adds the column `baseline`,
+#                  configured as chainfix is (compare two builds in one run)
 #   ROUNDS*        times each rate test goes round the targets [3; quick 1]
 #   CONN_SECS*     seconds of one new-connection test [8; quick 3]
 #   KA_SECS*       seconds of one keep-alive test [8; quick 3]
@@ -43,6 +45,13 @@ else
 fi
 : "${CONN_CONC:=64}" "${KA_CONC:=64}" "${LOAD_PROCS:=1}" "${WORKERS:=2}"
 : "${TARGETS:=direct chainfix haproxy nginx stunnel}"
+if [ -n "${BASELINE:-}" ]; then
+	[ -x "$BASELINE" ] || { printf 'bench: BASELINE: %s is not executable\n' "$BASELINE" >&2; exit 1; }
+	case " $TARGETS " in
+	*" baseline "*) ;;
+	*) TARGETS="$TARGETS baseline" ;;
+	esac
+fi
 : "${PKI:=ecdsa rsa}"
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -294,6 +303,10 @@ http {
 	scgi_temp_path $S/nginx-tmp/scgi;
 	keepalive_timeout 600s;
 	keepalive_requests 100000000;
+	# nginx 1.22's default is TLS 1.0 to 1.2 (1.3 joined its default
+	# list in 1.23.4): without this line every proxy's backend leg was
+	# TLS 1.2.
+	ssl_protocols TLSv1.2 TLSv1.3;
 	ssl_session_cache shared:BENCH:20m;
 	ssl_session_timeout 1h;
 	log_format reuse '\$ssl_session_reused';
@@ -321,9 +334,21 @@ start_direct() {
 }
 
 start_chainfix() {
+	start_chainfix_bin chainfix "$CHAINFIX"
+}
+
+# The column `baseline`: another chainfix binary (BASELINE), configured
+# alike, to compare two builds in one run.
+start_baseline() {
+	start_chainfix_bin baseline "$BASELINE"
+}
+
+# start_chainfix_bin NAME BINARY
+start_chainfix_bin() {
+	local name=$1 bin=$2
 	TPORT=$(free_port)
 	APORT=$(free_port)
-	cat >"$S/chainfix.conf" <<EOF
+	cat >"$S/$name.conf" <<EOF
 [global]
 workers = $WORKERS
 allow_root = yes
@@ -342,7 +367,7 @@ backend_verify = yes
 backend_ca = $P/root.pem
 backend_sni = localhost
 EOF
-	bg chainfix "$CHAINFIX" -c "$S/chainfix.conf"
+	bg "$name" "$bin" -c "$S/$name.conf"
 	TPID=$BG_PID
 }
 
@@ -753,6 +778,9 @@ print_summary() {
 	echo "system:    Debian $(cat /etc/debian_version 2>/dev/null), Linux $(uname -r)"
 	echo "openssl:   $(openssl version)"
 	echo "chainfix:  $("$CHAINFIX" --version 2>&1 | head -1) ($CHAINFIX)"
+	if [ -n "${BASELINE:-}" ]; then
+		echo "baseline:  $("$BASELINE" --version 2>&1 | head -1) ($BASELINE)"
+	fi
 	echo "haproxy:   $(haproxy -v 2>&1 | head -1)"
 	echo "nginx:     $(nginx -v 2>&1) (the common backend, and the stream column; $WORKERS workers)"
 	echo "stunnel:   $(stunnel4 -version 2>&1 | grep -m1 '^stunnel')"
