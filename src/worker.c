@@ -25,6 +25,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "fdslots.h"
 #include "generation.h"
 #include "log.h"
 #include "session.h"
@@ -54,6 +55,8 @@ struct worker {
 	const char		*kill_reason;	/* under lock */
 	struct session_list	 sessions;	/* worker thread only */
 	struct session_env	 env;
+	int			 fdslots;	/* base's descriptor entries made
+						   below this (fdslots.h) */
 };
 
 static void
@@ -71,6 +74,12 @@ worker_wake(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&w->lock);
 	for (n = 0; j != NULL; j = next, n++) {
 		next = j->next;
+		/*
+		 * Before the session allocates anything: libevent's entry
+		 * for fd (and, a block ahead, for the backend socket to
+		 * come) must not land in the middle of its memory.
+		 */
+		fdslots_reserve(w->base, &w->fdslots, j->fd);
 		(void)session_start(&w->env, j->fd,
 		    (struct sockaddr *)&j->ss, j->sslen, j->gen, j->gl);
 		free(j);
