@@ -25,11 +25,6 @@
 #include "log.h"
 #include "testpki.h"
 
-#define assert_contains(hay, needle) do {				\
-	if (strstr((hay), (needle)) == NULL)				\
-		fail_msg("\"%s\" not found in: %s", (needle), (hay));	\
-} while (0)
-
 static struct testpki *P;
 static char *D, *www;
 static pid_t httpd;

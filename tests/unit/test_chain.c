@@ -25,10 +25,6 @@
 #include "log.h"
 #include "testpki.h"
 
-#define assert_contains(hay, needle) do {				\
-	if (strstr((hay), (needle)) == NULL)				\
-		fail_msg("\"%s\" not found in: %s", (needle), (hay));	\
-} while (0)
 #define assert_not_contains(hay, needle) do {				\
 	if (strstr((hay), (needle)) != NULL)				\
 		fail_msg("\"%s\" unexpectedly in: %s", (needle), (hay));	\

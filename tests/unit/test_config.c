@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "testpki.h"
 
 static char tdir[64];		/* the test's temporary directory */
 static char tconf[128];		/* its configuration file */
@@ -164,11 +165,6 @@ count(const char *s, const char *needle)
 	}
 	return n;
 }
-
-#define assert_contains(hay, needle) do {				\
-	if (strstr((hay), (needle)) == NULL)				\
-		fail_msg("\"%s\" not in the output", (needle));		\
-} while (0)
 
 /* An error line starting "<path>:<line>: <msg>" (line 0: "<path>: <msg>"). */
 static void

@@ -27,11 +27,6 @@ struct fixture {
 	struct testpki	*pki;
 };
 
-#define assert_contains(hay, needle) do {				\
-	if (strstr((hay), (needle)) == NULL)				\
-		fail_msg("\"%s\" not in:\n%s", (needle), (hay));	\
-} while (0)
-
 #define assert_lacks(hay, needle) do {					\
 	if (strstr((hay), (needle)) != NULL)				\
 		fail_msg("\"%s\" unexpected in:\n%s", (needle), (hay));	\

@@ -33,11 +33,6 @@
 #include "log.h"
 #include "testpki.h"
 
-#define assert_contains(hay, needle) do {				\
-	if (strstr((hay), (needle)) == NULL)				\
-		fail_msg("\"%s\" not found in: %s", (needle), (hay));	\
-} while (0)
-
 /* A server on its own thread and event_base. */
 struct srv {
 	struct event_base	*base;

@@ -135,6 +135,15 @@ int testpki_openssl_verify(const char *root, const char *untrusted,
 int testpki_http_server(const char *dir, pid_t *pid);
 void testpki_http_stop(pid_t pid);
 
+/*
+ * assert_contains(hay, needle): fail the cmocka test, showing both, unless
+ * the string hay contains needle.
+ */
+#define assert_contains(hay, needle) do {				\
+	if (strstr((hay), (needle)) == NULL)				\
+		fail_msg("\"%s\" not found in:\n%s", (needle), (hay));	\
+} while (0)
+
 /* testpki_set_has(set, x): 1 if set holds a certificate equal to x. */
 struct certload_set;
 int testpki_set_has(const struct certload_set *set, X509 *x);
