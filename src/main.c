@@ -66,6 +66,28 @@ main_usage(FILE *f, int code)
 	return code;
 }
 
+static const struct {
+	const char	*name;
+	int		(*run)(int, char **);
+} main_commands[] = {
+	{ "bundle",		tools_bundle },
+	{ "configtest",		tools_configtest },
+	{ "check",		check_main },
+	{ "ticket-keys",	ticketkeys_main },
+	{ "intermediates",	corpus_main },
+};
+
+static int
+main_is_command(const char *arg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(main_commands) / sizeof(main_commands[0]); i++)
+		if (strcmp(arg, main_commands[i].name) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * `chainfix -t ...` is `chainfix configtest ...` (nginx and hitch spell it
  * so): every other argument is passed on, so both take the same options.
@@ -115,8 +137,22 @@ main_daemon(int argc, char **argv)
 		default: return main_usage(stderr, 2);
 		}
 	}
-	if (config == NULL || optind != argc)
+	if (optind != argc) {
+		/* `chainfix -c FILE configtest`: the command goes first. */
+		if (main_is_command(argv[optind]))
+			fprintf(stderr, "chainfix: '%s' is a command: it goes "
+			    "first (chainfix %s -c FILE ...)\n\n",
+			    argv[optind], argv[optind]);
+		else
+			fprintf(stderr, "chainfix: unexpected argument "
+			    "'%s'\n\n", argv[optind]);
 		return main_usage(stderr, 2);
+	}
+	if (config == NULL) {
+		fputs("chainfix: no configuration file: run the proxy with "
+		    "-c FILE\n\n", stderr);
+		return main_usage(stderr, 2);
+	}
 	return proxy_main(config, report);
 }
 
@@ -124,6 +160,7 @@ int
 main(int argc, char **argv)
 {
 	const char *cmd;
+	size_t i;
 
 	log_init("chainfix", LOG_LEVEL_INFO, -1);
 	if (argc < 2)
@@ -138,16 +175,9 @@ main(int argc, char **argv)
 		    OPENSSL_VERSION_TEXT, event_get_version());
 		return 0;
 	}
-	if (strcmp(cmd, "bundle") == 0)
-		return tools_bundle(argc - 1, argv + 1);
-	if (strcmp(cmd, "configtest") == 0)
-		return tools_configtest(argc - 1, argv + 1);
-	if (strcmp(cmd, "check") == 0)
-		return check_main(argc - 1, argv + 1);
-	if (strcmp(cmd, "ticket-keys") == 0)
-		return ticketkeys_main(argc - 1, argv + 1);
-	if (strcmp(cmd, "intermediates") == 0)
-		return corpus_main(argc - 1, argv + 1);
+	for (i = 0; i < sizeof(main_commands) / sizeof(main_commands[0]); i++)
+		if (strcmp(cmd, main_commands[i].name) == 0)
+			return main_commands[i].run(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return main_daemon(argc, argv);
 	fprintf(stderr, "chainfix: unknown command or option '%s'\n\n", cmd);
