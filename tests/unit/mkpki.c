@@ -1,6 +1,6 @@
 /*
- * mkpki.c: chainfix-mkpki [--fillers N] DIR writes the test PKI (testpki.h,
- * and /work/notes/pki.md for the list of files) for the integration tests;
+ * mkpki.c: chainfix-mkpki [--fillers N] DIR writes the test PKI (testpki.h
+ * describes it and lists the files) for the integration tests;
  * --fillers adds N unrelated CA certificates to its intermediates directory
  * (testpki_write_fillers()).
  */

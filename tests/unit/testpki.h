@@ -2,11 +2,27 @@
  * testpki.h: a throw-away PKI for the tests, generated at test time with the
  * OpenSSL 3 API, so no test depends on fixtures that expire.
  *
- * testpki_new() builds the PKI of /work/notes/pki.md in memory (root,
- * root-old, int1 and its cross-sign, expired twin and decoy, int2, leaf,
- * leaf2, self); testpki_write() writes it as the files that document lists
- * (chainfix-mkpki is a thin wrapper).  The lower-level calls let a test make
- * any other certificate and write it in any format.
+ * testpki_new() builds the test PKI in memory; testpki_write() writes it
+ * as files (chainfix-mkpki is a thin wrapper).  The lower-level calls let a
+ * test make any other certificate and write it in any format.
+ *
+ * The PKI (CAs P-256, valid from a day ago for a year unless said):
+ *   root      "chainfix test root", self-signed
+ *   root-old  "chainfix test old root", self-signed
+ *   int1      "chainfix test int1", issued by root
+ *   int1-cross       int1's name and key, issued by root-old
+ *   int1-expired     int1's name and key, issued by root, expired 30 days ago
+ *   int1-decoy       int1's name, another key, issued by root
+ *   int2      "chainfix test int2", issued by int1
+ *   leaf      CN localhost (RSA-2048; SAN localhost, 127.0.0.1, ::1; AIA
+ *             caIssuers http://pki.invalid/int2.cer), issued by int2
+ *   leaf2     CN other.test (P-256; SAN other.test, *.other.test), by int2
+ *   self      CN localhost (RSA-2048), self-signed
+ * Files of testpki_write(dir): NAME.pem and NAME.key for each (no key for
+ * int1-cross and int1-expired), leaf-full.pem (leaf, int2, int1), leaf.pfx
+ * (root, int1, leaf, int2 in that order; password "secret"), and
+ * intermediates/ holding int1.pem, int1-expired.pem, int1-decoy.pem,
+ * int2.der, int1-cross.p7b and a README.txt that is no certificate.
  *
  * Every function aborts the test program (a message on stderr, then abort())
  * on an OpenSSL or I/O failure: a test PKI that cannot be made is a broken
@@ -73,7 +89,7 @@ void testpki_write_p12(const char *path, X509 *const *certs, EVP_PKEY *key,
 /* Arbitrary bytes. */
 void testpki_write_file(const char *path, const void *data, size_t len);
 
-/* The PKI of pki.md. */
+/* The PKI above. */
 struct testpki {
 	EVP_PKEY	*root_key, *root_old_key, *int1_key, *decoy_key;
 	EVP_PKEY	*int2_key, *leaf_key, *leaf2_key, *self_key;
@@ -85,7 +101,7 @@ struct testpki {
 struct testpki *testpki_new(void);
 void testpki_free(struct testpki *pki);
 
-/* testpki_write(pki, dir): create dir if needed and write pki.md's files. */
+/* testpki_write(pki, dir): create dir if needed and write the files above. */
 void testpki_write(const struct testpki *pki, const char *dir);
 
 /*
