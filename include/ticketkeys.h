@@ -108,7 +108,7 @@ const char *ticketkeys_id(struct ticketkeys *tk, size_t i, char *buf,
 int ticketkeys_maintain(struct ticketkeys *tk, time_t now);
 
 /*
- * ticketkeys_write(path, tk, extra, keep):
+ * ticketkeys_write(path, extra, tk, keep):
  * Write a text key file at path atomically (temporary file in the same
  * directory, fsync, rename, fsync of the directory): first the keys of
  * extra (may be NULL), then those of tk (may be NULL), at most keep in

@@ -11,9 +11,11 @@
 
 /*
  * writefile_atomic(path, data, len, mode):
- * Write data to a temporary file beside path, fsync it, give it mode and
- * rename it over path.  On failure the temporary file is removed, path is
- * untouched, and the reason is logged naming the file.  Returns 0 or -1.
+ * Write data to a temporary file beside path (created 0600, then given
+ * mode before any byte is written, and the group of the file it replaces),
+ * fsync it, rename it over path and fsync the directory.  On failure the
+ * temporary file is removed, path is untouched, and the reason is logged
+ * naming the file.  Returns 0 or -1.
  */
 int writefile_atomic(const char *path, const void *data, size_t len,
     mode_t mode);

@@ -37,6 +37,7 @@
 #include "file.h"
 #include "log.h"
 #include "ticketkeys.h"
+#include "writefile.h"
 
 #define TICKETKEYS_NAME_LEN	16
 #define TICKETKEYS_FILE_MAX	65536	/* bytes: 64 keys are ~7 KB */
@@ -666,41 +667,21 @@ ticketkeys_format(const struct ticketkeys_key *k, char *line)
 	OPENSSL_cleanse(raw, sizeof(raw));
 }
 
-static int
-ticketkeys_write_all(int fd, const char *s, size_t len)
+/* Append the keys of tk (up to *left of them) to the text buf holds. */
+static void
+ticketkeys_format_ring(struct ticketkeys *tk, char *buf, size_t *len,
+    size_t *left)
 {
-	ssize_t w;
-
-	while (len > 0) {
-		if ((w = write(fd, s, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		s += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Write the keys of tk (up to *left of them) to fd.  Locked inside. */
-static int
-ticketkeys_write_ring(int fd, struct ticketkeys *tk, size_t *left)
-{
-	char line[TICKETKEYS_LINE_MAX];
 	size_t i;
-	int rc = 0;
 
 	if (tk == NULL)
-		return 0;
+		return;
 	pthread_mutex_lock(&tk->lock);
-	for (i = 0; i < tk->n && *left > 0 && rc == 0; i++, (*left)--) {
-		ticketkeys_format(&tk->keys[i], line);
-		rc = ticketkeys_write_all(fd, line, strlen(line));
+	for (i = 0; i < tk->n && *left > 0; i++, (*left)--) {
+		ticketkeys_format(&tk->keys[i], buf + *len);
+		*len += strlen(buf + *len);
 	}
 	pthread_mutex_unlock(&tk->lock);
-	OPENSSL_cleanse(line, sizeof(line));
-	return rc;
 }
 
 int
@@ -711,69 +692,28 @@ ticketkeys_write(const char *path, struct ticketkeys *extra,
 	    "# chainfix session ticket keys (chainfix ticket-keys rotate).\n"
 	    "# One key per line: the first encrypts new tickets, all "
 	    "decrypt.  Keep this file secret.\n";
+	const size_t size = sizeof(header) +
+	    2 * TICKETKEYS_MAX * TICKETKEYS_LINE_MAX;
 	struct stat st;
-	char *tmp = NULL, *dircopy = NULL;
 	mode_t mode = 0600;
-	int fd = -1, dfd = -1, rc = -1;
+	size_t len;
+	char *buf;
+	int rc;
 
-	if (stat(path, &st) == 0) {
-		mode = st.st_mode & 0770;
-		if ((mode & 0600) != 0600)
-			mode |= 0600;
-	} else
-		st.st_gid = (gid_t)-1;
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-		tmp = NULL;
+	/* The old file's mode without the bits for others: 0640 stays. */
+	if (stat(path, &st) == 0)
+		mode = (st.st_mode & 0770) | 0600;
+	if ((buf = malloc(size)) == NULL) {
 		log_errx("%s: out of memory", path);
-		goto out;
+		return -1;
 	}
-	/* mkstemp creates the file 0600: the keys are never exposed. */
-	if ((fd = mkstemp(tmp)) == -1) {
-		log_err("%s: cannot create a temporary file", tmp);
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (st.st_gid != (gid_t)-1 && fchown(fd, (uid_t)-1, st.st_gid) == -1)
-		log_warn("%s: cannot keep the group of the old file", path);
-	if (fchmod(fd, mode) == -1) {
-		log_err("%s: chmod", tmp);
-		goto out;
-	}
-	if (ticketkeys_write_all(fd, header, sizeof(header) - 1) == -1 ||
-	    ticketkeys_write_ring(fd, extra, &keep) == -1 ||
-	    ticketkeys_write_ring(fd, tk, &keep) == -1 || fsync(fd) == -1) {
-		log_err("%s: write", tmp);
-		goto out;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		log_err("%s: write", tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1) {
-		log_err("rename %s to %s", tmp, path);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	/* The rename is durable only once the directory is on disk too. */
-	if ((dircopy = strdup(path)) != NULL &&
-	    (dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) != -1)
-		(void)fsync(dfd);
-	rc = 0;
- out:
-	if (fd != -1)
-		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
-	if (dfd != -1)
-		close(dfd);
-	free(dircopy);
+	memcpy(buf, header, sizeof(header) - 1);
+	len = sizeof(header) - 1;
+	ticketkeys_format_ring(extra, buf, &len, &keep);
+	ticketkeys_format_ring(tk, buf, &len, &keep);
+	rc = writefile_atomic(path, buf, len, mode);
+	OPENSSL_cleanse(buf, size);
+	free(buf);
 	return rc;
 }
 
