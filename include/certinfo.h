@@ -121,6 +121,11 @@ int certinfo_weak_key(const EVP_PKEY *pk);
  * all: 4 (handshake header) + 3 (list length) + 3 per certificate. */
 size_t certinfo_msg_size(size_t ncerts, size_t der_bytes);
 
+/* certinfo_hex(p, n, buf, len): p[0..n) in lowercase hex, as many whole
+ * bytes as fit in buf (len - 1 digits), NUL-terminated; returns buf.  The
+ * one spelling of fingerprints, pins and digests in chainfix's output. */
+char *certinfo_hex(const unsigned char *p, size_t n, char *buf, size_t len);
+
 /* certinfo_is_ip(s): 1 if s is an IPv4 or IPv6 address literal, which is
  * matched against iPAddress names and never sent as SNI (RFC 6066). */
 int certinfo_is_ip(const char *s);

@@ -581,12 +581,10 @@ admin_render_cert(struct evbuffer *out, const struct chain_cert *cc,
     size_t depth)
 {
 	char nb[32], na[32], hex[65];
-	size_t i;
 
 	certinfo_timestr(cc->not_before, CERTINFO_TIME_ISO8601, nb, sizeof(nb));
 	certinfo_timestr(cc->not_after, CERTINFO_TIME_ISO8601, na, sizeof(na));
-	for (i = 0; i < sizeof(cc->sha256); i++)
-		(void)snprintf(hex + 2 * i, 3, "%02x", cc->sha256[i]);
+	certinfo_hex(cc->sha256, sizeof(cc->sha256), hex, sizeof(hex));
 	if (evbuffer_add_printf(out, "{\"depth\":%zu,\"subject\":", depth) < 0 ||
 	    admin_json_str(out, cc->subject) == -1 ||
 	    evbuffer_add_printf(out, ",\"issuer\":") < 0 ||

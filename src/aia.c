@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "aia.h"
+#include "certinfo.h"
 #include "certload.h"
 #include "fetch.h"
 #include "log.h"
@@ -119,8 +120,8 @@ int
 aia_cache_store(const char *dir, X509 *x, const char *label)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	char name[2 * EVP_MAX_MD_SIZE + 8], path[4096], *data;
+	unsigned int mdlen = 0;
+	char name[2 * EVP_MAX_MD_SIZE + 1], path[4096], *data;
 	BIO *b = NULL;
 	long len;
 	int rc = -1;
@@ -131,10 +132,8 @@ aia_cache_store(const char *dir, X509 *x, const char *label)
 	}
 	if (!X509_digest(x, EVP_sha256(), md, &mdlen))
 		goto ssl;
-	for (i = 0; i < mdlen; i++)
-		snprintf(name + 2 * i, 3, "%02x", md[i]);
-	snprintf(name + 2 * mdlen, sizeof(name) - 2 * mdlen, ".pem");
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	certinfo_hex(md, mdlen, name, sizeof(name));
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.pem", dir, name) >=
 	    sizeof(path)) {
 		log_warnx("%s: aia_cache %s: path too long", label, dir);
 		return -1;

@@ -233,6 +233,22 @@ certinfo_msg_size(size_t ncerts, size_t der_bytes)
 	return 4 + 3 + 3 * ncerts + der_bytes;
 }
 
+char *
+certinfo_hex(const unsigned char *p, size_t n, char *buf, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	if (len == 0)
+		return buf;
+	for (i = 0; i < n && 2 * i + 2 < len; i++) {
+		buf[2 * i] = digits[p[i] >> 4];
+		buf[2 * i + 1] = digits[p[i] & 0xf];
+	}
+	buf[2 * i] = '\0';
+	return buf;
+}
+
 int
 certinfo_is_ip(const char *s)
 {

@@ -119,7 +119,7 @@ static void
 check_analyze_describe(struct check_cert *c, X509 *x)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned int mdlen = 0;
 	EVP_PKEY *pk;
 	const char *tn;
 	int len, mdnid = NID_undef, pknid, secbits;
@@ -151,8 +151,7 @@ check_analyze_describe(struct check_cert *c, X509 *x)
 	(void)certinfo_time(X509_get0_notAfter(x), &c->not_after);
 	if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1)
 		mdlen = 0;
-	for (i = 0; i < mdlen && i < 32; i++)
-		snprintf(c->sha256 + 2 * i, 3, "%02x", md[i]);
+	certinfo_hex(md, mdlen, c->sha256, sizeof(c->sha256));
 	len = i2d_X509(x, NULL);
 	c->der_len = len > 0 ? (size_t)len : 0;
 	c->self_signed = certinfo_self_signed(x);

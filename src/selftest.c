@@ -181,11 +181,9 @@ selftest_leaf_name(X509 *leaf, char *out, size_t outlen)
 static void
 selftest_fpr(const unsigned char *md, char *out, size_t outlen)
 {
-	size_t i, off = 0;
+	size_t off;
 
-	out[0] = '\0';
-	for (i = 0; i < 8 && off + 3 <= outlen; i++)
-		off += (size_t)snprintf(out + off, outlen - off, "%02x", md[i]);
+	off = strlen(certinfo_hex(md, 8, out, outlen));
 	if (off + 4 <= outlen)
 		snprintf(out + off, outlen - off, "...");
 }
@@ -314,7 +312,7 @@ static int
 selftest_pin(X509 *x, char *out, size_t outlen)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned int mdlen = 0;
 	size_t off;
 
 	if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
@@ -322,8 +320,8 @@ selftest_pin(X509 *x, char *out, size_t outlen)
 		return -1;
 	}
 	off = (size_t)snprintf(out, outlen, "sha256:");
-	for (i = 0; i < mdlen && off + 3 <= outlen; i++)
-		off += (size_t)snprintf(out + off, outlen - off, "%02x", md[i]);
+	if (off < outlen)
+		certinfo_hex(md, mdlen, out + off, outlen - off);
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "certinfo.h"
 #include "file.h"
 #include "log.h"
 #include "ticketkeys.h"
@@ -318,7 +319,7 @@ const char *
 ticketkeys_id(struct ticketkeys *tk, size_t i, char *buf, size_t len)
 {
 	unsigned char name[TICKETKEYS_NAME_LEN], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, j;
+	unsigned int mdlen = 0;
 
 	if (len < 17 || ticketkeys_name(tk, i, name) == -1 ||
 	    EVP_Digest(name, sizeof(name), md, &mdlen, EVP_sha256(), NULL) !=
@@ -326,9 +327,7 @@ ticketkeys_id(struct ticketkeys *tk, size_t i, char *buf, size_t len)
 		snprintf(buf, len, "-");
 		return buf;
 	}
-	for (j = 0; j < 8; j++)
-		snprintf(buf + 2 * j, len - 2 * j, "%02x", md[j]);
-	return buf;
+	return certinfo_hex(md, 8, buf, len);
 }
 
 /*

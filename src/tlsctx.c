@@ -904,7 +904,7 @@ tlsctx_backend_check(struct tlsctx_backend *tb, SSL *ssl, char *why,
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	X509 *peer;
-	size_t i, off;
+	size_t off;
 
 	if (tb->site->backend_verify != CONFIG_VERIFY_PIN)
 		return 0;
@@ -922,8 +922,8 @@ tlsctx_backend_check(struct tlsctx_backend *tb, SSL *ssl, char *why,
 		return 0;
 	off = (size_t)snprintf(why, len, "backend certificate does not match "
 	    "the pin: sha256:");
-	for (i = 0; i < mdlen && off + 3 < len; i++)
-		off += (size_t)snprintf(why + off, len - off, "%02x", md[i]);
+	if (off < len)
+		certinfo_hex(md, mdlen, why + off, len - off);
 	return -1;
 }
 

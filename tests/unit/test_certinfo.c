@@ -280,6 +280,25 @@ test_misc(void **state)
 	assert_string_equal(certinfo_protocol_name(0), "unknown");
 }
 
+/* Lowercase hex; whole bytes only when buf is short; always terminated. */
+static void
+test_hex(void **state)
+{
+	static const unsigned char b[] = { 0x00, 0x9f, 0xa0, 0xff };
+	char buf[16];
+
+	(void)state;
+	assert_string_equal(certinfo_hex(b, sizeof(b), buf, sizeof(buf)),
+	    "009fa0ff");
+	assert_string_equal(certinfo_hex(b, sizeof(b), buf, 9), "009fa0ff");
+	assert_string_equal(certinfo_hex(b, sizeof(b), buf, 8), "009fa0");
+	assert_string_equal(certinfo_hex(b, sizeof(b), buf, 2), "");
+	assert_string_equal(certinfo_hex(b, 0, buf, sizeof(buf)), "");
+	buf[0] = 'x';
+	assert_ptr_equal(certinfo_hex(b, sizeof(b), buf, 0), buf);
+	assert_int_equal(buf[0], 'x');
+}
+
 int
 main(void)
 {
@@ -291,6 +310,7 @@ main(void)
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_weak),
 		cmocka_unit_test(test_misc),
+		cmocka_unit_test(test_hex),
 	};
 
 	log_init("test_certinfo", LOG_LEVEL_DEBUG, 0);
