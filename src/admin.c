@@ -38,6 +38,7 @@
 
 #include "admin.h"
 #include "health.h"
+#include "json.h"
 #include "certinfo.h"
 #include "listener.h"
 #include "log.h"
@@ -373,80 +374,18 @@ admin_prom_label(struct evbuffer *out, const char *s)
 	return r;
 }
 
-/*
- * How many bytes of a valid UTF-8 sequence start at s (at most n), or 0 if
- * none does: overlongs, surrogates and values past U+10FFFF are invalid.
- */
-static size_t
-admin_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/*
- * A JSON string, quotes included.  Site names come from the configuration
- * and certificate names from whoever issued them: control characters are
- * escaped and a byte that is not valid UTF-8 becomes U+FFFD, so the
- * document always parses.
- */
+/* A JSON string (json_quote()), quotes included. */
 static int
 admin_json_str(struct evbuffer *out, const char *s)
 {
-	const unsigned char *p;
-	size_t n, len;
+	char *q;
 	int r;
 
-	if (s == NULL)
-		return evbuffer_add(out, "null", 4);
-	if (evbuffer_add(out, "\"", 1) == -1)
+	if ((q = json_quote(s)) == NULL)
 		return -1;
-	p = (const unsigned char *)s;
-	n = strlen(s);
-	while (n > 0) {
-		if (*p == '"' || *p == '\\') {
-			r = evbuffer_add_printf(out, "\\%c", *p) < 0 ? -1 : 0;
-			len = 1;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			r = evbuffer_add_printf(out, "\\u%04x", *p) < 0 ?
-			    -1 : 0;
-			len = 1;
-		} else if ((len = admin_utf8_len(p, n)) == 0) {
-			r = evbuffer_add(out, "\\ufffd", 6);
-			len = 1;
-		} else
-			r = evbuffer_add(out, p, len);
-		if (r == -1)
-			return -1;
-		p += len;
-		n -= len;
-	}
-	return evbuffer_add(out, "\"", 1);
+	r = evbuffer_add(out, q, strlen(q));
+	free(q);
+	return r;
 }
 
 /* One per-certificate sample: NAME{site="..",depth="..",subject=".."} V. */

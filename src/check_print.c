@@ -16,38 +16,20 @@
 
 #include "certinfo.h"
 #include "check_int.h"
+#include "json.h"
 #include "log.h"
 
 /* ------------------------------------------------------------------ */
 /* JSON */
 
+/* A JSON string (json_quote()); "null" also when out of memory. */
 static void
 check_print_json_str(FILE *f, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char c;
+	char *q = json_quote(s);
 
-	if (s == NULL) {
-		fputs("null", f);
-		return;
-	}
-	putc('"', f);
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			putc('\\', f);
-			putc(c, f);
-		} else if (c == '\n')
-			fputs("\\n", f);
-		else if (c < 0x20 || c >= 0x7f) {
-			/* Bytes, not UTF-8: keep the document valid JSON. */
-			fputs("\\u00", f);
-			putc(hex[c >> 4], f);
-			putc(hex[c & 0xf], f);
-		} else
-			putc(c, f);
-	}
-	putc('"', f);
+	fputs(q != NULL ? q : "null", f);
+	free(q);
 }
 
 /* key (JSON text, the separator included), then the string v. */
