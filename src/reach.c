@@ -1,6 +1,9 @@
 /*
  * reach.c: where a chain verifies, store by store (reach.h).
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +144,8 @@ reach_new(const struct certload_set *system)
 {
 	struct certload_set *set;
 	struct reach *r;
+	struct stat st;
+	char dir[4096];
 	size_t s;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -148,6 +153,14 @@ reach_new(const struct certload_set *system)
 	if (system != NULL && certload_set_count(system) > 0 &&
 	    (r->store[REACH_SYSTEM] = reach_store_of(system)) == NULL)
 		goto oom;
+	/* Not installed (a binary run from its build tree): say it once, as
+	 * the public intermediates do, rather than once per store. */
+	if (datadir_path(datadir_data(), REACH_ANDROID_DIR, dir,
+	    sizeof(dir)) != NULL && stat(dir, &st) == -1 && errno == ENOENT) {
+		log_warnx("Android root stores: %s: %s (set CHAINFIX_DATADIR); "
+		    "reach on Android not checked", dir, strerror(ENOENT));
+		return r;
+	}
 	for (s = 0; s < REACH_NSTORES; s++) {
 		if (reach_stores[s].file == NULL)
 			continue;
