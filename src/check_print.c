@@ -505,8 +505,8 @@ check_print_fix(FILE *f, const struct check_report *r,
 		    r->fix_error);
 	else if (r->fix_same)
 		fprintf(f, "  the server already sends the chain "
-		    "chainfix would build (%zu certificates)\n",
-		    r->fix_count);
+		    "chainfix would build (%zu certificate%s)\n",
+		    r->fix_count, r->fix_count == 1 ? "" : "s");
 	else {
 		if (r->fix_lines != NULL)
 			fputs(r->fix_lines, f);

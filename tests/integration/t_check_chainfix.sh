@@ -44,6 +44,11 @@ ok "the request reached the backend through chainfix"
 run_check same "localhost:$PPORT" --roots "$P/root.pem" --intermediates "$P/intermediates" --json
 expect_rc 0 "clean with --intermediates"
 jcheck "$T/same.out" 'j["fix"]["already_sent"] is True' "chainfix already sends the bundle"
+run_check same_text "localhost:$PPORT" --roots "$P/root.pem" --intermediates "$P/intermediates"
+expect_rc 0 "clean with --intermediates (text)"
+grep -q "^  the server already sends the chain chainfix would build (3 certificates)$" "$T/same_text.out" ||
+    fail "text report: $(grep -A1 '^Fix' "$T/same_text.out")"
+ok "the text report says so, with the count"
 
 chainfix_stop_clean chainfix
 pass
