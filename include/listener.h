@@ -40,8 +40,9 @@ struct listener *listener_new(struct event_base *base,
 
 /*
  * listener_set_keepalive(l, secs):
- * TCP keepalive on every client socket accepted from now on: first probe
- * after secs idle, then a few more a minute apart, so a client that
+ * TCP keepalive on every client connection established from now on
+ * (set on the listening sockets, which the connections inherit): first
+ * probe after secs idle, then a few more a minute apart, so a client that
  * vanished without a FIN frees its session.  0 turns it off (the default).
  */
 void listener_set_keepalive(struct listener *l, unsigned secs);
