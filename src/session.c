@@ -633,8 +633,11 @@ session_side_free(struct side *side, int bye)
 	}
 	if (side->ssl != NULL) {
 		if (side->up) {
-			if (bye && !side->shut_started && !side->dead)
+			if (bye && !side->shut_started && !side->dead) {
+				/* With the FIN of close() below. */
+				side->more = 1;
 				(void)SSL_shutdown(side->ssl);
+			}
 			SSL_set_shutdown(side->ssl,
 			    SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 		}
@@ -798,11 +801,16 @@ side_write(struct side *side, const unsigned char *p, size_t len, char *why,
 
 /*
  * Shut down side's write direction: close_notify first on a TLS leg, then
- * a FIN.  Returns 1 done, 0 waiting for the socket, -1 the socket failed
- * (nothing more can be written to it; not an error for the session).
+ * a FIN.  The alert is sent with MSG_MORE, so the FIN leaves with it in
+ * one segment instead of two (one wake-up of the peer, not two).  With
+ * closing, the session closes as soon as this returns 1 (the other
+ * direction is done too): close(2) sends the FIN, and the alert with it,
+ * so the shutdown(2) call is saved.  Returns 1 done, 0 waiting for the
+ * socket, -1 the socket failed (nothing more can be written to it; not an
+ * error for the session).
  */
 static int
-side_shutdown(struct side *side)
+side_shutdown(struct side *side, int closing)
 {
 	int r, e;
 
@@ -818,7 +826,9 @@ side_shutdown(struct side *side)
 		 */
 		errno = 0;
 		side->shut_started = 1;
+		side->more = 1;
 		r = SSL_shutdown(side->ssl);
+		side->more = 0;
 		if (r < 0) {
 			e = SSL_get_error(side->ssl, r);
 			ERR_clear_error();
@@ -830,10 +840,13 @@ side_shutdown(struct side *side)
 			return -1;
 		}
 	}
-	if (shutdown(side->fd, SHUT_WR) == -1 && errno != ENOTCONN) {
+	if (!closing && shutdown(side->fd, SHUT_WR) == -1 &&
+	    errno != ENOTCONN) {
 		side->dead = 1;
 		return -1;
 	}
+	/* The FIN (now, or at close) pushes what MSG_MORE held back. */
+	side->corked = 0;
 	side->shut = 1;
 	return 1;
 }
@@ -860,7 +873,11 @@ session_flow_end(struct session *s, struct side *src)
 		return -1;
 	if (!dst->up)
 		return 0;	/* the backend is still connecting */
-	switch (side_shutdown(dst)) {
+	/*
+	 * dst's own direction done too: the session closes once this one
+	 * is (session_advance()), and close(2) sends the FIN.
+	 */
+	switch (side_shutdown(dst, dst->flow == FLOW_DONE)) {
 	case 0:
 		return 0;
 	case 1:

@@ -9,7 +9,8 @@
  * those of chainfix's own modules, linked statically: this test is linked
  * with -Wl,--wrap=malloc,--wrap=calloc (tests/CMakeLists.txt), so the
  * session, its relay buffers and the metrics entry fail in turn too.
- * OpenSSL's allocations are left alone.
+ * OpenSSL's allocations are left alone.  shutdown(2) is wrapped too
+ * (--wrap=shutdown), to count the session's calls.
  *
  * The client is a blocking OpenSSL client on one end of a socketpair whose
  * other end goes to session_start(), as an accepted connection would; the
@@ -69,6 +70,27 @@ struct fixture {
 };
 
 static struct fixture F;
+
+/*
+ * shutdown(2), counted: by the session on its client socket, and on any
+ * other socket but the client thread's own.
+ */
+int __real_shutdown(int, int);
+int __wrap_shutdown(int, int);
+
+static atomic_int sd_watch_fd = -1;	/* the session's client socket */
+static atomic_int sd_skip_fd = -1;	/* the client thread's */
+static atomic_int sd_client, sd_other;
+
+int
+__wrap_shutdown(int fd, int how)
+{
+	if (fd == atomic_load(&sd_watch_fd))
+		atomic_fetch_add(&sd_client, 1);
+	else if (fd != atomic_load(&sd_skip_fd))
+		atomic_fetch_add(&sd_other, 1);
+	return __real_shutdown(fd, how);
+}
 
 /* The backend: read a connection to its end, echo, close. */
 struct backend {
@@ -206,6 +228,8 @@ struct run {
 	int		 started;	/* session_start() returned 0 */
 	int		 echoed;
 	int		 served;
+	int		 sd_client;	/* shutdown(2) on the client socket */
+	int		 sd_backend;	/* on the backend socket */
 	char		*log;		/* what was logged (stderr) */
 };
 
@@ -244,6 +268,10 @@ run_session(struct gen_listen *gl, int tls_backend, long fail_at,
 	b.tls = tls_backend;
 	assert_int_equal(pthread_create(&b.thread, NULL, backend_main, &b), 0);
 	c.fd = sv[1];
+	atomic_store(&sd_watch_fd, sv[0]);
+	atomic_store(&sd_skip_fd, sv[1]);
+	atomic_store(&sd_client, 0);
+	atomic_store(&sd_other, 0);
 	assert_int_equal(pthread_create(&c.thread, NULL, client_main, &c), 0);
 
 	memset(&sin, 0, sizeof(sin));
@@ -279,6 +307,10 @@ run_session(struct gen_listen *gl, int tls_backend, long fail_at,
 	pthread_join(b.thread, NULL);
 	r->echoed = c.echoed;
 	r->served = b.served;
+	r->sd_client = atomic_load(&sd_client);
+	r->sd_backend = atomic_load(&sd_other);
+	atomic_store(&sd_watch_fd, -1);
+	atomic_store(&sd_skip_fd, -1);
 	assert_int_equal(session_count(), 0);
 	assert_null(list.pool);
 	evdns_base_free(dns, 0);
@@ -335,6 +367,13 @@ test_relay(void **state)
 	assert_non_null(strstr(r.log, "site=tls backend=127.0.0.1:"));
 	assert_non_null(strstr(r.log, "in=15 out=15 "));
 	assert_non_null(strstr(r.log, "reason=client_closed: client closed"));
+	/*
+	 * The client's FIN is passed on with shutdown(2) (the backend still
+	 * answers); the backend's end, the last, with close(2) alone: the
+	 * client saw close_notify and EOF all the same (echoed).
+	 */
+	assert_int_equal(r.sd_backend, 1);
+	assert_int_equal(r.sd_client, 0);
 	free(r.log);
 
 	run_session(listen_of("named"), 0, 0, &r);
