@@ -118,9 +118,7 @@ connect_with(SSL_CTX *sctx, const char *sni, int maxver,
 	SSL_CTX *cctx;
 	SSL_SESSION *sess;
 	SSL *c, *s;
-	BIO *cb, *sb;
 	char buf[1];
-	int i, cr = 0, sr = 0;
 
 	assert_non_null(cctx = SSL_CTX_new(TLS_client_method()));
 	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(cctx),
@@ -132,20 +130,7 @@ connect_with(SSL_CTX *sctx, const char *sni, int maxver,
 	assert_int_equal(tlsctx_set_sni(c, sni), 1);
 	if (resume != NULL)
 		assert_int_equal(SSL_set_session(c, resume), 1);
-	assert_int_equal(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
-	SSL_set_bio(c, cb, cb);
-	SSL_set_bio(s, sb, sb);
-	SSL_set_connect_state(c);
-	SSL_set_accept_state(s);
-	for (i = 0; i < 100 && (cr != 1 || sr != 1); i++) {
-		if (cr != 1 && (cr = SSL_do_handshake(c)) != 1 &&
-		    SSL_get_error(c, cr) != SSL_ERROR_WANT_READ)
-			break;
-		if (sr != 1 && (sr = SSL_do_handshake(s)) != 1 &&
-		    SSL_get_error(s, sr) != SSL_ERROR_WANT_READ)
-			break;
-	}
-	if (cr != 1 || sr != 1)
+	if (!testpki_handshake(c, s))
 		fail_msg("handshake failed");
 	/* One byte of data: the client reads the tickets in front of it. */
 	assert_int_equal(SSL_write(s, "x", 1), 1);

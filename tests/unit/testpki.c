@@ -20,6 +20,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -782,4 +783,28 @@ testpki_http_stop(pid_t pid)
 
 	kill(pid, SIGTERM);
 	waitpid(pid, &st, 0);
+}
+
+int
+testpki_handshake(SSL *c, SSL *s)
+{
+	BIO *cb, *sb;
+	int i, cr = 0, sr = 0;
+
+	if (BIO_new_bio_pair(&cb, 0, &sb, 0) != 1)
+		return 0;
+	SSL_set_bio(c, cb, cb);
+	SSL_set_bio(s, sb, sb);
+	SSL_set_connect_state(c);
+	SSL_set_accept_state(s);
+	/* Each side until it waits for the other, a bounded number of turns. */
+	for (i = 0; i < 100 && (cr != 1 || sr != 1); i++) {
+		if (cr != 1 && (cr = SSL_do_handshake(c)) != 1 &&
+		    SSL_get_error(c, cr) != SSL_ERROR_WANT_READ)
+			break;
+		if (sr != 1 && (sr = SSL_do_handshake(s)) != 1 &&
+		    SSL_get_error(s, sr) != SSL_ERROR_WANT_READ)
+			break;
+	}
+	return cr == 1 && sr == 1;
 }

@@ -171,4 +171,11 @@ int testpki_set_has(const struct certload_set *set, X509 *x);
  */
 int testpki_x509_verify(X509 *root, X509 *const *untrusted, X509 *leaf);
 
+/*
+ * testpki_handshake(c, s): run the TLS handshake of client c and server s
+ * over a new BIO pair (each SSL takes its end).  Returns 1 if both ends
+ * finished, 0 if either failed.
+ */
+int testpki_handshake(SSL *c, SSL *s);
+
 #endif /* CHAINFIX_TESTPKI_H */
