@@ -22,6 +22,7 @@
 #include "file.h"
 #include "log.h"
 #include "metrics.h"
+#include "sesscache.h"
 #include "tlsctx.h"
 
 /*
@@ -391,16 +392,22 @@ tlsctx_server_new(const struct config_site *site, const struct chain *chain,
 	 * A session resumes only on the site it was made for: SNI may move
 	 * a connection to another context, and OpenSSL compares this id
 	 * when a client offers a session id or a ticket.  Sites of one
-	 * address share the default context's cache and ticket keys, so
-	 * this is the only thing that keeps their sessions apart.
+	 * address share the default context's ticket keys, so this is what
+	 * keeps their tickets apart (a cached session id is also bound to
+	 * the context that made it, sesscache.h).
 	 */
 	pol->sidlen = sizeof(pol->sid);
 	if (EVP_Digest(site->name, strlen(site->name), pol->sid, &pol->sidlen,
 	    EVP_sha256(), NULL) != 1 ||
 	    SSL_CTX_set_session_id_context(ctx, pol->sid, pol->sidlen) != 1)
 		goto err;
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-	SSL_CTX_sess_set_cache_size(ctx, 20000);
+	/*
+	 * TLS 1.2 sessions in slots taken once (sesscache.h: OpenSSL's own
+	 * cache scatters them among the connections' memory, which then
+	 * cannot be given back), bound to this context.
+	 */
+	if (sesscache_attach(ctx, sesscache_shared()) == -1)
+		goto err;
 	SSL_CTX_set_timeout(ctx, 3600);
 	/*
 	 * One TLS 1.3 ticket per handshake, not OpenSSL's default two (which
