@@ -9,7 +9,9 @@
  * those of chainfix's own modules, linked statically: this test is linked
  * with -Wl,--wrap=malloc,--wrap=calloc (tests/CMakeLists.txt), so the
  * session, its relay buffers and the metrics entry fail in turn too.
- * OpenSSL's allocations are left alone.  shutdown(2) is wrapped too
+ * OpenSSL's allocations are left alone (never failed), but the large
+ * ones (a record buffer) are tracked through CRYPTO_set_mem_functions(),
+ * to see what an idle session keeps.  shutdown(2) is wrapped too
  * (--wrap=shutdown), to count the session's calls.
  *
  * The client is a blocking OpenSSL client on one end of a socketpair whose
@@ -45,6 +47,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -92,11 +95,125 @@ __wrap_shutdown(int fd, int how)
 	return __real_shutdown(fd, how);
 }
 
+/*
+ * OpenSSL's allocations of at least BIG_ALLOC bytes (a TLS record buffer is
+ * 16.6 KB or more), made by the thread that runs the session (this one),
+ * while live.  Allocation goes to __real_malloc: never failed, nor counted
+ * by allocfail.
+ */
+#define BIG_ALLOC	16000
+#define BIG_MAX		256
+
+void *__real_malloc(size_t);
+
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t big_thread;
+static struct {
+	uintptr_t p;		/* 0: free slot */
+	long	 seq;
+} big[BIG_MAX];
+static long big_seq;
+
+static void
+big_note(void *p, size_t n)
+{
+	size_t i;
+
+	if (p == NULL || n < BIG_ALLOC ||
+	    !pthread_equal(pthread_self(), big_thread))
+		return;
+	pthread_mutex_lock(&big_lock);
+	for (i = 0; i < BIG_MAX; i++)
+		if (big[i].p == 0) {
+			big[i].p = (uintptr_t)p;
+			big[i].seq = ++big_seq;
+			break;
+		}
+	pthread_mutex_unlock(&big_lock);
+}
+
+/* p: the address of a block freed or moved (only compared). */
+static void
+big_forget(uintptr_t p)
+{
+	size_t i;
+
+	if (p == 0)
+		return;
+	pthread_mutex_lock(&big_lock);
+	for (i = 0; i < BIG_MAX; i++)
+		if (big[i].p == p)
+			big[i].p = 0;
+	pthread_mutex_unlock(&big_lock);
+}
+
+/* Live big allocations made since mark (a value of big_mark()). */
+static int
+big_live_since(long mark)
+{
+	size_t i;
+	int n = 0;
+
+	pthread_mutex_lock(&big_lock);
+	for (i = 0; i < BIG_MAX; i++)
+		if (big[i].p != 0 && big[i].seq > mark)
+			n++;
+	pthread_mutex_unlock(&big_lock);
+	return n;
+}
+
+static long
+big_mark(void)
+{
+	long m;
+
+	pthread_mutex_lock(&big_lock);
+	m = big_seq;
+	pthread_mutex_unlock(&big_lock);
+	return m;
+}
+
+static void *
+ossl_malloc(size_t n, const char *file, int line)
+{
+	void *p = __real_malloc(n);
+
+	(void)file;
+	(void)line;
+	big_note(p, n);
+	return p;
+}
+
+static void *
+ossl_realloc(void *old, size_t n, const char *file, int line)
+{
+	void *p;
+
+	(void)file;
+	(void)line;
+	/* Before: old may be gone after (a failure would untrack it). */
+	big_forget((uintptr_t)old);
+	p = realloc(old, n);
+	big_note(p, n);
+	return p;
+}
+
+static void
+ossl_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	big_forget((uintptr_t)p);
+	free(p);
+}
+
 /* The backend: read a connection to its end, echo, close. */
 struct backend {
 	pthread_t	 thread;
 	atomic_int	 stop;
 	int		 tls;
+	int		 early;		/* answer once the request is in, not
+					   at EOF */
 	int		 served;	/* echoed a whole request */
 };
 
@@ -136,12 +253,21 @@ backend_serve(struct backend *b, int fd)
 		if (n <= 0)
 			break;
 		got += (size_t)n;
+		if (b->early && got == strlen(REQUEST))
+			break;
 	}
-	/* The client's half-close came through as our EOF: answer now. */
+	/*
+	 * The client's half-close came through as our EOF (or, early, the
+	 * request is in): answer now.
+	 */
 	if (got == strlen(REQUEST) && memcmp(buf, REQUEST, got) == 0) {
 		n = ssl != NULL ? SSL_write(ssl, buf, (int)got) :
 		    (int)write(fd, buf, got);
 		b->served = n == (int)got;
+		/* Early: now the client's end. */
+		while (b->early && (ssl != NULL ? SSL_read(ssl, buf,
+		    (int)sizeof(buf)) : (int)read(fd, buf, sizeof(buf))) > 0)
+			;
 	}
 	if (ssl != NULL)
 		(void)SSL_shutdown(ssl);
@@ -173,6 +299,10 @@ backend_main(void *arg)
 struct client {
 	pthread_t	 thread;
 	int		 fd;
+	int		 idle;		/* read the echo, then sit idle until go
+					   (the backend answers early) */
+	atomic_int	 idling;	/* sitting idle */
+	atomic_int	 go;
 	int		 echoed;	/* got the request back, then the end */
 };
 
@@ -195,6 +325,14 @@ client_main(void *arg)
 	    SSL_write(ssl, REQUEST, (int)strlen(REQUEST)) !=
 	    (int)strlen(REQUEST))
 		goto out;
+	if (c->idle) {
+		while (got < strlen(REQUEST) && (n = SSL_read(ssl, buf + got,
+		    (int)(sizeof(buf) - got))) > 0)
+			got += (size_t)n;
+		atomic_store(&c->idling, 1);
+		while (!atomic_load(&c->go))
+			usleep(1000);
+	}
 	(void)shutdown(c->fd, SHUT_WR);
 	while ((n = SSL_read(ssl, buf + got, (int)(sizeof(buf) - got))) > 0)
 		got += (size_t)n;
@@ -230,6 +368,8 @@ struct run {
 	int		 served;
 	int		 sd_client;	/* shutdown(2) on the client socket */
 	int		 sd_backend;	/* on the backend socket */
+	int		 idle_big;	/* idle: OpenSSL record buffers the
+					   session held (-1: not measured) */
 	char		*log;		/* what was logged (stderr) */
 };
 
@@ -239,8 +379,8 @@ struct run {
  * nothing left behind.
  */
 static void
-run_session(struct gen_listen *gl, int tls_backend, long fail_at,
-    struct run *r)
+run_session_idle(struct gen_listen *gl, int tls_backend, long fail_at,
+    int idle, struct run *r)
 {
 	struct sockaddr_in sin;
 	struct session_list list;
@@ -250,9 +390,11 @@ run_session(struct gen_listen *gl, int tls_backend, long fail_at,
 	struct backend b;
 	struct client c;
 	struct timespec t0, t;
-	int sv[2];
+	long mark;
+	int sv[2], i;
 
 	memset(r, 0, sizeof(*r));
+	r->idle_big = -1;
 	memset(&list, 0, sizeof(list));
 	memset(&b, 0, sizeof(b));
 	memset(&c, 0, sizeof(c));
@@ -266,8 +408,11 @@ run_session(struct gen_listen *gl, int tls_backend, long fail_at,
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
 	b.tls = tls_backend;
+	b.early = idle;
 	assert_int_equal(pthread_create(&b.thread, NULL, backend_main, &b), 0);
 	c.fd = sv[1];
+	c.idle = idle;
+	atomic_store(&c.go, !idle);
 	atomic_store(&sd_watch_fd, sv[0]);
 	atomic_store(&sd_skip_fd, sv[1]);
 	atomic_store(&sd_client, 0);
@@ -280,6 +425,7 @@ run_session(struct gen_listen *gl, int tls_backend, long fail_at,
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
 	testpki_capture_start();
+	mark = big_mark();
 	allocfail_arm(fail_at);
 	r->started = session_start(&env, sv[0], (struct sockaddr *)&sin,
 	    sizeof(sin), generation_ref(F.gen), gl) == 0;
@@ -289,6 +435,16 @@ run_session(struct gen_listen *gl, int tls_backend, long fail_at,
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (t.tv_sec - t0.tv_sec > RUN_SECS)
 			break;
+		if (!atomic_load(&c.go) && atomic_load(&c.idling)) {
+			/* Let the session finish what it was doing. */
+			for (i = 0; i < 20; i++) {
+				event_base_loop(base, EVLOOP_ONCE |
+				    EVLOOP_NONBLOCK);
+				usleep(1000);
+			}
+			r->idle_big = big_live_since(mark);
+			atomic_store(&c.go, 1);
+		}
 		if (list.n > 0)
 			usleep(1000);
 	}
@@ -315,6 +471,13 @@ run_session(struct gen_listen *gl, int tls_backend, long fail_at,
 	assert_null(list.pool);
 	evdns_base_free(dns, 0);
 	event_base_free(base);
+}
+
+static void
+run_session(struct gen_listen *gl, int tls_backend, long fail_at,
+    struct run *r)
+{
+	run_session_idle(gl, tls_backend, fail_at, 0, r);
 }
 
 static struct gen_listen *
@@ -383,6 +546,24 @@ test_relay(void **state)
 	free(r.log);
 	assert_true(closed_count("tls", "client_closed") >= 1);
 	assert_true(closed_count("named", "client_closed") >= 1);
+}
+
+/*
+ * A session that sits idle after a request and its answer holds none of
+ * OpenSSL's record buffers: not even the write buffer OpenSSL set up on
+ * the backend leg to read the backend's TLS 1.3 tickets (held until the
+ * session ended, before side_release()).
+ */
+static void
+test_idle_buffers(void **state)
+{
+	struct run r;
+
+	(void)state;
+	run_session_idle(listen_of("tls"), 1, 0, 1, &r);
+	assert_true(r.started && r.served && r.echoed);
+	assert_int_equal(r.idle_big, 0);
+	free(r.log);
 }
 
 /*
@@ -524,10 +705,16 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_idle_buffers),
 		cmocka_unit_test(test_oom_tls_literal),
 		cmocka_unit_test(test_oom_plain_named),
 	};
 
+	/* Before OpenSSL allocates anything. */
+	big_thread = pthread_self();
+	if (CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc,
+	    ossl_free) != 1)
+		return 1;
 	/* Before any other libevent call, as libevent requires. */
 	allocfail_init(NULL);
 	signal(SIGPIPE, SIG_IGN);
