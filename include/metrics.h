@@ -34,7 +34,10 @@ struct evbuffer;
 	X(M_SITE_LIMIT_REFUSED,						\
 	    "chainfix_site_connections_refused_total", "counter",	\
 	    "Handshakes refused because their site was at its "	\
-	    "max_connections")
+	    "max_connections")						\
+	X(M_SESSCACHE_BYTES, "chainfix_tls_session_cache_bytes", "gauge", \
+	    "Memory the TLS 1.2 session cache has filled (its slots "	\
+	    "written at least once)")
 
 /*
  * Counters kept per site, exported with a {site} label (a connection has no

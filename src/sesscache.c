@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include "metrics.h"
 #include "sesscache.h"
 
 #define SESSCACHE_WAYS	8	/* index entries in a group */
@@ -175,8 +176,13 @@ sesscache_put(struct sesscache *c, uintptr_t owner, const unsigned char *id,
 		sesscache_drop(c, *e - 1);
 	k = c->next;
 	c->next = (c->next + 1) % c->nslots;
-	if (c->used < c->nslots)
+	if (c->used < c->nslots) {
 		c->used++;
+		/* Written once, a slot's memory stays: what the cache costs. */
+		if (c == sesscache_process)
+			metrics_set(M_SESSCACHE_BYTES,
+			    (int64_t)(c->used * sizeof(*c->slots)));
+	}
 	sesscache_drop(c, k);
 
 	/* A free entry in the group, or the one of its oldest session. */

@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "metrics.h"
 #include "sesscache.h"
 #include "testpki.h"
 
@@ -234,21 +235,30 @@ test_openssl(void **state)
 	sesscache_free(cache);
 }
 
-/* The process's cache is one, and large enough for a crowd. */
+/* The process's cache is one, large enough for a crowd, and counted. */
 static void
 test_shared(void **state)
 {
 	struct sesscache *c;
 	unsigned n;
 	unsigned char out[SESSCACHE_MAX];
+	int64_t slot;
 
 	(void)state;
 	assert_non_null(c = sesscache_shared());
 	assert_ptr_equal(sesscache_shared(), c);
+	assert_int_equal(metrics_get(M_SESSCACHE_BYTES), 0);
 	for (n = 0; n < 10000; n++)
 		assert_int_equal(put(c, 3, n, 200, time(NULL) + 60), 0);
 	for (n = 0; n < 10000; n++)
 		assert_int_equal(get(c, 3, n, time(NULL), out), 200);
+	/* /metrics tells what the slots written cost: 10,000 of them. */
+	slot = metrics_get(M_SESSCACHE_BYTES) / 10000;
+	assert_true(slot > SESSCACHE_MAX);
+	assert_int_equal(metrics_get(M_SESSCACHE_BYTES), slot * 10000);
+	/* Writing a session again takes the next slot. */
+	assert_int_equal(put(c, 3, 0, 200, time(NULL) + 60), 0);
+	assert_int_equal(metrics_get(M_SESSCACHE_BYTES), slot * 10001);
 }
 
 int
