@@ -31,7 +31,14 @@ s.settimeout(30)
 if mode == "http":
     s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
 elif mode == "random":
-    s.sendall(os.urandom(4096))
+    # Random, but never the start of a record longer than what follows:
+    # a first byte with the high bit set reads as an SSLv2 ClientHello
+    # header of up to 32 KiB (1 in 512 of them has the hello type), and
+    # 20..23 as a TLS record; the server would then rightly wait for the
+    # rest until its handshake timeout.  0..15 is neither.
+    data = bytearray(os.urandom(4096))
+    data[0] &= 0x0F
+    s.sendall(bytes(data))
 elif mode == "halfhello":
     ctx = ssl.create_default_context(cafile=ca)
     inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
