@@ -309,7 +309,9 @@ http {
 	ssl_protocols TLSv1.2 TLSv1.3;
 	ssl_session_cache shared:BENCH:20m;
 	ssl_session_timeout 1h;
-	log_format reuse '\$ssl_session_reused';
+	# "r" or ".", then the version: each proxy's backend leg shows in
+	# the row "backend TLS 1.3".
+	log_format reuse '\$ssl_session_reused \$ssl_protocol';
 	server {
 		listen 127.0.0.1:$BPORT ssl;
 		ssl_certificate $P/leaf-full.pem;
@@ -414,6 +416,10 @@ stream {
 		listen 127.0.0.1:$TPORT ssl;
 		ssl_certificate $P/leaf-full.pem;
 		ssl_certificate_key $P/leaf.key;
+		# nginx 1.22's default is TLSv1 to TLSv1.2 on both legs (1.3
+		# joined it in 1.23.4): both lines make it TLS 1.3 as for
+		# every other column.
+		ssl_protocols TLSv1.2 TLSv1.3;
 		proxy_pass 127.0.0.1:$BPORT;
 		proxy_ssl on;
 		proxy_ssl_verify on;
@@ -423,6 +429,10 @@ stream {
 		proxy_ssl_name localhost;
 		proxy_ssl_server_name on;
 		proxy_ssl_session_reuse on;
+		# Without these two lines both legs were TLS 1.2: a TLS 1.2
+		# resumption has no key exchange (one ECDHE and the TLS 1.3
+		# key schedule fewer than every other proxy).
+		proxy_ssl_protocols TLSv1.2 TLSv1.3;
 		proxy_timeout 10m;
 	}
 }
@@ -512,6 +522,11 @@ run_shape() {
 		    -o /dev/null "https://localhost:$TPORT/"; then
 			R[status,$t]="a strict curl (only the root trusted) failed"
 		fi
+		# The version the client leg negotiates, for the row "client
+		# TLS" (a peer's defaults may stop below TLS 1.3).
+		R[client_tls,$t]=$(timeout 5 openssl s_client -connect "127.0.0.1:$TPORT" \
+		    -servername localhost </dev/null 2>/dev/null |
+		    sed -n 's/^\(New\|Reused\), \(TLSv[0-9.]*\),.*/\2/p' | head -1)
 		# Warm up: lazy initialisation belongs to the baseline.
 		"$TLSLOAD" -p "$TPORT" -m conn -c 8 -d 1 >"$S/$t-warm.out" 2>&1 || true
 	done
@@ -583,6 +598,7 @@ run_shape() {
 			if [ "$l1" -gt "$l0" ]; then
 				add bk_req "$t" $((l1 - l0))
 				add bk_res "$t" "$(sed -n "$((l0 + 1)),${l1}p" "$S/access.log" | grep -c '^r' || true)"
+				add bk_13 "$t" "$(sed -n "$((l0 + 1)),${l1}p" "$S/access.log" | grep -c ' TLSv1\.3$' || true)"
 			fi
 			if [ "$t" = chainfix ]; then
 				m1=$(metric chainfix_backend_resumed_total)
@@ -637,6 +653,7 @@ run_shape() {
 		R[bulkcpu,$t]=$(median "${R[bulkcpu_runs,$t]:-}")
 		if [ "${R[bk_req,$t]:-0}" -gt 0 ]; then
 			R[resumed,$t]=$(awk -v r="${R[bk_res,$t]}" -v n="${R[bk_req,$t]}" 'BEGIN {printf "%.0f%%", 100 * r / n}')
+			R[tls13,$t]=$(awk -v r="${R[bk_13,$t]}" -v n="${R[bk_req,$t]}" 'BEGIN {printf "%.0f%%", 100 * r / n}')
 		fi
 		if [ "$t" = chainfix ] && [ -n "${R[cfx_hs,$t]:-}" ]; then
 			R[cfx_metrics,$t]="chainfix /metrics during the new-connection tests: ${R[cfx_hs,$t]} client handshakes, ${R[cfx_res,$t]} backend handshakes resumed"
@@ -704,7 +721,9 @@ print_details() {
 	rowraw "  errors" conn_err
 	row "  proxy CPU us per conn" cpu "%.0f"
 	rowraw "  each round" cpu_runs
+	rowraw "  client TLS" client_tls
 	rowraw "  backend TLS resumed" resumed
+	rowraw "  backend TLS 1.3" tls13
 	row "keep-alive req/s" ka "%.0f"
 	rowraw "  each round" ka_runs
 	rowraw "  errors" ka_err
