@@ -16,6 +16,27 @@
 #include "ticketkeys.h"
 #include "tools.h"
 
+#if defined(CHAINFIX_TSAN)
+#include <sanitizer/common_interface_defs.h>
+
+/*
+ * ThreadSanitizer builds only.  The runtime's symbolizer reads the binary
+ * and its libraries the first time a report needs them, which takes file
+ * descriptors: a report made while the daemon is out of them (as
+ * t_proxy_fd_exhaustion makes it) came out without function names, so
+ * tests/tsan.supp, which matches names, could not suppress it.  Symbolizing
+ * one address at start loads them all while descriptors are free.
+ */
+static void
+main_tsan_symbolizer_load(void)
+{
+	char buf[128];
+
+	__sanitizer_symbolize_pc(__builtin_return_address(0), "%f", buf,
+	    sizeof(buf));
+}
+#endif
+
 static const char usage_text[] =
 "usage: chainfix -c FILE [--listen-report FILE]\n"
 "                                        run the proxy in the foreground\n"
@@ -162,6 +183,9 @@ main(int argc, char **argv)
 	const char *cmd;
 	size_t i;
 
+#if defined(CHAINFIX_TSAN)
+	main_tsan_symbolizer_load();
+#endif
 	log_init("chainfix", LOG_LEVEL_INFO, -1);
 	if (argc < 2)
 		return main_usage(stderr, 2);
