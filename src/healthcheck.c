@@ -1,12 +1,20 @@
 /*
  * healthcheck.c: the active backend checks (healthcheck.h).
  *
- * The thread (bgthread.h) sleeps in poll(2) until the next check is due: a
- * byte on the wake pipe means a new generation (a reload); the cancel fd
- * means exit, and also ends a probe in progress.
- * XXX checks run one after the other: a backend that times out delays the
- * others' checks by up to its timeouts; fine for the handful of backends a
- * site has.
+ * The scheduler (a thread of bgthread.h) starts each check that is due on
+ * a short-lived thread of its own, at most HEALTHCHECK_MAX at once and one
+ * per backend, so a backend that hangs (a blackholed address, a server
+ * that accepts and never answers) holds only its own check and never
+ * delays another backend's.  A check's thread writes its slot number on
+ * the done pipe as it ends; the scheduler joins it and records the result
+ * (health.h), so a check's thread shares nothing with the others.  Between
+ * those, the scheduler sleeps in poll(2) until the next check is due: a
+ * byte on the wake pipe means a new generation (a reload), the cancel fd
+ * means exit.  Either way it writes the stop pipe, the cancel fd of every
+ * probe in progress, which ends them all at once, and joins them before it
+ * lets go of their generation: neither a reload nor the shutdown waits for
+ * a hung backend's timeouts, and the checks a reload ended start over at
+ * once on the new configuration.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -34,10 +43,38 @@
 #define HEALTHCHECK_IDLE	3600
 /* The status line and some headers: all a check reads of the answer. */
 #define HEALTHCHECK_ANSWER	512
+/*
+ * Checks in progress at once, at most: far more than the backends a site
+ * has, and a bound on the threads (and sockets) one hung network can hold.
+ */
+#define HEALTHCHECK_MAX		16
+
+/*
+ * A check in progress, on a thread of its own.  Only the scheduler touches
+ * a slot, except between pthread_create() and pthread_join(): then only
+ * its check's thread does, and only ok, cancelled and why.
+ */
+struct healthcheck_slot {
+	size_t			 n;		/* its number, for the done pipe */
+	int			 busy;		/* a thread not joined yet */
+	pthread_t		 thread;
+	struct gen_site		*gs;		/* of the scheduler's generation */
+	size_t			 idx;		/* the backend checked */
+	int			 stop_fd;	/* the probe's cancel fd */
+	int			 done_fd;	/* our number here: over */
+	int			 ok;		/* the result: 1 passed, */
+	int			 cancelled;	/* 1: ended by stop_fd, no result */
+	char			 why[512];	/* why it failed */
+};
 
 struct healthcheck {
 	int			 wake[2];	/* a byte: new generation */
 	struct generation	*g;		/* healthcheck_lock; a ref */
+	/* The scheduler's own: */
+	int			 stop[2];	/* a byte: end every check */
+	int			 done[2];	/* slot numbers of checks over */
+	size_t			 nbusy;
+	struct healthcheck_slot	 slot[HEALTHCHECK_MAX];
 };
 
 static pthread_mutex_t healthcheck_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -188,19 +225,140 @@ healthcheck_readable(int fd)
 	return poll(&pfd, 1, 0) == 1;
 }
 
+/* Read what waits in the non-blocking fd, and drop it. */
+static void
+healthcheck_drain(int fd)
+{
+	char buf[64];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
 /*
- * One round over g: every check that is due.  Returns when the next one
- * is (health_now() seconds), or 0 if the thread was cancelled.
+ * One check, on a thread of its own: the slot was filled by the
+ * scheduler before the thread started, and is read again only after it
+ * is joined.
+ */
+static void *
+healthcheck_check_main(void *arg)
+{
+	struct healthcheck_slot *s = arg;
+	unsigned char n = (unsigned char)s->n;
+
+	s->why[0] = '\0';
+	s->ok = healthcheck_run(s->gs->cfg, s->gs->backend, s->idx,
+	    s->stop_fd, s->why, sizeof(s->why));
+	/* Ended by the stop pipe: a result about nothing. */
+	s->cancelled = healthcheck_readable(s->stop_fd);
+	/* OpenSSL keeps per-thread state (the error queue): give it back. */
+	OPENSSL_thread_stop();
+	/* Signals are blocked (inherited); 16 bytes at most: never full. */
+	while (write(s->done_fd, &n, 1) == -1 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* The slot checking backend idx of gs, or NULL if none is. */
+static struct healthcheck_slot *
+healthcheck_busy(struct healthcheck *hc, const struct gen_site *gs,
+    size_t idx)
+{
+	size_t n;
+
+	for (n = 0; n < HEALTHCHECK_MAX; n++)
+		if (hc->slot[n].busy && hc->slot[n].gs == gs &&
+		    hc->slot[n].idx == idx)
+			return &hc->slot[n];
+	return NULL;
+}
+
+/*
+ * Start checking backend idx of gs in a free slot: 0, or -1 (logged) if
+ * its thread could not start.
+ */
+static int
+healthcheck_launch(struct healthcheck *hc, struct gen_site *gs, size_t idx)
+{
+	struct healthcheck_slot *s = NULL;
+	size_t n;
+	int rc;
+
+	for (n = 0; n < HEALTHCHECK_MAX && s == NULL; n++)
+		if (!hc->slot[n].busy)
+			s = &hc->slot[n];
+	if (s == NULL)
+		return -1;	/* not reached: the caller counts them */
+	s->gs = gs;
+	s->idx = idx;
+	s->stop_fd = hc->stop[0];
+	s->done_fd = hc->done[1];
+	s->ok = s->cancelled = 0;
+	log_debug("site %s: backend %s: checking", gs->cfg->name,
+	    gs->cfg->backends[idx].text);
+	if ((rc = pthread_create(&s->thread, NULL, healthcheck_check_main,
+	    s)) != 0) {
+		log_warnx("site %s: backend %s: cannot start its check: %s; "
+		    "next try in %us", gs->cfg->name,
+		    gs->cfg->backends[idx].text, strerror(rc),
+		    gs->cfg->backend_check_interval);
+		return -1;
+	}
+	s->busy = 1;
+	hc->nbusy++;
+	return 0;
+}
+
+/* Join the check of slot s and record what it found (unless cancelled). */
+static void
+healthcheck_reap(struct healthcheck *hc, struct healthcheck_slot *s)
+{
+	const struct config_site *cs = s->gs->cfg;
+
+	pthread_join(s->thread, NULL);
+	s->busy = 0;
+	hc->nbusy--;
+	if (s->cancelled) {
+		/* A reload checks it again at once; exit does not care. */
+		log_debug("site %s: backend %s: check cancelled", cs->name,
+		    cs->backends[s->idx].text);
+		return;
+	}
+	log_debug("site %s: backend %s: check %s%s%s", cs->name,
+	    cs->backends[s->idx].text, s->ok ? "passed" : "failed",
+	    s->ok ? "" : ": ", s->ok ? "" : s->why);
+	health_checked(s->gs->health, s->idx, s->ok, s->why);
+	health_check_next(s->gs->health, s->idx,
+	    health_now() + (time_t)cs->backend_check_interval);
+}
+
+/* Reap every check that said it is over on the done pipe. */
+static void
+healthcheck_reap_done(struct healthcheck *hc)
+{
+	unsigned char buf[HEALTHCHECK_MAX];
+	ssize_t got, i;
+
+	while ((got = read(hc->done[0], buf, sizeof(buf))) > 0)
+		for (i = 0; i < got; i++)
+			if (buf[i] < HEALTHCHECK_MAX &&
+			    hc->slot[buf[i]].busy)
+				healthcheck_reap(hc, &hc->slot[buf[i]]);
+}
+
+/*
+ * Start every check of g that is due and not in progress, as slots allow.
+ * Returns when the next one not in progress is due (health_now()
+ * seconds); a due check left waiting for a slot is not counted: the end
+ * of a check in progress wakes the scheduler anyway.
  */
 static time_t
-healthcheck_round(struct generation *g, int cancel_fd)
+healthcheck_due(struct healthcheck *hc, struct generation *g)
 {
 	const struct config_site *cs;
 	struct gen_site *gs;
 	time_t next, at;
-	char why[512];
 	size_t i, idx;
-	int ok;
 
 	next = health_now() + HEALTHCHECK_IDLE;
 	for (i = 0; i < g->nsites; i++) {
@@ -209,18 +367,15 @@ healthcheck_round(struct generation *g, int cancel_fd)
 		if (cs->backend_check == CONFIG_CHECK_NONE)
 			continue;
 		for (idx = 0; idx < cs->nbackends; idx++) {
+			if (healthcheck_busy(hc, gs, idx) != NULL)
+				continue;
 			at = health_check_at(gs->health, idx);
 			if (at <= health_now()) {
-				why[0] = '\0';
-				ok = healthcheck_run(cs, gs->backend, idx,
-				    cancel_fd, why, sizeof(why));
-				if (healthcheck_readable(cancel_fd))
-					return 0;
-				log_debug("site %s: backend %s: check %s%s%s",
-				    cs->name, cs->backends[idx].text,
-				    ok ? "passed" : "failed", ok ? "" : ": ",
-				    ok ? "" : why);
-				health_checked(gs->health, idx, ok, why);
+				if (hc->nbusy == HEALTHCHECK_MAX)
+					continue;
+				if (healthcheck_launch(hc, gs, idx) == 0)
+					continue;
+				/* No thread: try again an interval later. */
 				at = health_now() +
 				    (time_t)cs->backend_check_interval;
 				health_check_next(gs->health, idx, at);
@@ -232,38 +387,105 @@ healthcheck_round(struct generation *g, int cancel_fd)
 	return next;
 }
 
+/*
+ * End every check in progress (the stop pipe cancels their probes at
+ * once) and join them; a check that was over already is recorded.
+ */
+static void
+healthcheck_stop_all(struct healthcheck *hc)
+{
+	size_t n;
+
+	if (hc->nbusy == 0)
+		return;
+	while (write(hc->stop[1], "s", 1) == -1 && errno == EINTR)
+		;
+	for (n = 0; n < HEALTHCHECK_MAX; n++)
+		if (hc->slot[n].busy)
+			healthcheck_reap(hc, &hc->slot[n]);
+	/* Every check is joined: nothing reads these any more. */
+	healthcheck_drain(hc->stop[0]);
+	healthcheck_drain(hc->done[0]);
+}
+
+/*
+ * Check the backends of g until the thread is cancelled (returns 0) or
+ * handed a new generation (returns 1).  Every check started is over and
+ * joined when it returns, so none outlives the reference to g.
+ */
+static int
+healthcheck_serve(struct healthcheck *hc, struct generation *g,
+    int cancel_fd)
+{
+	struct pollfd pfd[3];
+	time_t left;
+	int rc = -1;
+
+	while (rc == -1) {
+		left = healthcheck_due(hc, g) - health_now();
+		pfd[0].fd = cancel_fd;
+		pfd[1].fd = hc->wake[0];
+		pfd[2].fd = hc->done[0];
+		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = pfd[2].revents = 0;
+		if (left > 0 && poll(pfd, 3, healthcheck_ms((unsigned)left)) ==
+		    -1 && errno != EINTR) {
+			log_warn("health checks: poll");
+			rc = 0;
+			break;
+		}
+		healthcheck_reap_done(hc);
+		if (healthcheck_readable(cancel_fd))
+			rc = 0;
+		else if (healthcheck_readable(hc->wake[0])) {
+			/*
+			 * A new generation: its checks start over on its own
+			 * configuration (timeouts, check, backends), at once.
+			 */
+			healthcheck_drain(hc->wake[0]);
+			rc = 1;
+		}
+	}
+	healthcheck_stop_all(hc);
+	return rc;
+}
+
 static void
 healthcheck_main(void *arg, int cancel_fd)
 {
 	struct healthcheck *hc = arg;
 	struct generation *g;
-	struct pollfd pfd[2];
-	time_t next, left;
-	char buf[64];
+	int more;
 
-	for (;;) {
+	do {
 		pthread_mutex_lock(&healthcheck_lock);
 		g = generation_ref(hc->g);
 		pthread_mutex_unlock(&healthcheck_lock);
-		next = healthcheck_round(g, cancel_fd);
+		more = healthcheck_serve(hc, g, cancel_fd);
 		generation_unref(g);
-		if (next == 0)
-			return;
-		left = next - health_now();
-		pfd[0].fd = cancel_fd;
-		pfd[1].fd = hc->wake[0];
-		pfd[0].events = pfd[1].events = POLLIN;
-		pfd[0].revents = pfd[1].revents = 0;
-		if (left > 0 && poll(pfd, 2, healthcheck_ms((unsigned)left)) ==
-		    -1 && errno != EINTR)
-			return;
-		if (healthcheck_readable(cancel_fd))
-			return;
-		/* A new generation: the next round checks it. */
-		while (healthcheck_readable(hc->wake[0]) &&
-		    read(hc->wake[0], buf, sizeof(buf)) > 0)
-			;
-	}
+	} while (more);
+}
+
+/* Close a pipe's ends that are open (-1: not). */
+static void
+healthcheck_close_pipe(int fd[2])
+{
+	if (fd[0] != -1)
+		close(fd[0]);
+	if (fd[1] != -1)
+		close(fd[1]);
+}
+
+/* Close hc's pipes and free it (not its generation); NULL is a no-op. */
+static void
+healthcheck_free(struct healthcheck *hc)
+{
+	if (hc == NULL)
+		return;
+	healthcheck_close_pipe(hc->wake);
+	healthcheck_close_pipe(hc->stop);
+	healthcheck_close_pipe(hc->done);
+	free(hc);
 }
 
 /* At exit, once the thread is joined. */
@@ -276,9 +498,7 @@ healthcheck_fini(void *arg)
 	healthcheck_running = NULL;
 	pthread_mutex_unlock(&healthcheck_lock);
 	generation_unref(hc->g);
-	close(hc->wake[0]);
-	close(hc->wake[1]);
-	free(hc);
+	healthcheck_free(hc);
 }
 
 /* 1 if some site of g asks for active checks. */
@@ -298,23 +518,32 @@ static int
 healthcheck_start(struct generation *g)
 {
 	struct healthcheck *hc;
+	size_t n;
 
 	if ((hc = calloc(1, sizeof(*hc))) == NULL) {
 		log_warn("health checks");
 		return -1;
 	}
-	if (pipe2(hc->wake, O_CLOEXEC | O_NONBLOCK) == -1) {
+	hc->wake[0] = hc->wake[1] = hc->stop[0] = hc->stop[1] = -1;
+	hc->done[0] = hc->done[1] = -1;
+	for (n = 0; n < HEALTHCHECK_MAX; n++)
+		hc->slot[n].n = n;
+	/*
+	 * Non-blocking: the scheduler drains them; a write never finds one
+	 * full (a byte per reload, per stop, per check in progress).
+	 */
+	if (pipe2(hc->wake, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    pipe2(hc->stop, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    pipe2(hc->done, O_CLOEXEC | O_NONBLOCK) == -1) {
 		log_warn("health checks: pipe");
-		free(hc);
+		healthcheck_free(hc);
 		return -1;
 	}
 	hc->g = generation_ref(g);
 	if (bgthread_start("health checks", healthcheck_main,
 	    healthcheck_fini, hc) == -1) {
 		generation_unref(hc->g);
-		close(hc->wake[0]);
-		close(hc->wake[1]);
-		free(hc);
+		healthcheck_free(hc);
 		return -1;
 	}
 	healthcheck_running = hc;

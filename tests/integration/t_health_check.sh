@@ -10,31 +10,6 @@ need curl /usr/bin/python3
 mkpki "$T/pki"
 P=$T/pki
 
-# https_health NAME: an HTTPS server on a port of 127.0.0.1 answering GET
-# /owa/healthcheck.htm with the status code in $T/NAME.status (and 404
-# elsewhere); sets $BG_PORT.
-https_health() {
-	echo 200 >"$T/$1.status"
-	bg "$1" /usr/bin/python3 -c 'import http.server, socketserver, ssl, sys
-status, cert, key = sys.argv[1:4]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        code = int(open(status).read()) if self.path == "/owa/healthcheck.htm" else 404
-        self.send_response(code)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-s = S(("127.0.0.1", 0), H)
-s.socket = ctx.wrap_socket(s.socket, server_side=True)
-print("listening on", s.server_address[1], flush=True)
-s.serve_forever()' "$T/$1.status" "$P/leaf-full.pem" "$P/leaf.key"
-	bg_port "$1" "listening on "
-}
-
 https_health exch1
 A=$BG_PORT
 https_health exch2

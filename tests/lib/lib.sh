@@ -246,6 +246,32 @@ py_backend() {
 	bg_port "$name" "backend [^ ]+ listening on "
 }
 
+# https_health NAME: an Exchange health page for backend_check: an HTTPS
+# server (the PKI in $P) on a port of 127.0.0.1 answering GET
+# /owa/healthcheck.htm with the status code in $T/NAME.status (200 at
+# first; 404 elsewhere); sets $BG_PORT.
+https_health() {
+	echo 200 >"$T/$1.status"
+	bg "$1" /usr/bin/python3 -c 'import http.server, socketserver, ssl, sys
+status, cert, key = sys.argv[1:4]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code = int(open(status).read()) if self.path == "/owa/healthcheck.htm" else 404
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+s = S(("127.0.0.1", 0), H)
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print("listening on", s.server_address[1], flush=True)
+s.serve_forever()' "$T/$1.status" "$P/leaf-full.pem" "$P/leaf.key"
+	bg_port "$1" "listening on "
+}
+
 # chainfix_start NAME CONF [ARGS...]: run `chainfix -c CONF ARGS` in the
 # background, output in $T/NAME.log, its listen report (--listen-report) in
 # $T/NAME.listen; waits until it serves; sets $CFX_PID and $CFX_REPORT.
