@@ -128,6 +128,8 @@ struct config {
 	unsigned	 expiry_check_interval;	/* seconds, default 1d, min 1 */
 	unsigned	 shutdown_timeout;	/* seconds, default 30 */
 	char		*ticket_keys;	/* key file; NULL: generated keys */
+	int		 ticket_keys_staged;	/* the file's first key only
+					   decrypts, the second encrypts */
 	unsigned	 ticket_key_rotation;	/* seconds, default 1h */
 	int		 watch;		/* reload when files change; def. 1 */
 	unsigned	 client_keepalive;	/* seconds idle before TCP

@@ -3,7 +3,8 @@
  * and TLS 1.3 resumption tickets alike).
  *
  * A ring holds one or more keys: the first encrypts new tickets, every key
- * decrypts.  A ring comes from one of two places:
+ * decrypts (a staged key file: the second encrypts, see ticketkeys_load()).
+ * A ring comes from one of two places:
  *  - ticketkeys_shared(): keys generated in memory, one ring per process,
  *    that survives reloads.  A new encrypting key is made every `rotation`
  *    seconds; the previous one still decrypts for one more interval, so a
@@ -12,9 +13,12 @@
  *  - ticketkeys_load(): the keys of a file (`ticket_keys = FILE`), shared by
  *    every instance of a fleet so a client resumes on any of them.  The
  *    file is rotated from outside (`chainfix ticket-keys rotate`) and
- *    re-read on reload.
+ *    re-read on reload.  Staged (ticket_keys_staged), the fresh key that
+ *    rotate puts first only decrypts until the next rotation: by the time
+ *    an instance encrypts with a key, every instance has had it for a
+ *    whole rotation, so no instance meets a ticket under a key it lacks.
  *
- * Key file formats (both read; the first key encrypts):
+ * Key file formats (both read; newest key first):
  *  - text: one key per line, the base64 of 80 bytes (16 name, 32 AES-256
  *    key, 32 HMAC-SHA256 key) or 48 bytes (16 name, 16 AES-128 key, 16
  *    HMAC key): HAProxy's tls-ticket-keys layout.  Blank lines and lines
@@ -48,13 +52,16 @@ struct ticketkeys;
 struct ticketkeys *ticketkeys_shared(unsigned rotation);
 
 /*
- * ticketkeys_load(path):
+ * ticketkeys_load(path, staged):
  * A ring holding the keys of the file at path, in file order.  Every
  * problem is logged naming the file (and line), never the key material; a
  * file readable or writable by others than its owner and group is warned
- * about.  Returns a ring holding one reference, or NULL.
+ * about.  With staged (ticket_keys_staged) and two keys or more, the first
+ * key is staged: it only decrypts, being the next key, and the second
+ * encrypts.  Staged with a single key, that key encrypts and a warning
+ * says staging needs two.  Returns a ring holding one reference, or NULL.
  */
-struct ticketkeys *ticketkeys_load(const char *path);
+struct ticketkeys *ticketkeys_load(const char *path, int staged);
 
 /*
  * ticketkeys_parse(buf, len, label, why, whylen):
@@ -81,8 +88,24 @@ int ticketkeys_install(struct ticketkeys *tk, SSL_CTX *ctx);
 size_t ticketkeys_count(struct ticketkeys *tk);
 
 /*
+ * ticketkeys_encrypting(tk):
+ * The index of the key that encrypts new tickets: 1 for a staged ring of
+ * two keys or more, else 0.  Keys before it are staged (decrypt only).
+ */
+size_t ticketkeys_encrypting(struct ticketkeys *tk);
+
+/*
+ * ticketkeys_describe(tk, path, buf, len):
+ * What a key file's ring holds, for the log and configtest: "N keys from
+ * PATH, encrypting with key ID" and, staged, ", next key ID2 staged".
+ * Returns buf.
+ */
+const char *ticketkeys_describe(struct ticketkeys *tk, const char *path,
+    char *buf, size_t len);
+
+/*
  * ticketkeys_name(tk, i, name):
- * Copy the 16-byte name of key i (0 encrypts) into name (names are public:
+ * Copy the 16-byte name of key i (in file order) into name (names are public:
  * they travel in every ticket).  Returns 0, or -1 if there is no key i.
  */
 int ticketkeys_name(struct ticketkeys *tk, size_t i, unsigned char name[16]);

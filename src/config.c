@@ -218,6 +218,8 @@ static const struct config_key config_keys[] = {
 	    .type = CONFIG_T_DURATION, .lo = 0, .def = "30s" },
 	/* Its keys are read (and checked) when a generation loads. */
 	{ CONFIG_GLOBAL_KEY("ticket_keys", ticket_keys), .type = CONFIG_T_FILE },
+	{ CONFIG_GLOBAL_KEY("ticket_keys_staged", ticket_keys_staged),
+	    .type = CONFIG_T_BOOL, .def = "no" },
 	{ CONFIG_GLOBAL_KEY("ticket_key_rotation", ticket_key_rotation),
 	    .type = CONFIG_T_DURATION, .lo = 1, .def = "1h" },
 	{ CONFIG_GLOBAL_KEY("watch", watch), .type = CONFIG_T_BOOL,
@@ -1856,6 +1858,12 @@ config_finish(struct config_ctx *ctx)
 		config_warn(ctx, sec->seen[k], sec, "ticket_key_rotation",
 		    "ignored with ticket_keys (the key file is rotated from "
 		    "outside: chainfix ticket-keys rotate)");
+	k = (size_t)config_key_find("ticket_keys_staged");
+	if (sec != NULL && sec->seen[config_key_find("ticket_keys")] == 0 &&
+	    sec->seen[k] != 0 && ctx->cfg->ticket_keys_staged)
+		config_warn(ctx, sec->seen[k], sec, "ticket_keys_staged",
+		    "ignored without ticket_keys (generated keys belong to one "
+		    "instance: nothing to stage)");
 	if (ctx->cfg->nsites == 0)
 		config_err(ctx, 0, NULL, NULL, "no site: at least one [site] "
 		    "section with listen, cert and backend is needed");

@@ -209,7 +209,8 @@ generation_load(const char *path, unsigned serial)
 	 * reloads, or every reload would end every client's resumption.
 	 */
 	if (cfg->ticket_keys != NULL) {
-		if ((g->tickets = ticketkeys_load(cfg->ticket_keys)) == NULL)
+		if ((g->tickets = ticketkeys_load(cfg->ticket_keys,
+		    cfg->ticket_keys_staged)) == NULL)
 			goto err;
 	} else if ((g->tickets = ticketkeys_shared(
 	    cfg->ticket_key_rotation)) == NULL)
@@ -230,7 +231,7 @@ generation_log(const struct generation *g)
 {
 	const struct gen_site *gs;
 	const struct chain *legacy;
-	char line[1024], id[32];
+	char line[1024];
 	size_t i, j;
 
 	for (i = 0; i < g->nsites; i++) {
@@ -270,11 +271,8 @@ generation_log(const struct generation *g)
 		    g->cfg->expiry_warning_days, CHAIN_DIAG_NO_EXPIRY);
 	}
 	if (g->cfg->ticket_keys != NULL)
-		log_info("session tickets: %zu key%s from %s, encrypting with "
-		    "key %s", ticketkeys_count(g->tickets),
-		    ticketkeys_count(g->tickets) == 1 ? "" : "s",
-		    g->cfg->ticket_keys, ticketkeys_id(g->tickets, 0, id,
-		    sizeof(id)));
+		log_info("session tickets: %s", ticketkeys_describe(g->tickets,
+		    g->cfg->ticket_keys, line, sizeof(line)));
 	else
 		log_info("session tickets: keys made in memory, a new one "
 		    "every %us", g->cfg->ticket_key_rotation);

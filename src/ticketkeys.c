@@ -9,6 +9,14 @@
  * tickets and TLS 1.3 (stateless) resumption tickets alike.  The ticket
  * format stays OpenSSL's: key name, IV, AES-CBC ciphertext, HMAC-SHA256.
  *
+ * A key file is shared by a fleet whose instances read a new file at
+ * different moments (a copy, a kubelet sync, a reload).  By default its
+ * first key encrypts, so for those seconds a ticket made under the fresh
+ * key meets instances that do not have it yet.  Staged, the first key
+ * only decrypts and the second encrypts: a key is handed out one rotation
+ * before it is used, HAProxy's order turned upside down (it encrypts with
+ * the next-to-last of its oldest-first file, the last one is staged).
+ *
  * The callback only encrypts and decrypts.  Which site a session belongs
  * to is checked by OpenSSL after decryption, against the session id context
  * each site's SSL_CTX sets: a key shared by several sites (or a whole
@@ -56,6 +64,8 @@ struct ticketkeys_key {
 struct ticketkeys {
 	atomic_uint	 refs;
 	int		 generated;	/* rotated by ticketkeys_maintain() */
+	int		 staged;	/* a file's: the first key only decrypts
+					   (with two keys or more); fixed */
 	/* Workers share the ring: the lock guards the keys and rotation. */
 	pthread_mutex_t	 lock;
 	unsigned	 rotation;	/* seconds; generated rings */
@@ -86,6 +96,11 @@ static const char ticketkeys_usage[] =
 "safe from a timer.  An existing file that is not a valid key file is left\n"
 "alone (exit 1).  With watch = yes chainfix notices the new file by itself;\n"
 "otherwise reload it (SIGHUP).\n"
+"\n"
+"With ticket_keys_staged = yes the new key only decrypts until the next\n"
+"rotation and the second key encrypts (both are printed), so every\n"
+"instance has a key before any encrypts with it; keep 3 or more (next,\n"
+"current, previous).\n"
 "\n"
 "File format: one key per line, the base64 of 80 bytes (16 name, 32 AES\n"
 "key, 32 HMAC key; HAProxy's layout), '#' comments.  chainfix also reads\n"
@@ -301,6 +316,24 @@ ticketkeys_count(struct ticketkeys *tk)
 	return n;
 }
 
+/* Locked.  A staged first key is the next one: the second encrypts. */
+static size_t
+ticketkeys_enc_locked(const struct ticketkeys *tk)
+{
+	return tk->staged && tk->n >= 2 ? 1 : 0;
+}
+
+size_t
+ticketkeys_encrypting(struct ticketkeys *tk)
+{
+	size_t i;
+
+	pthread_mutex_lock(&tk->lock);
+	i = ticketkeys_enc_locked(tk);
+	pthread_mutex_unlock(&tk->lock);
+	return i;
+}
+
 int
 ticketkeys_name(struct ticketkeys *tk, size_t i, unsigned char name[16])
 {
@@ -330,12 +363,28 @@ ticketkeys_id(struct ticketkeys *tk, size_t i, char *buf, size_t len)
 	return certinfo_hex(md, 8, buf, len);
 }
 
+const char *
+ticketkeys_describe(struct ticketkeys *tk, const char *path, char *buf,
+    size_t len)
+{
+	char id[32], next[32];
+	size_t n = ticketkeys_count(tk), enc = ticketkeys_encrypting(tk);
+
+	snprintf(buf, len, "%zu key%s from %s, encrypting with key %s%s%s%s",
+	    n, n == 1 ? "" : "s", path, ticketkeys_id(tk, enc, id, sizeof(id)),
+	    enc > 0 ? ", next key " : "",
+	    enc > 0 ? ticketkeys_id(tk, 0, next, sizeof(next)) : "",
+	    enc > 0 ? " staged" : "");
+	return buf;
+}
+
 /*
  * OpenSSL's ticket key callback.  enc = 1: fill in the key name and the IV
  * and set up both contexts; return 1 (0 would mean "issue no ticket").
  * enc = 0: find the key by name; 0 makes a full handshake (unknown or
  * retired key), 1 resumes, 2 resumes and asks OpenSSL to issue a new
- * ticket under the current key.
+ * ticket under the current key: for a ticket under an older key, not one
+ * under the staged key, which is newer than the current one.
  */
 static int
 ticketkeys_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
@@ -356,7 +405,7 @@ ticketkeys_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	pthread_mutex_lock(&tk->lock);
 	if (enc) {
 		(void)ticketkeys_maintain_locked(tk, now);
-		i = 0;
+		i = ticketkeys_enc_locked(tk);
 	} else {
 		for (i = 0; i < tk->n; i++)
 			if (memcmp(tk->keys[i].name, name,
@@ -366,7 +415,7 @@ ticketkeys_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 		if (i < tk->n && tk->generated &&
 		    now - tk->keys[i].created >= 2 * (time_t)tk->rotation)
 			i = tk->n;
-		rc = i == 0 ? 1 : 2;
+		rc = i <= ticketkeys_enc_locked(tk) ? 1 : 2;
 	}
 	if (i >= tk->n) {
 		pthread_mutex_unlock(&tk->lock);
@@ -615,7 +664,7 @@ ticketkeys_read(const char *path, size_t *lenp)
 }
 
 struct ticketkeys *
-ticketkeys_load(const char *path)
+ticketkeys_load(const char *path, int staged)
 {
 	struct ticketkeys *tk;
 	unsigned char *buf;
@@ -628,8 +677,15 @@ ticketkeys_load(const char *path)
 	tk = ticketkeys_parse(buf, len, path, why, sizeof(why));
 	OPENSSL_cleanse(buf, TICKETKEYS_FILE_MAX + 1);
 	free(buf);
-	if (tk == NULL)
+	if (tk == NULL) {
 		log_errx("%s", why);
+		return NULL;
+	}
+	/* Set before any context shares the ring: never changes after. */
+	tk->staged = staged;
+	if (staged && tk->n < 2)
+		log_warnx("%s: ticket_keys_staged needs 2 keys or more: its "
+		    "only key encrypts (rotate once more to stage one)", path);
 	return tk;
 }
 
@@ -689,8 +745,9 @@ ticketkeys_write(const char *path, struct ticketkeys *extra,
 {
 	static const char header[] =
 	    "# chainfix session ticket keys (chainfix ticket-keys rotate).\n"
-	    "# One key per line: the first encrypts new tickets, all "
-	    "decrypt.  Keep this file secret.\n";
+	    "# One key per line, newest first: the first encrypts new "
+	    "tickets (the second with ticket_keys_staged), all decrypt.  "
+	    "Keep this file secret.\n";
 	const size_t size = sizeof(header) +
 	    2 * TICKETKEYS_MAX * TICKETKEYS_LINE_MAX;
 	struct stat st;
@@ -723,7 +780,7 @@ ticketkeys_rotate(const char *path, size_t keep)
 	struct ticketkeys *old = NULL, *fresh = NULL;
 	char *dircopy = NULL, id[32];
 	int dfd = -1, rc = 1;
-	size_t had = 0;
+	size_t had = 0, kept;
 
 	/*
 	 * Serialise concurrent rotations of files in this directory (a
@@ -744,7 +801,7 @@ ticketkeys_rotate(const char *path, size_t keep)
 		goto out;
 	}
 	if (access(path, F_OK) == 0) {
-		if ((old = ticketkeys_load(path)) == NULL) {
+		if ((old = ticketkeys_load(path, 0)) == NULL) {
 			log_errx("%s: not rotated: the file is not a valid "
 			    "ticket key file (left as it is)", path);
 			goto out;
@@ -757,11 +814,15 @@ ticketkeys_rotate(const char *path, size_t keep)
 	if ((fresh = ticketkeys_generate(1)) == NULL ||
 	    ticketkeys_write(path, fresh, old, keep) == -1)
 		goto out;
+	kept = had + 1 < keep ? had + 1 : keep;
 	printf("%s: new encrypting key %s; %zu key%s in the file (%zu "
 	    "dropped)\n", path, ticketkeys_id(fresh, 0, id, sizeof(id)),
-	    had + 1 < keep ? had + 1 : keep,
-	    (had + 1 < keep ? had + 1 : keep) == 1 ? "" : "s",
-	    had + 1 > keep ? had + 1 - keep : 0);
+	    kept, kept == 1 ? "" : "s", had + 1 - kept);
+	/* Staged, the second key encrypts: the previous first one. */
+	if (kept >= 2)
+		printf("%s: with ticket_keys_staged = yes: encrypting key %s, "
+		    "the new key staged\n", path,
+		    ticketkeys_id(old, 0, id, sizeof(id)));
 	rc = 0;
  out:
 	if (dfd != -1)

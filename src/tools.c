@@ -313,7 +313,7 @@ tools_configtest(int argc, char **argv)
 	};
 	const struct config_site *site;
 	struct ticketkeys *tk;
-	char id[32];
+	char line[1024];
 	const struct chain *legacy;
 	struct chain_pools *pools = NULL;
 	struct chain_spec spec;
@@ -347,14 +347,12 @@ tools_configtest(int argc, char **argv)
 	}
 	log_setlevel(cfg->log_level);
 	if (cfg->ticket_keys != NULL) {
-		if ((tk = ticketkeys_load(cfg->ticket_keys)) == NULL)
+		if ((tk = ticketkeys_load(cfg->ticket_keys,
+		    cfg->ticket_keys_staged)) == NULL)
 			errors++;
 		else
-			printf("session tickets: %zu key%s from %s, "
-			    "encrypting with key %s\n", ticketkeys_count(tk),
-			    ticketkeys_count(tk) == 1 ? "" : "s",
-			    cfg->ticket_keys, ticketkeys_id(tk, 0, id,
-			    sizeof(id)));
+			printf("session tickets: %s\n", ticketkeys_describe(tk,
+			    cfg->ticket_keys, line, sizeof(line)));
 		ticketkeys_unref(tk);
 	}
 	/* A backend, or an AIA server, that resets the connection must not

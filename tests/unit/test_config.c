@@ -1270,7 +1270,8 @@ append_defaults(char *text, size_t size, int global)
 			    "%s = %s\n", ki.name, ki.def);
 }
 
-/* ticket_keys, ticket_key_rotation and watch: [global] keys. */
+/* ticket_keys, ticket_keys_staged, ticket_key_rotation and watch: [global]
+ * keys. */
 static void
 test_fleet_keys(void **state)
 {
@@ -1281,6 +1282,7 @@ test_fleet_keys(void **state)
 	cfg = load(GOOD_SITE, &errs);
 	assert_non_null(cfg);
 	assert_null(cfg->ticket_keys);
+	assert_int_equal(cfg->ticket_keys_staged, 0);
 	assert_int_equal(cfg->ticket_key_rotation, 3600);
 	assert_int_equal(cfg->watch, 1);
 	config_free(cfg);
@@ -1309,13 +1311,36 @@ test_fleet_keys(void **state)
 	assert_contains(errs, want);
 	config_free(cfg);
 
+	cfg = load("[global]\nticket_keys = @D/ticket.keys\n"
+	    "ticket_keys_staged = yes\n" GOOD_SITE, &errs);
+	assert_non_null(cfg);
+	assert_string_equal(errs, "");
+	assert_int_equal(cfg->ticket_keys_staged, 1);
+	config_free(cfg);
+
+	/* Staging generated keys means nothing: said once; "no" is quiet. */
+	cfg = load("[global]\nticket_keys_staged = yes\n" GOOD_SITE, &errs);
+	assert_non_null(cfg);
+	assert_int_equal(count(errs, ": warning: "), 1);
+	snprintf(want, sizeof(want), "%s:2: [global] ticket_keys_staged: "
+	    "ignored without ticket_keys", tconf);
+	assert_contains(errs, want);
+	config_free(cfg);
+	cfg = load("[global]\nticket_keys_staged = no\n" GOOD_SITE, &errs);
+	assert_non_null(cfg);
+	assert_string_equal(errs, "");
+	config_free(cfg);
+
 	errs = load_fails("[global]\nticket_keys = @D/nope.keys\n"
-	    "ticket_key_rotation = 0\nwatch = sometimes\n" GOOD_SITE, 3);
+	    "ticket_key_rotation = 0\nwatch = sometimes\n"
+	    "ticket_keys_staged = later\n" GOOD_SITE, 4);
 	assert_error(errs, 2, "[global] ticket_keys: cannot read ");
 	assert_error(errs, 3, "[global] ticket_key_rotation: \"0\" is too "
 	    "short");
 	assert_error(errs, 4, "[global] watch: \"sometimes\" is not yes or "
 	    "no");
+	assert_error(errs, 5, "[global] ticket_keys_staged: \"later\" is not "
+	    "yes or no");
 }
 
 /*
@@ -1391,6 +1416,7 @@ test_key_table(void **state)
 	SAME(expiry_check_interval);
 	SAME(shutdown_timeout);
 	SAME(ticket_key_rotation);
+	SAME(ticket_keys_staged);
 	SAME(watch);
 	SAME(client_keepalive);
 	SAME(max_connections);

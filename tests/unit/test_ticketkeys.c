@@ -6,6 +6,9 @@
  * previous key and issues tickets under the new one; a session of one site
  * never resumes on another site sharing the key; generated keys rotate on
  * their schedule; key files are written atomically with safe modes.
+ * Staged (ticket_keys_staged), the second key of a file encrypts and the
+ * first only decrypts: a ticket from an instance that read the rotated
+ * file resumes on one that still has the file before it.
  * Handshakes run in memory over BIO pairs.
  */
 #include <sys/stat.h>
@@ -435,14 +438,14 @@ rotation_file(int maxver)
 	assert_non_null(fresh = ticketkeys_generate(1));
 	assert_int_equal(ticketkeys_write(path, fresh, NULL, 3), 0);
 	ticketkeys_unref(fresh);
-	assert_non_null(k1 = ticketkeys_load(path));
+	assert_non_null(k1 = ticketkeys_load(path, 0));
 	assert_non_null(fresh = ticketkeys_generate(1));
 	assert_int_equal(ticketkeys_write(path, fresh, k1, 3), 0);
 	ticketkeys_unref(fresh);
-	assert_non_null(k21 = ticketkeys_load(path));
+	assert_non_null(k21 = ticketkeys_load(path, 0));
 	assert_int_equal(ticketkeys_count(k21), 2);
 	assert_int_equal(ticketkeys_write(path, NULL, k21, 1), 0);
-	assert_non_null(k2 = ticketkeys_load(path));
+	assert_non_null(k2 = ticketkeys_load(path, 0));
 	assert_int_equal(ticketkeys_count(k2), 1);
 	unlink(path);
 
@@ -602,6 +605,262 @@ test_generated(void **state)
 	ticketkeys_unref(tk);
 }
 
+/*
+ * A key file at a fresh temporary path holding the keys of extra then tk
+ * (at most keep), loaded staged or not; its path goes into path (>= 32).
+ */
+static struct ticketkeys *
+load_file(char *path, struct ticketkeys *extra, struct ticketkeys *tk,
+    size_t keep, int staged)
+{
+	struct ticketkeys *r;
+	int fd;
+
+	strcpy(path, "/tmp/test_ticketkeys.XXXXXX");
+	assert_int_not_equal(fd = mkstemp(path), -1);
+	close(fd);
+	unlink(path);
+	assert_int_equal(ticketkeys_write(path, extra, tk, keep), 0);
+	r = ticketkeys_load(path, staged);
+	unlink(path);
+	assert_non_null(r);
+	return r;
+}
+
+/* A site with tk issues its tickets (TLS maxver) under key i of tk. */
+static void
+assert_encrypts(struct ticketkeys *tk, int maxver, size_t i)
+{
+	struct site a;
+	SSL_SESSION *s1;
+	int reused;
+
+	site_init(&a, "mail", P->leaf, P->leaf_key, tk);
+	s1 = connect_with(a.ctx, "localhost", maxver, NULL, &reused);
+	assert_false(reused);
+	assert_ticket_key(s1, tk, i);
+	SSL_SESSION_free(s1);
+	site_clear(&a);
+}
+
+/*
+ * Which key encrypts: the first, or staged the second (the first only
+ * decrypts); staged with one key, that key, and a warning says why.  The
+ * log line names the encrypting key and the staged one.
+ */
+static void
+test_staged_selection(void **state)
+{
+	struct ticketkeys *k3, *plain, *staged, *one;
+	char path[64], line[512], want[256], id0[32], id1[32], *out;
+
+	(void)state;
+	assert_non_null(k3 = ticketkeys_generate(3));
+	ticketkeys_id(k3, 0, id0, sizeof(id0));
+	ticketkeys_id(k3, 1, id1, sizeof(id1));
+
+	plain = load_file(path, NULL, k3, 2, 0);
+	assert_int_equal(ticketkeys_encrypting(plain), 0);
+	snprintf(want, sizeof(want), "2 keys from x.keys, encrypting with key "
+	    "%s", id0);
+	assert_string_equal(ticketkeys_describe(plain, "x.keys", line,
+	    sizeof(line)), want);
+
+	staged = load_file(path, NULL, k3, 2, 1);
+	assert_int_equal(ticketkeys_count(staged), 2);
+	assert_int_equal(ticketkeys_encrypting(staged), 1);
+	snprintf(want, sizeof(want), "2 keys from x.keys, encrypting with key "
+	    "%s, next key %s staged", id1, id0);
+	assert_string_equal(ticketkeys_describe(staged, "x.keys", line,
+	    sizeof(line)), want);
+
+	/* The tickets say the same: key 0, or staged key 1. */
+	assert_encrypts(plain, TLS1_3_VERSION, 0);
+	assert_encrypts(staged, TLS1_2_VERSION, 1);
+	assert_encrypts(staged, TLS1_3_VERSION, 1);
+	ticketkeys_unref(staged);
+
+	/* Three keys (next, current, previous): the second still. */
+	staged = load_file(path, NULL, k3, 3, 1);
+	assert_int_equal(ticketkeys_encrypting(staged), 1);
+	ticketkeys_unref(staged);
+
+	/* One key, staged: it encrypts, and the file is named in a warning. */
+	testpki_capture_start();
+	one = load_file(path, NULL, k3, 1, 1);
+	out = testpki_capture_end();
+	assert_non_null(strstr(out, path));
+	assert_non_null(strstr(out, "ticket_keys_staged needs 2 keys or "
+	    "more: its only key encrypts"));
+	free(out);
+	assert_int_equal(ticketkeys_encrypting(one), 0);
+	snprintf(want, sizeof(want), "1 key from x.keys, encrypting with key "
+	    "%s", id0);
+	assert_string_equal(ticketkeys_describe(one, "x.keys", line,
+	    sizeof(line)), want);
+	assert_encrypts(one, TLS1_3_VERSION, 0);
+	ticketkeys_unref(one);
+
+	/* Not staged, one key: no warning. */
+	testpki_capture_start();
+	one = load_file(path, NULL, k3, 1, 0);
+	out = testpki_capture_end();
+	assert_null(strstr(out, "staged"));
+	free(out);
+	ticketkeys_unref(one);
+	ticketkeys_unref(plain);
+	ticketkeys_unref(k3);
+}
+
+/*
+ * A fleet mid-rotation.  Instance A has read the rotated file [K2, K1],
+ * instance B still has [K1].  Staged, A encrypts with K1 and B resumes A's
+ * sessions; not staged, A encrypts with K2 and B cannot: the full
+ * handshakes staging exists to avoid.
+ */
+static void
+staged_across(int maxver)
+{
+	struct ticketkeys *k1, *k2, *a_staged, *a_plain, *b_keys;
+	struct site a, ap, b;
+	SSL_SESSION *s1, *s2;
+	char path[64];
+	int reused;
+
+	assert_non_null(k1 = ticketkeys_generate(1));
+	assert_non_null(k2 = ticketkeys_generate(1));
+	a_staged = load_file(path, k2, k1, 3, 1);
+	a_plain = load_file(path, k2, k1, 3, 0);
+	b_keys = load_file(path, NULL, k1, 3, 0);
+	site_init(&a, "mail", P->leaf, P->leaf_key, a_staged);
+	site_init(&ap, "mail", P->leaf, P->leaf_key, a_plain);
+	site_init(&b, "mail", P->leaf, P->leaf_key, b_keys);
+
+	s1 = connect_with(a.ctx, "localhost", maxver, NULL, &reused);
+	assert_false(reused);
+	assert_ticket_key(s1, b_keys, 0);		/* K1 */
+	s2 = connect_with(b.ctx, "localhost", maxver, s1, &reused);
+	assert_true(reused);
+	SSL_SESSION_free(s2);
+	SSL_SESSION_free(s1);
+	/* And back: B's ticket (K1) resumes on A. */
+	s1 = connect_with(b.ctx, "localhost", maxver, NULL, &reused);
+	s2 = connect_with(a.ctx, "localhost", maxver, s1, &reused);
+	assert_true(reused);
+	SSL_SESSION_free(s2);
+	SSL_SESSION_free(s1);
+
+	/* Without staging: a ticket under K2, which B does not have. */
+	s1 = connect_with(ap.ctx, "localhost", maxver, NULL, &reused);
+	assert_ticket_key(s1, a_plain, 0);		/* K2 */
+	s2 = connect_with(b.ctx, "localhost", maxver, s1, &reused);
+	assert_false(reused);
+	SSL_SESSION_free(s2);
+	/* The staged A takes it (K2 is its next key). */
+	s2 = connect_with(a.ctx, "localhost", maxver, s1, &reused);
+	assert_true(reused);
+	SSL_SESSION_free(s2);
+	SSL_SESSION_free(s1);
+
+	site_clear(&b);
+	site_clear(&ap);
+	site_clear(&a);
+	ticketkeys_unref(b_keys);
+	ticketkeys_unref(a_plain);
+	ticketkeys_unref(a_staged);
+	ticketkeys_unref(k2);
+	ticketkeys_unref(k1);
+}
+
+static void
+test_staged_across_tls12(void **state)
+{
+	(void)state;
+	staged_across(TLS1_2_VERSION);
+}
+
+static void
+test_staged_across_tls13(void **state)
+{
+	(void)state;
+	staged_across(TLS1_3_VERSION);
+}
+
+/* Do a and b hold the very same ticket (not a renewed one)? */
+static int
+same_ticket(SSL_SESSION *a, SSL_SESSION *b)
+{
+	const unsigned char *ta, *tb;
+	size_t la, lb;
+
+	SSL_SESSION_get0_ticket(a, &ta, &la);
+	SSL_SESSION_get0_ticket(b, &tb, &lb);
+	return la == lb && la > 0 && memcmp(ta, tb, la) == 0;
+}
+
+/*
+ * TLS 1.2 renewal on a staged ring [K2, K1, K0] (K1 encrypts): a ticket
+ * under K0, older, comes back under K1; one under K1 needs no new ticket;
+ * one under the staged K2, newer, is kept as it is rather than traded for
+ * an older key.
+ */
+static void
+test_staged_renewal(void **state)
+{
+	struct ticketkeys *g0, *g1, *g2, *r0, *r2, *r10, *staged;
+	struct site a, s0, s2;
+	SSL_SESSION *t, *r;
+	char path[64];
+	int reused;
+
+	(void)state;
+	assert_non_null(g0 = ticketkeys_generate(1));
+	assert_non_null(g1 = ticketkeys_generate(1));
+	assert_non_null(g2 = ticketkeys_generate(1));
+	r0 = load_file(path, NULL, g0, 1, 0);
+	r2 = load_file(path, NULL, g2, 1, 0);
+	r10 = load_file(path, g1, g0, 3, 0);
+	staged = load_file(path, g2, r10, 3, 1);
+	assert_int_equal(ticketkeys_count(staged), 3);
+	site_init(&a, "mail", P->leaf, P->leaf_key, staged);
+	site_init(&s0, "mail", P->leaf, P->leaf_key, r0);
+	site_init(&s2, "mail", P->leaf, P->leaf_key, r2);
+
+	t = connect_with(s0.ctx, "localhost", TLS1_2_VERSION, NULL, &reused);
+	assert_ticket_key(t, staged, 2);		/* K0 */
+	r = connect_with(a.ctx, "localhost", TLS1_2_VERSION, t, &reused);
+	assert_true(reused);
+	assert_ticket_key(r, staged, 1);		/* renewed: K1 */
+	assert_false(same_ticket(r, t));
+	SSL_SESSION_free(t);
+	t = r;
+	r = connect_with(a.ctx, "localhost", TLS1_2_VERSION, t, &reused);
+	assert_true(reused);
+	assert_true(same_ticket(r, t));			/* K1: kept */
+	SSL_SESSION_free(r);
+	SSL_SESSION_free(t);
+
+	t = connect_with(s2.ctx, "localhost", TLS1_2_VERSION, NULL, &reused);
+	assert_ticket_key(t, staged, 0);		/* K2 */
+	r = connect_with(a.ctx, "localhost", TLS1_2_VERSION, t, &reused);
+	assert_true(reused);
+	assert_ticket_key(r, staged, 0);
+	assert_true(same_ticket(r, t));			/* K2: kept */
+	SSL_SESSION_free(r);
+	SSL_SESSION_free(t);
+
+	site_clear(&s2);
+	site_clear(&s0);
+	site_clear(&a);
+	ticketkeys_unref(staged);
+	ticketkeys_unref(r10);
+	ticketkeys_unref(r2);
+	ticketkeys_unref(r0);
+	ticketkeys_unref(g2);
+	ticketkeys_unref(g1);
+	ticketkeys_unref(g0);
+}
+
 /* Written files: the right keys in order, modes without others' access. */
 static void
 test_write(void **state)
@@ -621,7 +880,7 @@ test_write(void **state)
 	assert_int_equal(ticketkeys_write(path, a, b, 3), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
-	assert_non_null(r = ticketkeys_load(path));
+	assert_non_null(r = ticketkeys_load(path, 0));
 	assert_int_equal(ticketkeys_count(r), 3);
 	assert_int_equal(ticketkeys_name(r, 0, n), 0);
 	assert_int_equal(ticketkeys_name(a, 0, m), 0);
@@ -634,7 +893,7 @@ test_write(void **state)
 	/* A file readable by all: warned about, rewritten without that. */
 	assert_int_equal(chmod(path, 0644), 0);
 	testpki_capture_start();
-	r = ticketkeys_load(path);
+	r = ticketkeys_load(path, 0);
 	out = testpki_capture_end();
 	assert_non_null(r);
 	assert_non_null(strstr(out, path));
@@ -648,7 +907,7 @@ test_write(void **state)
 	assert_int_equal(ticketkeys_write(path, NULL, b, 1), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
-	assert_non_null(r = ticketkeys_load(path));
+	assert_non_null(r = ticketkeys_load(path, 0));
 	assert_int_equal(ticketkeys_count(r), 1);
 	ticketkeys_unref(r);
 
@@ -672,6 +931,10 @@ main(void)
 		cmocka_unit_test(test_cross_site_tls13),
 		cmocka_unit_test(test_generated),
 		cmocka_unit_test(test_write),
+		cmocka_unit_test(test_staged_selection),
+		cmocka_unit_test(test_staged_across_tls12),
+		cmocka_unit_test(test_staged_across_tls13),
+		cmocka_unit_test(test_staged_renewal),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
