@@ -59,6 +59,8 @@ mkdir -p "$E/config" "$E/tls" "$E/tickets" "$E/intermediates"
 cp "$P/leaf.pem" "$E/tls/tls.crt"
 cp "$P/leaf.key" "$E/tls/tls.key"
 cp "$P"/intermediates/*.pem "$P"/intermediates/*.der "$E/intermediates/" 2>/dev/null || true
+# Twice, as the README says: the shipped configuration stages the first key.
+"$CHAINFIX" ticket-keys rotate "$E/tickets/ticket.keys" >/dev/null
 "$CHAINFIX" ticket-keys rotate "$E/tickets/ticket.keys" >/dev/null
 chmod -R go-rwx "$E"
 py_backend backend --cert "$P/leaf-full.pem" --key "$P/leaf.key"
@@ -79,6 +81,9 @@ grep -q "admin_listen = 127.0.0.1:0" "$E/config/chainfix.conf" ||
     fail "configtest refuses the shipped chainfix.conf: $(tail -5 "$T/configtest.log")"
 grep -q "warning" "$T/configtest.log" &&
     fail "the shipped chainfix.conf draws warnings: $(grep warning "$T/configtest.log")"
+grep -Eq "^session tickets: 2 keys from .*, encrypting with key [0-9a-f]{16}, next key [0-9a-f]{16} staged\$" \
+    "$T/configtest.log" ||
+    fail "the shipped chainfix.conf does not stage the ticket keys: $(grep "session tickets" "$T/configtest.log")"
 grep -q "^listen = 127.0.0.1:0" "$E/config/chainfix.conf" ||
     fail "the shipped chainfix.conf has no listen on 8443"
 chainfix_start chainfix "$E/config/chainfix.conf"
