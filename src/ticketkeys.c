@@ -103,8 +103,9 @@ static const char ticketkeys_usage[] =
 "current, previous).\n"
 "\n"
 "File format: one key per line, the base64 of 80 bytes (16 name, 32 AES\n"
-"key, 32 HMAC key; HAProxy's layout), '#' comments.  chainfix also reads\n"
-"48-byte keys and nginx's binary 48/80-byte ssl_session_ticket_key files.\n";
+"key, 32 HMAC key; HAProxy's layout, so HAProxy reads the file as it is).\n"
+"chainfix also reads '#' comments, 48-byte keys and nginx's binary\n"
+"48/80-byte ssl_session_ticket_key files.\n";
 
 static void
 ticketkeys_free_ex(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
@@ -743,16 +744,15 @@ int
 ticketkeys_write(const char *path, struct ticketkeys *extra,
     struct ticketkeys *tk, size_t keep)
 {
-	static const char header[] =
-	    "# chainfix session ticket keys (chainfix ticket-keys rotate).\n"
-	    "# One key per line, newest first: the first encrypts new "
-	    "tickets (the second with ticket_keys_staged), all decrypt.  "
-	    "Keep this file secret.\n";
-	const size_t size = sizeof(header) +
-	    2 * TICKETKEYS_MAX * TICKETKEYS_LINE_MAX;
+	/*
+	 * Key lines, no comment: HAProxy takes every line of a
+	 * tls-ticket-keys file for a key, so a file shared with it can have
+	 * nothing else.
+	 */
+	const size_t size = 2 * TICKETKEYS_MAX * TICKETKEYS_LINE_MAX;
 	struct stat st;
 	mode_t mode = 0600;
-	size_t len;
+	size_t len = 0;
 	char *buf;
 	int rc;
 
@@ -763,8 +763,6 @@ ticketkeys_write(const char *path, struct ticketkeys *extra,
 		log_errx("%s: out of memory", path);
 		return -1;
 	}
-	memcpy(buf, header, sizeof(header) - 1);
-	len = sizeof(header) - 1;
 	ticketkeys_format_ring(extra, buf, &len, &keep);
 	ticketkeys_format_ring(tk, buf, &len, &keep);
 	rc = writefile_atomic(path, buf, len, mode);

@@ -76,7 +76,8 @@ cp "$KEYS" "$T/keys.good"
 chmod 600 "$KEYS.new"
 mv "$KEYS.new" "$KEYS"
 wait_log "$T/file.log" "reload of .* failed: keeping the running configuration"
-grep -q "error: $KEYS:5: not a ticket key" "$T/file.log" ||
+BAD=$(($(wc -l <"$T/keys.good") + 1))	# the line appended
+grep -q "error: $KEYS:$BAD: not a ticket key" "$T/file.log" ||
     fail "the refusal does not name the file and line: $(grep error "$T/file.log")"
 for v in 1.2 1.3; do
 	r=$(conn "f$v-broken" "$v" "f$v-after")

@@ -421,6 +421,14 @@ sconn() {
 	grep "^$1 " "$T/client.log" | tail -1
 }
 
+# sreused WANT TAG PORT VERSION FROM WHAT: sconn TAG PORT VERSION FROM, and
+# fail with WHAT unless the session was reused (WANT 1) or not (WANT 0).
+sreused() {
+	local r
+	r=$(sconn "$2" "$3" "$4" "$5")
+	case "$r" in *"reused=$1 "*) ;; *) fail "TLS $4: $6: $r" ;; esac
+}
+
 # tls_and_plain_sites FILE: two cfxpeer.py backends, "tlsb" (TLS) and
 # "plainb" (plain TCP), and two sites in FILE in front of them: "tls"
 # (verified against the test root) on 127.0.0.1:0 and "plain" (backend_tls
@@ -435,4 +443,34 @@ tls_and_plain_sites() {
 	site_conf "$file" tls 127.0.0.1:0 "$b_tls"
 	site_block "$file" plain 127.0.0.2:0 "127.0.0.1:$b_plain" \
 	    "backend_tls = no"
+}
+
+# haproxy_start CFG_IN: HAProxy (as background child "haproxy") on the
+# configuration CFG_IN, whose @HPORT@ is the port it listens on; sets HPORT.
+# HAProxy does not say which port a bind on port 0 got: try ports until it
+# binds one (a port taken meanwhile is only the next try, never a clash).
+haproxy_start() {
+	local try i
+	HPORT=
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		try=$((20000 + RANDOM % 30000))
+		sed "s/@HPORT@/$try/" "$1" >"$T/haproxy.cfg"
+		haproxy -c -f "$T/haproxy.cfg" >"$T/haproxy-check.log" 2>&1 ||
+		    fail "haproxy rejects its configuration: $(cat "$T/haproxy-check.log")"
+		bg haproxy haproxy -db -f "$T/haproxy.cfg"
+		i=0
+		while kill -0 "$BG_PID" 2>/dev/null &&
+		    ! (exec 3<>"/dev/tcp/127.0.0.1/$try") 2>/dev/null; do
+			[ "$i" -lt 200 ] || fail "haproxy did not start"
+			sleep 0.05
+			i=$((i + 1))
+		done
+		if kill -0 "$BG_PID" 2>/dev/null; then
+			HPORT=$try
+			return
+		fi
+		grep -qi "cannot bind" "$T/haproxy.log" ||
+		    fail "haproxy exited: $(cat "$T/haproxy.log")"
+	done
+	fail "haproxy found no free port in 10 tries"
 }
