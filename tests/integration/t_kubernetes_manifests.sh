@@ -9,7 +9,8 @@
 # local directories (and its Exchange health page check by a TLS check of
 # the test backend): configtest accepts it and every probe answers 200.
 . "${CHAINFIX_TEST_ROOT:-$(dirname "$0")/..}/lib/lib.sh"
-need kubectl node npm
+. "$CHAINFIX_TEST_ROOT/lib/kubernetes_lib.sh"
+need kubectl node npm flock
 BASE=$CHAINFIX_TEST_ROOT/../deploy/kubernetes
 
 kubectl kustomize "$BASE" >"$T/rendered.yaml" 2>"$T/kustomize.log" ||
@@ -17,15 +18,7 @@ kubectl kustomize "$BASE" >"$T/rendered.yaml" 2>"$T/kustomize.log" ||
 ok "kubectl kustomize renders the base"
 
 # The validator's node modules, installed once next to the build.
-V=$(dirname "$CHAINFIX")/kubernetes-validate
-mkdir -p "$V"
-cp "$CHAINFIX_TEST_ROOT"/kubernetes/{package.json,package-lock.json,validate.mjs} "$V/"
-if [ ! -f "$V/node_modules/.installed" ] ||
-    ! cmp -s "$V/package-lock.json" "$V/node_modules/.installed"; then
-	(cd "$V" && npm ci --no-audit --no-fund) >"$T/npm.log" 2>&1 ||
-	    skip "npm ci could not install kubernetes-models (no npm registry?): $(tail -3 "$T/npm.log")"
-	cp "$V/package-lock.json" "$V/node_modules/.installed"
-fi
+k8s_validator
 
 node "$V/validate.mjs" "$T/rendered.yaml" >"$T/validate.log" 2>&1 ||
     fail "the base does not validate: $(grep FAIL "$T/validate.log")"
