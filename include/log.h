@@ -102,4 +102,16 @@ char *log_escape(const char *s, char *buf, size_t len);
  */
 char *log_escape_mem(const void *s, size_t slen, char *buf, size_t len);
 
+/* Where a captured line goes: the whole line, its newline included. */
+typedef void log_capture_fn(void *arg, const char *line, size_t len);
+
+/*
+ * log_capture(fn, arg):
+ * Hand this thread's lines to fn(arg, ...) instead of writing them to
+ * stderr, until log_capture(NULL, NULL): for a caller that must put them
+ * in order with output it holds back (configtest, whose sites' self-tests
+ * run side by side).  Other threads' lines are not affected.
+ */
+void log_capture(log_capture_fn *fn, void *arg);
+
 #endif /* CHAINFIX_LOG_H */

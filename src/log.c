@@ -25,6 +25,9 @@ static const char *log_progname = "chainfix";
 static atomic_int log_maxlevel = LOG_LEVEL_INFO;
 static int log_journald;
 static int log_stamp;		/* UTC time first (not with journald) */
+/* This thread's capture (log_capture()); NULL: stderr. */
+static _Thread_local log_capture_fn *log_capture_to;
+static _Thread_local void *log_capture_arg;
 
 static const struct {
 	const char *name;
@@ -65,6 +68,13 @@ log_init(const char *progname, enum log_level level, int journald)
 	if (journald < 0)
 		journald = log_stderr_is_journal();
 	log_journald = journald;
+}
+
+void
+log_capture(log_capture_fn *fn, void *arg)
+{
+	log_capture_to = fn;
+	log_capture_arg = arg;
 }
 
 void
@@ -160,6 +170,10 @@ log_vwrite(enum log_level level, int errnum, const char *fmt, va_list ap)
 			n = sizeof(line) - 2;
 	}
 	line[n++] = '\n';
+	if (log_capture_to != NULL) {
+		log_capture_to(log_capture_arg, line, n);
+		return;
+	}
 	/* Nothing useful can be done if stderr is gone. */
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;
