@@ -17,13 +17,16 @@
 #include <arpa/inet.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -904,53 +907,414 @@ selftest_backend(const struct selftest_target *t)
 	return ok ? 0 : 1;
 }
 
-int
-selftest_site(const struct config_site *site, struct tlsctx_backend *tb,
-    const struct chain *served, int cancel_fd, selftest_report_fn *report,
+/*
+ * The run: a queue of backends (and the caller's items) in configuration
+ * order.  Each backend is tested on a short-lived thread of its own, at
+ * most SELFTEST_MAX at once, as the health checks are (healthcheck.c):
+ * a hung backend holds only its own test.  A test's lines (and what it
+ * logs) are held in its job and reported on the caller's thread, each
+ * backend's together: in order (configtest) once every earlier item is
+ * out, so they read as they did when the tests ran one after the other,
+ * or as soon as the test is over (the daemon, whose lines each name their
+ * site and backend).  A thread touches only its own job, except for done
+ * and changed, under the lock.  What the tests share is shared read-only:
+ * the configuration, the served chain, the site's backend context (as the
+ * workers share it: its session slots have a lock of their own, tlsctx.c);
+ * the diagnosis handshakes make contexts of their own.  The cancel fd is
+ * every probe's: a byte there ends them all at once, and no test starts
+ * after it.
+ */
+
+/* Tests in progress at once, at most (threads and sockets). */
+#define SELFTEST_MAX	16
+
+/* What the backends of one site share. */
+struct selftest_site {
+	const struct config_site *site;
+	struct tlsctx_backend	*tb;
+	struct tlsctx_backend	*own;		/* made here; freed at the end */
+	const struct chain_cert	*leaf;
+	char			 sni[256];
+};
+
+/* A line held back until its turn. */
+struct selftest_line {
+	enum selftest_kind	 kind;
+	int			 logged;	/* a log line, for stderr */
+	char			*text;
+};
+
+/* An item of the queue: a backend's test, or a call of the caller's. */
+struct selftest_job {
+	struct selftest		*st;
+	struct selftest_target	 t;
+	int			 test;		/* 0: nothing to run */
+	selftest_call_fn	*call;		/* NULL: none */
+	void			*call_arg;
+	pthread_t		 thread;
+	int			 threaded;	/* a thread not joined yet */
+	int			 reported;
+	int			 done;		/* st->lock */
+	int			 problems;
+	int			 lost;		/* lines lost: no memory */
+	struct selftest_line	*lines;
+	size_t			 nlines;
+};
+
+struct selftest {
+	int			 cancel_fd;
+	int			 in_order;	/* 0: each as it ends */
+	selftest_report_fn	*report;
+	void			*arg;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	int			 changed;	/* lock: a test ended */
+	struct selftest_job	**jobs;
+	size_t			 njobs;
+	size_t			 next_start;	/* the first not started */
+	size_t			 next_emit;	/* the first not reported */
+	size_t			 nrunning;	/* threads not joined */
+	struct selftest_site	**sites;
+	size_t			 nsites;
+	int			 problems;
+};
+
+/* Keep a line of j's for its turn. */
+static void
+selftest_keep(struct selftest_job *j, enum selftest_kind kind, int logged,
+    const char *line, size_t len)
+{
+	struct selftest_line *v;
+
+	if ((v = reallocarray(j->lines, j->nlines + 1, sizeof(*v))) == NULL) {
+		j->lost = 1;
+		return;
+	}
+	j->lines = v;
+	if ((v[j->nlines].text = strndup(line, len)) == NULL) {
+		j->lost = 1;
+		return;
+	}
+	v[j->nlines].kind = kind;
+	v[j->nlines++].logged = logged;
+}
+
+/* A test's report callback. */
+static void
+selftest_hold(void *arg, enum selftest_kind kind, const char *line)
+{
+	selftest_keep(arg, kind, 0, line, strlen(line));
+}
+
+/*
+ * What a test logs on the way (a backend context that cannot be set up, a
+ * file skipped in the site's intermediates): held with its lines too.
+ */
+static void
+selftest_hold_log(void *arg, const char *line, size_t len)
+{
+	selftest_keep(arg, SELFTEST_OK, 1, line, len);
+}
+
+/* Mark j over and wake the caller's thread. */
+static void
+selftest_done(struct selftest_job *j)
+{
+	pthread_mutex_lock(&j->st->lock);
+	j->done = 1;
+	j->st->changed = 1;
+	pthread_cond_signal(&j->st->cond);
+	pthread_mutex_unlock(&j->st->lock);
+}
+
+static int
+selftest_is_done(struct selftest_job *j)
+{
+	int done;
+
+	pthread_mutex_lock(&j->st->lock);
+	done = j->done;
+	pthread_mutex_unlock(&j->st->lock);
+	return done;
+}
+
+/* One backend's test, on a thread of its own. */
+static void *
+selftest_thread(void *arg)
+{
+	struct selftest_job *j = arg;
+
+	log_capture(selftest_hold_log, j);
+	j->problems = selftest_backend(&j->t);
+	log_capture(NULL, NULL);
+	ERR_clear_error();
+	/* OpenSSL keeps per-thread state (the error queue): give it back. */
+	OPENSSL_thread_stop();
+	selftest_done(j);
+	return NULL;
+}
+
+/* A new item at the end of the queue; NULL (logged) without memory. */
+static struct selftest_job *
+selftest_job_new(struct selftest *st)
+{
+	struct selftest_job **v, *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (v = reallocarray(st->jobs, st->njobs + 1, sizeof(*v))) == NULL) {
+		log_warn("self-test");
+		free(j);
+		return NULL;
+	}
+	st->jobs = v;
+	j->st = st;
+	st->jobs[st->njobs++] = j;
+	return j;
+}
+
+/* Join the threads of the tests that ended. */
+static void
+selftest_reap(struct selftest *st)
+{
+	struct selftest_job *j;
+	size_t i;
+
+	for (i = st->next_emit; i < st->next_start; i++) {
+		j = st->jobs[i];
+		if (j->threaded && selftest_is_done(j)) {
+			pthread_join(j->thread, NULL);
+			j->threaded = 0;
+			st->nrunning--;
+		}
+	}
+}
+
+/* Start the next tests in the queue, as far as SELFTEST_MAX allows. */
+static void
+selftest_launch(struct selftest *st)
+{
+	struct selftest_job *j;
+	int rc;
+
+	while (st->next_start < st->njobs && st->nrunning < SELFTEST_MAX) {
+		j = st->jobs[st->next_start++];
+		if (!j->test)
+			continue;	/* done already */
+		if (selftest_cancelled(st->cancel_fd)) {
+			/* Not tested: shutting down. */
+			selftest_done(j);
+			continue;
+		}
+		if ((rc = pthread_create(&j->thread, NULL, selftest_thread,
+		    j)) == 0) {
+			j->threaded = 1;
+			st->nrunning++;
+			continue;
+		}
+		/* No thread: test it here, as before, rather than not at all. */
+		log_warnx("self-test: cannot start a thread: %s", strerror(rc));
+		j->problems = selftest_backend(&j->t);
+		ERR_clear_error();
+		selftest_done(j);
+	}
+}
+
+/* 1 if j is over, joined and not reported yet. */
+static int
+selftest_ready(struct selftest_job *j)
+{
+	return !j->reported && !j->threaded && selftest_is_done(j);
+}
+
+/* Report the lines of j, or call its call. */
+static void
+selftest_report_job(struct selftest *st, struct selftest_job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->nlines; i++) {
+		if (!j->lines[i].logged)
+			st->report(st->arg, j->lines[i].kind,
+			    j->lines[i].text);
+		else if (write(STDERR_FILENO, j->lines[i].text,
+		    strlen(j->lines[i].text)) < 0) {
+			/* Nothing useful can be done if stderr is gone. */
+		}
+	}
+	if (j->lost)
+		log_warnx("self-test: out of memory: lines lost");
+	if (j->call != NULL)
+		j->call(j->call_arg);
+	st->problems += j->problems;
+	j->reported = 1;
+}
+
+/* Report the items whose turn has come; block: until all are out. */
+static void
+selftest_pump(struct selftest *st, int block)
+{
+	size_t i;
+
+	for (;;) {
+		selftest_reap(st);
+		selftest_launch(st);
+		for (i = st->next_emit; i < st->next_start; i++) {
+			if (selftest_ready(st->jobs[i]))
+				selftest_report_job(st, st->jobs[i]);
+			else if (st->in_order)
+				break;
+		}
+		while (st->next_emit < st->next_start &&
+		    st->jobs[st->next_emit]->reported)
+			st->next_emit++;
+		if (!block || st->next_emit == st->njobs)
+			return;
+		if (st->next_emit < st->next_start) {
+			/* The next one is in progress: wait for a test. */
+			pthread_mutex_lock(&st->lock);
+			while (!st->changed)
+				pthread_cond_wait(&st->cond, &st->lock);
+			st->changed = 0;
+			pthread_mutex_unlock(&st->lock);
+		}
+	}
+}
+
+struct selftest *
+selftest_new(int cancel_fd, int in_order, selftest_report_fn *report,
     void *arg)
 {
-	struct selftest_target t;
-	struct tlsctx_backend *own = NULL;
-	char sni[256];
-	size_t i;
-	int problems = 0;
+	struct selftest *st;
 
-	memset(&t, 0, sizeof(t));
-	t.site = site;
-	t.cancel_fd = cancel_fd;
-	t.report = report;
-	t.arg = arg;
-	t.sni = sni;
-	sni[0] = '\0';
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		log_warn("self-test");
+		return NULL;
+	}
+	st->cancel_fd = cancel_fd;
+	st->in_order = in_order;
+	st->report = report;
+	st->arg = arg;
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->cond, NULL);
+	return st;
+}
+
+int
+selftest_add(struct selftest *st, const struct config_site *site,
+    struct tlsctx_backend *tb, const struct chain *served)
+{
+	struct selftest_site *ss, **v;
+	struct selftest_job *j;
+	size_t i;
+
+	if ((ss = calloc(1, sizeof(*ss))) == NULL ||
+	    (v = reallocarray(st->sites, st->nsites + 1, sizeof(*v))) ==
+	    NULL) {
+		log_warn("self-test");
+		free(ss);
+		return -1;
+	}
+	st->sites = v;
+	st->sites[st->nsites++] = ss;
+	ss->site = site;
 	if (served != NULL && chain_length(served) > 0) {
-		t.leaf = chain_get(served, 0);
-		selftest_leaf_name(t.leaf->x509, sni, sizeof(sni));
+		ss->leaf = chain_get(served, 0);
+		selftest_leaf_name(ss->leaf->x509, ss->sni, sizeof(ss->sni));
 	}
 	/* Passthrough: a name the site answers, as a client would ask. */
 	for (i = 0; site->mode == CONFIG_MODE_PASSTHROUGH && i < site->nnames &&
-	    sni[0] == '\0'; i++)
+	    ss->sni[0] == '\0'; i++)
 		if (site->names[i][0] != '*')
-			snprintf(sni, sizeof(sni), "%s", site->names[i]);
+			snprintf(ss->sni, sizeof(ss->sni), "%s", site->names[i]);
 	if (site->backend_tls && site->mode != CONFIG_MODE_PASSTHROUGH &&
 	    tb == NULL) {
-		if ((own = tlsctx_backend_new(site)) == NULL) {
-			selftest_report(report, arg, SELFTEST_PROBLEM, "site %s: "
-			    "self-test skipped: cannot set up the backend TLS "
-			    "context", site->name);
-			return 1;
+		if ((ss->own = tlsctx_backend_new(site)) == NULL) {
+			ERR_clear_error();
+			if ((j = selftest_job_new(st)) == NULL)
+				return -1;
+			/* Reported in its turn, as a test that is over. */
+			j->problems = 1;
+			selftest_report(selftest_hold, j, SELFTEST_PROBLEM,
+			    "site %s: self-test skipped: cannot set up the "
+			    "backend TLS context", site->name);
+			selftest_done(j);
+			return 0;
 		}
-		tb = own;
+		tb = ss->own;
 	}
-	t.tb = tb;
-	for (t.idx = 0; t.idx < site->nbackends; t.idx++) {
-		if (selftest_cancelled(cancel_fd))
-			break;
-		t.b = &site->backends[t.idx];
-		problems += selftest_backend(&t);
+	ss->tb = tb;
+	for (i = 0; i < site->nbackends; i++) {
+		if ((j = selftest_job_new(st)) == NULL)
+			return -1;
+		j->test = 1;
+		j->t.site = site;
+		j->t.tb = tb;
+		j->t.idx = i;
+		j->t.b = &site->backends[i];
+		j->t.leaf = ss->leaf;
+		j->t.sni = ss->sni;
+		j->t.cancel_fd = st->cancel_fd;
+		j->t.report = selftest_hold;
+		j->t.arg = j;
 	}
-	tlsctx_backend_free(own);
+	selftest_launch(st);
+	return 0;
+}
+
+int
+selftest_add_call(struct selftest *st, selftest_call_fn *fn, void *arg)
+{
+	struct selftest_job *j;
+
+	if ((j = selftest_job_new(st)) == NULL)
+		return -1;
+	j->call = fn;
+	j->call_arg = arg;
+	selftest_done(j);
+	return 0;
+}
+
+void
+selftest_flush(struct selftest *st)
+{
+	selftest_pump(st, 0);
+}
+
+int
+selftest_wait(struct selftest *st)
+{
+	selftest_pump(st, 1);
+	return st->problems;
+}
+
+void
+selftest_free(struct selftest *st)
+{
+	struct selftest_job *j;
+	size_t i, k;
+
+	if (st == NULL)
+		return;
+	/* No thread may outlive what it reads. */
+	for (i = 0; i < st->njobs; i++) {
+		j = st->jobs[i];
+		if (j->threaded)
+			pthread_join(j->thread, NULL);
+		for (k = 0; k < j->nlines; k++)
+			free(j->lines[k].text);
+		free(j->lines);
+		free(j);
+	}
+	free(st->jobs);
+	for (i = 0; i < st->nsites; i++) {
+		tlsctx_backend_free(st->sites[i]->own);
+		free(st->sites[i]);
+	}
+	free(st->sites);
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
 	ERR_clear_error();
-	return problems;
 }
 
 /*
@@ -983,12 +1347,22 @@ static void
 selftest_main(void *arg, int cancel_fd)
 {
 	struct generation *g = arg;
+	struct selftest *st;
 	size_t i;
 	int problems = 0;
 
-	for (i = 0; i < g->nsites && !selftest_cancelled(cancel_fd); i++)
-		problems += selftest_site(g->sites[i].cfg, g->sites[i].backend,
-		    g->sites[i].chain, cancel_fd, selftest_log, NULL);
+	/*
+	 * Every backend of every site side by side.  Each line names its site
+	 * and backend: a backend's lines are logged together as soon as its
+	 * test is over, not after a hung one's before it.
+	 */
+	if ((st = selftest_new(cancel_fd, 0, selftest_log, NULL)) != NULL) {
+		for (i = 0; i < g->nsites; i++)
+			(void)selftest_add(st, g->sites[i].cfg,
+			    g->sites[i].backend, g->sites[i].chain);
+		problems = selftest_wait(st);
+		selftest_free(st);
+	}
 	if (selftest_cancelled(cancel_fd))
 		log_info("self-test: cancelled");
 	else

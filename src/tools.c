@@ -300,6 +300,90 @@ tools_selftest_line(void *arg, enum selftest_kind kind, const char *line)
 
 	(void)arg;
 	printf("  %s%s\n", prefix[kind], line);
+	/* Before a log line the test held with it goes to stderr. */
+	fflush(stdout);
+}
+
+/*
+ * A site's own lines in configtest, held back while the self-tests of the
+ * sites before it run (selftest.h): what it prints, and what it logs on
+ * the way with where in that output each log line came, so both streams
+ * come out as they would have one site after the other.
+ */
+struct tools_held {
+	FILE		*f;		/* NULL once closed */
+	char		*buf;
+	size_t		 len;
+	struct tools_held_log {
+		size_t	 at;		/* in buf */
+		char	*line;
+		size_t	 len;
+	}		*logs;
+	size_t		 nlogs;
+};
+
+/* log_capture()'s sink while a site's lines are held. */
+static void
+tools_held_log(void *arg, const char *line, size_t len)
+{
+	struct tools_held *h = arg;
+	struct tools_held_log *v;
+
+	if (h->f != NULL)
+		fflush(h->f);
+	if ((v = reallocarray(h->logs, h->nlogs + 1, sizeof(*v))) == NULL ||
+	    (v[h->nlogs].line = malloc(len)) == NULL) {
+		if (v != NULL)
+			h->logs = v;
+		/* No memory to hold it: it goes out now, out of order. */
+		if (write(STDERR_FILENO, line, len) < 0)
+			return;
+		return;
+	}
+	h->logs = v;
+	memcpy(v[h->nlogs].line, line, len);
+	v[h->nlogs].len = len;
+	v[h->nlogs++].at = h->len;
+}
+
+static void
+tools_held_free(struct tools_held *h)
+{
+	size_t i;
+
+	if (h == NULL)
+		return;
+	if (h->f != NULL)
+		fclose(h->f);
+	for (i = 0; i < h->nlogs; i++)
+		free(h->logs[i].line);
+	free(h->logs);
+	free(h->buf);
+	free(h);
+}
+
+/* A site's turn has come: its lines, then gone (selftest_call_fn). */
+static void
+tools_held_out(void *arg)
+{
+	struct tools_held *h = arg;
+	size_t i, at = 0;
+
+	if (h->f != NULL) {
+		fclose(h->f);
+		h->f = NULL;
+	}
+	for (i = 0; i < h->nlogs; i++) {
+		fwrite(h->buf + at, 1, h->logs[i].at - at, stdout);
+		fflush(stdout);
+		if (write(STDERR_FILENO, h->logs[i].line, h->logs[i].len) < 0) {
+			/* Nothing useful can be done if stderr is gone. */
+		}
+		at = h->logs[i].at;
+	}
+	fwrite(h->buf + at, 1, h->len - at, stdout);
+	fflush(stdout);
+	tools_held_free(h);
 }
 
 int
@@ -317,8 +401,10 @@ tools_configtest(int argc, char **argv)
 	const struct chain *legacy;
 	struct chain_pools *pools = NULL;
 	struct chain_spec spec;
+	struct selftest *st;
+	struct tools_held *h;
 	struct config *cfg;
-	struct chain *c;
+	struct chain *c, **chains;
 	const char *path = NULL;
 	size_t i, b;
 	int ch, errors = 0, problems = 0, selftest = 1;
@@ -364,49 +450,80 @@ tools_configtest(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	/*
+	 * The self-tests of every site run side by side (selftest.h); each
+	 * site's own lines are held until the self-tests of the sites before
+	 * it are out, so the output reads as it did one site after the other.
+	 */
+	if ((st = selftest_new(-1, 1, tools_selftest_line, NULL)) == NULL ||
+	    (chains = calloc(cfg->nsites ? cfg->nsites : 1,
+	    sizeof(*chains))) == NULL) {
+		log_errx("out of memory");
+		selftest_free(st);
+		chain_pools_free(pools);
+		config_free(cfg);
+		return 1;
+	}
 	for (i = 0; i < cfg->nsites; i++) {
 		site = cfg->sites[i];
 		generation_site_spec(site, &spec);
 		spec.pools = pools;
-		printf("site %s: listen %s, backend", site->name,
+		if ((h = calloc(1, sizeof(*h))) == NULL ||
+		    (h->f = open_memstream(&h->buf, &h->len)) == NULL) {
+			log_errx("out of memory");
+			tools_held_free(h);
+			errors++;
+			break;
+		}
+		log_capture(tools_held_log, h);
+		fprintf(h->f, "site %s: listen %s, backend", site->name,
 		    site->listen.text);
 		for (b = 0; b < site->nbackends; b++)
-			printf("%s%s", b ? ", " : " ", site->backends[b].text);
-		printf("\n");
+			fprintf(h->f, "%s%s", b ? ", " : " ",
+			    site->backends[b].text);
+		fprintf(h->f, "\n");
 		if (site->mode == CONFIG_MODE_PASSTHROUGH) {
 			/* No certificate here: the backend's goes through. */
-			printf("  passthrough for");
+			fprintf(h->f, "  passthrough for");
 			for (b = 0; b < site->nnames; b++)
-				printf("%s%s", b ? ", " : " ", site->names[b]);
-			printf("\n");
-			fflush(stdout);
-			if (selftest)
-				problems += selftest_site(site, NULL, NULL, -1,
-				    tools_selftest_line, NULL);
-			fflush(stdout);
-			continue;
-		}
-		if ((c = chain_build(&spec)) == NULL) {
-			printf("  chain: cannot be built (see errors)\n");
+				fprintf(h->f, "%s%s", b ? ", " : " ",
+				    site->names[b]);
+			fprintf(h->f, "\n");
+		} else if ((c = chains[i] = chain_build(&spec)) == NULL) {
+			fprintf(h->f, "  chain: cannot be built (see errors)\n");
 			errors++;
-			continue;
+		} else {
+			tools_print_chain(h->f, c, "  ");
+			if ((legacy = chain_legacy(c)) != NULL) {
+				fprintf(h->f, "  legacy chain (clients without "
+				    "TLS 1.3), to legacy_roots %s:\n",
+				    site->legacy_roots);
+				tools_print_chain(h->f, legacy, "  ");
+			}
+			fflush(h->f);
+			chain_diagnose(c, site->name,
+			    cfg->expiry_warning_days, 0);
 		}
-		tools_print_chain(stdout, c, "  ");
-		if ((legacy = chain_legacy(c)) != NULL) {
-			printf("  legacy chain (clients without TLS 1.3), to "
-			    "legacy_roots %s:\n", site->legacy_roots);
-			tools_print_chain(stdout, legacy, "  ");
+		if (selftest_add_call(st, tools_held_out, h) == -1) {
+			log_capture(NULL, NULL);
+			tools_held_free(h);
+			errors++;
+			break;
 		}
-		fflush(stdout);
-		chain_diagnose(c, site->name, cfg->expiry_warning_days, 0);
-		if (selftest) {
-			/* A backend that will fail is an error too. */
-			problems += selftest_site(site, NULL, c, -1,
-			    tools_selftest_line, NULL);
-			fflush(stdout);
-		}
-		chain_free(c);
+		/* A backend that will fail is an error too. */
+		if (selftest && (site->mode == CONFIG_MODE_PASSTHROUGH ||
+		    chains[i] != NULL) && selftest_add(st, site, NULL,
+		    chains[i]) == -1)
+			errors++;
+		log_capture(NULL, NULL);
+		selftest_flush(st);
 	}
+	problems = selftest_wait(st);
+	selftest_free(st);
+	fflush(stdout);
+	for (i = 0; i < cfg->nsites; i++)
+		chain_free(chains[i]);
+	free(chains);
 	chain_pools_free(pools);
 	config_free(cfg);
 	if (problems > 0)

@@ -146,6 +146,48 @@ while True:
 	bg_port "$1" "silent on "
 }
 
+# hung_backends NAME COUNT: one process listening on COUNT ports of
+# 127.0.0.1 that accepts and never sends a byte, like silent_backend, and
+# logs to $T/NAME.log, in the order they happen (one log for all ports),
+# "accepted PORT" for each connection and "closed PORT" when the peer hangs
+# up; sets $HUNG_PORTS (in order) and $BG_PID.
+hung_backends() {
+	local name=$1 n=$2 i=0
+	bg "$name" /usr/bin/python3 -c 'import socket, sys, threading
+lock = threading.Lock()
+def say(*words):
+    with lock:
+        print(*words, flush=True)
+def hold(c, port):
+    while c.recv(4096):
+        pass
+    say("closed", port)
+def serve(s, port):
+    while True:
+        c = s.accept()[0]
+        say("accepted", port)
+        threading.Thread(target=hold, args=(c, port), daemon=True).start()
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    socks.append(s)
+for s in socks:
+    say("hung on", s.getsockname()[1])
+for s in socks[1:]:
+    threading.Thread(target=serve, args=(s, s.getsockname()[1]), daemon=True).start()
+serve(socks[0], socks[0].getsockname()[1])' "$n"
+	wait_log "$T/$name.log" "^hung on " 10
+	while [ "$(grep -c '^hung on ' "$T/$name.log")" -lt "$n" ] && [ "$i" -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	HUNG_PORTS=$(sed -n 's/^hung on //p' "$T/$name.log" | tr '\n' ' ')
+	[ "$(echo $HUNG_PORTS | wc -w)" = "$n" ] ||
+		fail "$name did not say which ports it listens on"
+}
+
 # wait_port PORT [SECONDS]: wait until something accepts on 127.0.0.1:PORT.
 wait_port() {
 	local port=$1 secs=${2:-10} i=0
