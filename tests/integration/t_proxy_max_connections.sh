@@ -100,5 +100,8 @@ bg auto bash -c 'ulimit -n 1128 && exec "$0" -c "$1"' "$CHAINFIX" "$T/auto.conf"
 CFX_PID=$BG_PID
 wait_log "$T/auto.log" "max_connections 500 \(auto: from the open files limit\)"
 ok "auto: 500 with 1,128 open files"
+# That line comes before the signal handlers: a TERM sent before chainfix
+# serves ends it with the default action (exit 143; seen under TSan).
+wait_log "$T/auto.log" "chainfix [^ ]+: serving [0-9]+ sites? on" 60
 chainfix_stop_clean auto
 pass
