@@ -12,25 +12,11 @@ need curl /usr/bin/python3
 mkpki "$T/pki"
 P=$T/pki
 
-# The hung backend: accepts, says nothing, logs "accepted N" for its Nth
-# connection and "closed N" when chainfix hangs up on it.
-bg hung /usr/bin/python3 -c 'import socket, threading
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(16)
-print("silent on", s.getsockname()[1], flush=True)
-def hold(c, n):
-    while c.recv(4096):
-        pass
-    print("closed", n, flush=True)
-n = 0
-while True:
-    c = s.accept()[0]
-    n += 1
-    print("accepted", n, flush=True)
-    threading.Thread(target=hold, args=(c, n), daemon=True).start()'
-bg_port hung "silent on "
-HUNG=$BG_PORT
+# The hung backend: accepts, says nothing, logs "accepted PORT" for each
+# connection and "closed PORT" when chainfix hangs up on it, a whole line
+# at a time (lib.sh).
+hung_backends hung 1
+HUNG=${HUNG_PORTS%% *}
 
 # The good backend: GET /owa/healthcheck.htm answers the status code in
 # $T/good.status, 503 at first.
