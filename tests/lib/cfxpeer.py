@@ -144,8 +144,8 @@ class Handler(socketserver.BaseRequestHandler):
                 socket.socket.shutdown(sock, socket.SHUT_WR)
                 h = hashlib.sha256()
                 recv_exact(sock, n, h)
-                print("backend %s: EARLY upload %s %d" %
-                      (self.server.name, h.hexdigest(), n), flush=True)
+                say("backend %s: EARLY upload %s %d" %
+                    (self.server.name, h.hexdigest(), n))
             elif cmd in ("RESET", "RESETNOW"):
                 sock.sendall(os.urandom(int(words[1])))
                 if cmd == "RESET":
@@ -175,13 +175,24 @@ class Handler(socketserver.BaseRequestHandler):
             except (OSError, ssl.SSLError):
                 pass
         except (OSError, EOFError, ssl.SSLError, ValueError) as e:
-            print("backend %s: %s" % (self.server.name, e), file=sys.stderr,
-                  flush=True)
+            say("backend %s: %s" % (self.server.name, e), sys.stderr)
         finally:
             try:
                 sock.close()
             except OSError:
                 pass
+
+
+SAY_LOCK = threading.Lock()
+
+
+def say(line, f=sys.stdout):
+    """Write line and its newline with one write(2), under a lock: the
+    backend's handler threads report at the same time, and the tests read
+    the log (stdout and stderr in one file) a whole line at a time."""
+    with SAY_LOCK:
+        f.flush()
+        os.write(f.fileno(), (line + "\n").encode())
 
 
 class Server(socketserver.ThreadingTCPServer):
