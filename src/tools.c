@@ -336,8 +336,9 @@ tools_held_log(void *arg, const char *line, size_t len)
 		if (v != NULL)
 			h->logs = v;
 		/* No memory to hold it: it goes out now, out of order. */
-		if (write(STDERR_FILENO, line, len) < 0)
-			return;
+		if (write(STDERR_FILENO, line, len) < 0) {
+			/* Nothing useful can be done if stderr is gone. */
+		}
 		return;
 	}
 	h->logs = v;
